@@ -1,0 +1,183 @@
+"""The file layer: the only place where sessionspec touches the operating system.
+
+Every durable component (the JSONL log, the realtime journal, forks) does its I/O through
+:class:`FileSystem`, so tests can swap in :class:`~sessionspec.storage.simfs.SimulatedFileSystem`
+to crash and inject faults at every step (LOG-014). :class:`OsFileSystem` is the real one.
+
+The operations are the ones crash consistency needs and no more: create a file exclusively,
+write at an offset, fsync, truncate, fsync a directory (a new name is durable only after
+that, fsync(2)), rename (atomic replace), and an exclusive advisory lock.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+from typing import Protocol
+
+from sessionspec.errors import LogLockedError
+
+__all__ = ["FileHandle", "FileLock", "FileSystem", "OsFileSystem"]
+
+
+class FileHandle(Protocol):
+    """An open file, read-write, positioned by explicit offsets."""
+
+    def size(self) -> int: ...
+
+    def pwrite(self, data: bytes, offset: int) -> None:
+        """Write all of ``data`` at ``offset`` or raise ``OSError`` (maybe after a prefix)."""
+        ...
+
+    def fsync(self) -> None: ...
+
+    def truncate(self, size: int) -> None: ...
+
+    def read_all(self) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
+class FileLock(Protocol):
+    """An exclusive lock; released by :meth:`release` or when the process dies."""
+
+    def release(self) -> None: ...
+
+
+class FileSystem(Protocol):
+    """What the storage layer needs from a file system."""
+
+    def create_exclusive(self, path: str) -> FileHandle:
+        """Create ``path`` (it must not exist) and open it read-write."""
+        ...
+
+    def open_rw(self, path: str) -> FileHandle: ...
+
+    def read_bytes(self, path: str) -> bytes: ...
+
+    def exists(self, path: str) -> bool: ...
+
+    def makedirs(self, path: str) -> None: ...
+
+    def fsync_dir(self, path: str) -> None:
+        """Make the names in directory ``path`` durable (creations, renames, removals)."""
+        ...
+
+    def rename(self, src: str, dst: str) -> None:
+        """Atomically replace ``dst`` with ``src``; durable only after :meth:`fsync_dir`."""
+        ...
+
+    def remove(self, path: str) -> None: ...
+
+    def listdir(self, path: str) -> list[str]: ...
+
+    def lock(self, path: str) -> FileLock:
+        """Take an exclusive lock for ``path`` or raise :class:`LogLockedError` (LOG-011)."""
+        ...
+
+
+class _OsFile:
+    __slots__ = ("_fd", "path")
+
+    def __init__(self, fd: int, path: str) -> None:
+        self._fd = fd
+        self.path = path
+
+    def size(self) -> int:
+        return os.fstat(self._fd).st_size
+
+    def pwrite(self, data: bytes, offset: int) -> None:
+        view = memoryview(data)
+        while view:
+            written = os.pwrite(self._fd, view, offset)
+            if written <= 0:  # pragma: no cover - the kernel reports errors by raising
+                raise OSError(errno.EIO, "short write", self.path)
+            view = view[written:]
+            offset += written
+
+    def fsync(self) -> None:
+        os.fsync(self._fd)
+
+    def truncate(self, size: int) -> None:
+        os.ftruncate(self._fd, size)
+
+    def read_all(self) -> bytes:
+        size = self.size()
+        chunks: list[bytes] = []
+        offset = 0
+        while offset < size:
+            chunk = os.pread(self._fd, size - offset, offset)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            offset += len(chunk)
+        return b"".join(chunks)
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
+class _OsLock:
+    __slots__ = ("_fd",)
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd >= 0:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = -1
+
+
+class OsFileSystem:
+    """The real file system (POSIX). A lock is ``flock(LOCK_EX | LOCK_NB)`` on the file itself."""
+
+    def create_exclusive(self, path: str) -> FileHandle:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        return _OsFile(fd, path)
+
+    def open_rw(self, path: str) -> FileHandle:
+        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+        return _OsFile(fd, path)
+
+    def read_bytes(self, path: str) -> bytes:
+        with open(path, "rb") as handle:
+            return handle.read()
+
+    def exists(self, path: str) -> bool:
+        return os.path.exists(path)
+
+    def makedirs(self, path: str) -> None:
+        os.makedirs(path, exist_ok=True)
+
+    def fsync_dir(self, path: str) -> None:
+        fd = os.open(path or ".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def rename(self, src: str, dst: str) -> None:
+        os.replace(src, dst)
+
+    def remove(self, path: str) -> None:
+        os.remove(path)
+
+    def listdir(self, path: str) -> list[str]:
+        return sorted(os.listdir(path))
+
+    def lock(self, path: str) -> FileLock:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            os.close(fd)
+            raise LogLockedError(f"{path}: another writer holds the lock") from exc
+        except OSError:
+            os.close(fd)
+            raise
+        return _OsLock(fd)
