@@ -1,0 +1,1 @@
+"""CrossHair contract checks of the pure functions, their registry and runner."""

@@ -1,0 +1,14 @@
+"""Every lifecycle table, for the diagrams (spec/diagrams/<name>.mmd) and the pair tests.
+
+To publish a new machine, import its table and add it to :data:`TABLES` (one line each).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sessionspec.tables.base import MachineTable
+
+__all__ = ["TABLES"]
+
+TABLES: list[MachineTable[Any, Any]] = []
