@@ -1,0 +1,45 @@
+"""Shared pieces of the benchmarks: a result row and a best-of-N timer.
+
+Benchmarks report a ratio against a baseline measured in the same run, because these
+machines are noisy; they are never timed tests (DESIGN §5).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+__all__ = ["BenchResult", "measure"]
+
+
+@dataclass(frozen=True, slots=True)
+class BenchResult:
+    #: What was measured, e.g. ``append throughput (entries/s)``.
+    name: str
+    #: The measured value of sessionspec.
+    value: float
+    #: The baseline's value, measured in the same run.
+    baseline: float
+    #: ``value / baseline`` for throughputs, ``value / baseline`` for times too: ``unit``
+    #: and ``target`` say which direction is good.
+    ratio: float
+    unit: str
+    #: The target as text, e.g. ``ratio >= 0.8``.
+    target: str
+
+    def line(self) -> str:
+        return (
+            f"{self.name}: {self.value:,.1f} {self.unit} vs baseline {self.baseline:,.1f} "
+            f"{self.unit} -> ratio {self.ratio:.2f} (target {self.target})"
+        )
+
+
+def measure(fn: Callable[[], object], repeat: int = 3) -> float:
+    """The best wall time of ``repeat`` calls of ``fn``, in seconds."""
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
