@@ -16,6 +16,8 @@ from pydantic import Field, TypeAdapter
 from sessionspec.wire.messages import Message, WireModel
 
 __all__ = [
+    "ENTRY_ADAPTER",
+    "ENTRY_TYPES",
     "FORMAT_VERSION",
     "CompactionEntry",
     "ExtensionStateEntry",
@@ -23,8 +25,6 @@ __all__ = [
     "MessageEntry",
     "SessionEntry",
     "SessionHeader",
-    "ENTRY_ADAPTER",
-    "ENTRY_TYPES",
     "parse_entry",
 ]
 

@@ -1,0 +1,576 @@
+"""The JSONL file log: the embedded default backend (LOG section of the spec).
+
+Rules
+-----
+* One session, one file: line 1 is the header, every later line one entry (WIRE-006).
+* An append writes the whole batch with ONE write and makes it durable with ONE fsync
+  (LOG-003, LOG-010). Creating a file also fsyncs its directory, so the new name survives
+  a power cut (LOG-016).
+* Every line is framed (:mod:`sessionspec.storage.framing`): a sequence number, a commit
+  marker on the last line of a batch, a CRC-32. Reading tells a torn tail, an uncommitted
+  tail, orphaned batch lines, corrupt lines, unknown entry types, duplicate ids and sequence
+  gaps apart, each with its line number and byte offset (LOG-007).
+* Opening for writing cuts only a torn or uncommitted tail, and fsyncs the cut (LOG-008).
+  Nothing else is ever rewritten: a bad or missing header is :class:`BadHeaderError` and
+  the file is left exactly as it is.
+* One writer: opening or creating for writing takes an exclusive lock; a second writer gets
+  :class:`LogLockedError` (LOG-011).
+* A failed append is cut back; if the cut-back fails too the log enters ``failed``
+  (LOG-005, LOG-006).
+
+Theory of operation
+-------------------
+Reading is one pass over the bytes. Each complete line is checked by its checksum (a slice,
+no JSON decode), decoded with orjson, and given a :class:`LineKind`;
+:func:`classify_lines` then decides every line's fate from the kinds alone. Only committed
+lines of a known entry type become :class:`LogRecord` objects; the rest become
+:class:`Damage` findings. Validation of entry *contents* against the pydantic models is left
+to the caller, lazily: the log checks only what it needs (an object with a string ``type``
+and ``id``), so resuming a long log costs little more than decoding it.
+"""
+
+from __future__ import annotations
+
+import errno
+import posixpath
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import orjson
+from pydantic import BaseModel, ValidationError
+
+from sessionspec.errors import (
+    AppendFailedError,
+    BadHeaderError,
+    CallerError,
+    CorruptLogError,
+    DuplicateEntryIdError,
+    HeadConflictError,
+    IllegalTransitionError,
+    InvalidSessionIdError,
+    LogFailedError,
+    StorageError,
+)
+from sessionspec.lifecycle import Lifecycle
+from sessionspec.storage.files import FileHandle, FileLock, FileSystem, OsFileSystem
+from sessionspec.storage.framing import (
+    CRC_SUFFIX_LENGTH,
+    LineFate,
+    LineKind,
+    classify_lines,
+    crc_hex,
+    frame_line,
+    has_crc_suffix,
+)
+from sessionspec.storage.log import (
+    LOG_TABLE,
+    Damage,
+    DamageKind,
+    Durability,
+    LogEvent,
+    LogRecord,
+    LogSnapshot,
+    LogState,
+    RecoveryReport,
+)
+from sessionspec.wire.log import ENTRY_TYPES, SessionHeader
+
+__all__ = [
+    "FRAMING_FIELDS",
+    "JsonlLog",
+    "LogCreateError",
+    "LogNotFoundError",
+    "read_log",
+    "scan_log_bytes",
+    "session_path",
+    "validate_session_id",
+]
+
+#: Fields the framing owns; an entry handed to :meth:`JsonlLog.append` must not carry them.
+FRAMING_FIELDS = ("ss_seq", "ss_end", "ss_crc")
+
+
+class LogNotFoundError(StorageError, FileNotFoundError):
+    """There is no log file at the path given."""
+
+
+class LogCreateError(StorageError):
+    """Creating a new log failed; the partial file was removed where possible."""
+
+
+def validate_session_id(session_id: str) -> str:
+    """Return ``session_id`` if it is safe as a file name, else raise (LOG-012).
+
+    Refused: empty or blank ids, ``.`` and ``..``, anything with ``/``, ``\\`` or NUL.
+    """
+    if not isinstance(session_id, str) or not session_id.strip():
+        raise InvalidSessionIdError(f"session id must be a non-empty string: {session_id!r}")
+    if session_id in (".", "..") or any(c in session_id for c in "/\\\0"):
+        raise InvalidSessionIdError(f"session id is not a safe file name: {session_id!r}")
+    return session_id
+
+
+def session_path(directory: str, session_id: str) -> str:
+    """``<directory>/<session_id>.jsonl`` after validating the id (LOG-012)."""
+    return posixpath.join(directory, validate_session_id(session_id) + ".jsonl")
+
+
+# -- reading ---------------------------------------------------------------------------
+
+
+def _decode_line(line: bytes) -> tuple[LineKind, dict[str, Any] | None, int | None, str]:
+    """Kind, decoded object (framing removed), ``ss_seq``, and a reason when BAD."""
+    framed = has_crc_suffix(line)
+    if framed and crc_hex(line[:-CRC_SUFFIX_LENGTH]) != line[-10:-2]:
+        return LineKind.BAD, None, None, "checksum mismatch"
+    try:
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        return LineKind.BAD, None, None, f"not JSON: {exc}"
+    if not isinstance(obj, dict):
+        return LineKind.BAD, None, None, "not a JSON object"
+    if not framed:
+        return LineKind.LEGACY, obj, None, ""
+    seq = obj.pop("ss_seq", None)
+    end = obj.pop("ss_end", False)
+    del obj["ss_crc"]
+    if not isinstance(seq, int) or isinstance(seq, bool):
+        return LineKind.BAD, None, None, "framed line without an integer ss_seq"
+    return (LineKind.END if end is True else LineKind.PENDING), obj, seq, ""
+
+
+def _split_lines(data: bytes) -> tuple[list[tuple[int, bytes, int]], tuple[int, int] | None]:
+    """Complete lines as (offset, bytes without newline or CR, length), and a torn tail."""
+    lines: list[tuple[int, bytes, int]] = []
+    pos = 0
+    size = len(data)
+    find = data.find
+    while pos < size:
+        nl = find(b"\n", pos)
+        if nl < 0:
+            return lines, (pos, size - pos)
+        end = nl - 1 if nl > pos and data[nl - 1] == 13 else nl  # tolerate CRLF
+        lines.append((pos, data[pos:end], nl + 1 - pos))
+        pos = nl + 1
+    return lines, None
+
+
+def scan_log_bytes(
+    data: bytes,
+    *,
+    path: str = "<memory>",
+    header_model: type[BaseModel] = SessionHeader,
+    entry_types: frozenset[str] = ENTRY_TYPES,
+) -> LogSnapshot:
+    """Read a whole log image: header, committed records, findings (LOG-007, LOG-008)."""
+    if not data:
+        raise BadHeaderError(path, "empty file")
+    lines, torn = _split_lines(data)
+    if not lines:
+        raise BadHeaderError(path, "the header line is incomplete (no newline)")
+    _header_offset, header_bytes, _header_length = lines[0]
+    header_kind, header_obj, header_seq, reason = _decode_line(header_bytes)
+    if header_kind is LineKind.BAD or header_obj is None:
+        raise BadHeaderError(path, reason)
+    if header_kind is LineKind.PENDING or (header_seq not in (None, 0)):
+        raise BadHeaderError(path, "the header must be a complete batch with ss_seq 0")
+    try:
+        header_model.model_validate(header_obj)
+    except ValidationError as exc:
+        raise BadHeaderError(path, _first_error(exc)) from None
+
+    kinds: list[LineKind] = []
+    decoded: list[tuple[int, bytes, int, dict[str, Any] | None, int | None, str]] = []
+    line_numbers: list[int] = []
+    for number, (offset, line, length) in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue  # blank lines are skipped, as opi does
+        kind, obj, seq, reason = _decode_line(line)
+        kinds.append(kind)
+        decoded.append((offset, line, length, obj, seq, reason))
+        line_numbers.append(number)
+
+    fates = classify_lines(tuple(kinds))
+    damage: list[Damage] = []
+    records: list[LogRecord] = []
+    seen_ids: set[str] = set()
+    kept_bytes = len(data)
+    position = 0
+    seq_delta = 0
+    for (offset, _line, length, obj, seq, reason), fate, number in zip(
+        decoded, fates, line_numbers, strict=True
+    ):
+        if fate is LineFate.UNCOMMITTED_TAIL:
+            kept_bytes = min(kept_bytes, offset)
+            damage.append(
+                Damage(DamageKind.UNCOMMITTED_TAIL, number, offset, length, "no commit record")
+            )
+            continue
+        position += 1
+        if fate is LineFate.CORRUPT:
+            damage.append(Damage(DamageKind.CORRUPT_ENTRY, number, offset, length, reason))
+            continue
+        if seq is not None and seq - position != seq_delta:
+            # Report where lines went missing or were repeated, once per shift.
+            seq_delta = seq - position
+            damage.append(
+                Damage(
+                    DamageKind.SEQUENCE_GAP,
+                    number,
+                    offset,
+                    length,
+                    f"ss_seq is {seq} at entry position {position}",
+                )
+            )
+        if fate is LineFate.ORPHANED:
+            damage.append(
+                Damage(
+                    DamageKind.UNCOMMITTED_ENTRY,
+                    number,
+                    offset,
+                    length,
+                    "batch line without a commit record",
+                )
+            )
+            continue
+        assert obj is not None
+        entry_type = obj.get("type")
+        entry_id = obj.get("id")
+        if not isinstance(entry_type, str) or not isinstance(entry_id, str):
+            damage.append(
+                Damage(
+                    DamageKind.CORRUPT_ENTRY,
+                    number,
+                    offset,
+                    length,
+                    "an entry needs a string type and a string id",
+                )
+            )
+            continue
+        if entry_type not in entry_types:
+            damage.append(
+                Damage(
+                    DamageKind.UNKNOWN_ENTRY,
+                    number,
+                    offset,
+                    length,
+                    f"unknown entry type {entry_type!r}",
+                )
+            )
+            continue
+        if entry_id in seen_ids:
+            damage.append(
+                Damage(
+                    DamageKind.DUPLICATE_ID,
+                    number,
+                    offset,
+                    length,
+                    f"entry id {entry_id!r} was used earlier; the first one is kept",
+                )
+            )
+            continue
+        seen_ids.add(entry_id)
+        records.append(LogRecord(position, number, offset, obj))
+    if torn is not None:
+        offset, length = torn
+        kept_bytes = min(kept_bytes, offset)
+        damage.append(
+            Damage(DamageKind.TORN_TAIL, len(lines) + 1, offset, length, "no final newline")
+        )
+    damage.sort(key=lambda d: d.offset)
+    report = RecoveryReport(tuple(damage), len(data), kept_bytes)
+    return LogSnapshot(header_obj, records, report, position)
+
+
+def _first_error(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    where = ".".join(str(p) for p in error["loc"]) or "header"
+    return f"{where}: {error['msg']}"
+
+
+def _raise_if_damaged(path: str, report: RecoveryReport) -> None:
+    for finding in report.damage:
+        if finding.kind not in (DamageKind.TORN_TAIL, DamageKind.UNCOMMITTED_TAIL):
+            detail = f"{finding.kind.value}: {finding.detail}"
+            raise CorruptLogError(path, finding.line, finding.offset, detail)
+
+
+def read_log(
+    path: str,
+    *,
+    fs: FileSystem | None = None,
+    header_model: type[BaseModel] = SessionHeader,
+    entry_types: frozenset[str] = ENTRY_TYPES,
+    strict: bool = False,
+) -> LogSnapshot:
+    """Read a log without locking or repairing it (LOG-007).
+
+    With ``strict=True`` any finding other than crash residue (a torn or uncommitted tail)
+    raises :class:`CorruptLogError` naming the first damaged line and its byte offset.
+    """
+    fs = fs or OsFileSystem()
+    try:
+        data = fs.read_bytes(path)
+    except FileNotFoundError as exc:
+        raise LogNotFoundError(errno.ENOENT, "no log file", path) from exc
+    snapshot = scan_log_bytes(data, path=path, header_model=header_model, entry_types=entry_types)
+    if strict:
+        _raise_if_damaged(path, snapshot.report)
+    return snapshot
+
+
+# -- writing ---------------------------------------------------------------------------
+
+
+class JsonlLog:
+    """A JSONL session log open for writing; the only writer of its file (LOG-011)."""
+
+    def __init__(
+        self,
+        path: str,
+        fs: FileSystem,
+        handle: FileHandle,
+        lock: FileLock,
+        *,
+        size: int,
+        head: int,
+        ids: Iterable[str],
+        durability: Durability,
+        entry_types: frozenset[str],
+        snapshot: LogSnapshot | None,
+    ) -> None:
+        self.path = path
+        self._fs = fs
+        self._handle = handle
+        self._lock = lock
+        self._size = size
+        self._head = head
+        self._ids = set(ids)
+        self._durability = durability
+        self._entry_types = entry_types
+        self._lifecycle: Lifecycle[LogState, LogEvent] = Lifecycle(LOG_TABLE)
+        #: What :meth:`open` read (``None`` after :meth:`create`). Drop it after replay.
+        self.snapshot = snapshot
+
+    # -- construction ---------------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        path: str,
+        header: Mapping[str, Any],
+        *,
+        fs: FileSystem | None = None,
+        durability: Durability = Durability.SYNC,
+        header_model: type[BaseModel] = SessionHeader,
+        entry_types: frozenset[str] = ENTRY_TYPES,
+    ) -> JsonlLog:
+        """Create a new log holding only ``header``; durable name and bytes (LOG-016)."""
+        fs = fs or OsFileSystem()
+        try:
+            header_model.model_validate(header)
+        except ValidationError as exc:
+            raise CallerError(f"invalid header: {_first_error(exc)}") from None
+        _check_no_framing(header)
+        body = orjson.dumps(dict(header))
+        directory = posixpath.dirname(path)
+        fs.makedirs(directory)
+        try:
+            handle = fs.create_exclusive(path)
+        except FileExistsError as exc:
+            raise CallerError(f"{path}: a log already exists there") from exc
+        lock: FileLock | None = None
+        try:
+            lock = fs.lock(path)
+            line = frame_line(body, 0, True)
+            handle.pwrite(line, 0)
+            handle.fsync()
+            fs.fsync_dir(directory)
+        except OSError as exc:
+            handle.close()
+            if lock is not None:
+                lock.release()
+            try:
+                fs.remove(path)
+                fs.fsync_dir(directory)
+            except OSError:
+                pass
+            raise LogCreateError(f"{path}: could not create the log: {exc}") from exc
+        return cls(
+            path,
+            fs,
+            handle,
+            lock,
+            size=len(line),
+            head=0,
+            ids=(),
+            durability=durability,
+            entry_types=entry_types,
+            snapshot=None,
+        )
+
+    @classmethod
+    def open(
+        cls,
+        path: str,
+        *,
+        fs: FileSystem | None = None,
+        durability: Durability = Durability.SYNC,
+        header_model: type[BaseModel] = SessionHeader,
+        entry_types: frozenset[str] = ENTRY_TYPES,
+    ) -> JsonlLog:
+        """Open an existing log for writing: lock, read, cut a torn or uncommitted tail."""
+        fs = fs or OsFileSystem()
+        if not fs.exists(path):
+            raise LogNotFoundError(errno.ENOENT, "no log file", path)
+        lock = fs.lock(path)
+        try:
+            handle = fs.open_rw(path)
+        except BaseException:
+            lock.release()
+            raise
+        try:
+            data = handle.read_all()
+            snapshot = scan_log_bytes(
+                data, path=path, header_model=header_model, entry_types=entry_types
+            )
+            if snapshot.report.kept_bytes < len(data):
+                # LOG-008: only crash residue is cut, and the cut is made durable.
+                handle.truncate(snapshot.report.kept_bytes)
+                handle.fsync()
+        except BaseException:
+            handle.close()
+            lock.release()
+            raise
+        return cls(
+            path,
+            fs,
+            handle,
+            lock,
+            size=snapshot.report.kept_bytes,
+            head=snapshot.head,
+            ids=(r.entry["id"] for r in snapshot.records),
+            durability=durability,
+            entry_types=entry_types,
+            snapshot=snapshot,
+        )
+
+    # -- LogStore ---------------------------------------------------------------------------
+
+    @property
+    def head(self) -> int:
+        return self._head
+
+    @property
+    def state(self) -> LogState:
+        return self._lifecycle.state
+
+    @property
+    def durability(self) -> Durability:
+        return self._durability
+
+    @property
+    def size(self) -> int:
+        """Bytes in the file as this writer knows it."""
+        return self._size
+
+    def contains(self, entry_id: str) -> bool:
+        return entry_id in self._ids
+
+    def append(
+        self, entries: Sequence[Mapping[str, Any]], *, expected_head: int | None = None
+    ) -> int:
+        """Append ``entries`` as one atomic batch; return the new head.
+
+        One write and (under :attr:`Durability.SYNC`) one fsync (LOG-003, LOG-010).
+        Raises :class:`HeadConflictError` (LOG-004), :class:`DuplicateEntryIdError`
+        (LOG-013) or :class:`CallerError` for a bad batch, before touching the file;
+        :class:`AppendFailedError` when the write failed and was cut back (LOG-005);
+        :class:`LogFailedError` when the cut-back failed too (LOG-006).
+        """
+        self._check_writable()
+        if expected_head is not None and expected_head != self._head:
+            raise HeadConflictError(expected_head, self._head)
+        data, ids = self._encode_batch(entries)
+        start = self._size
+        try:
+            self._handle.pwrite(data, start)
+            if self._durability is Durability.SYNC:
+                self._handle.fsync()
+        except OSError as exc:
+            self._cut_back(start, exc)
+            raise AppendFailedError(f"{self.path}: append failed and was undone: {exc}") from exc
+        self._size = start + len(data)
+        self._head += len(entries)
+        self._ids.update(ids)
+        return self._head
+
+    def close(self) -> None:
+        """Release the lock and the file. Closing twice is harmless."""
+        if self._lifecycle.state is LogState.CLOSED:
+            return
+        self._handle.close()
+        self._lock.release()
+        self._lifecycle.commit(LogEvent.CLOSE)
+
+    def __enter__(self) -> JsonlLog:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _check_writable(self) -> None:
+        decision = LOG_TABLE.decide(self._lifecycle.state, LogEvent.APPEND)
+        if isinstance(decision, LogState):
+            return
+        if decision.code == "failed":
+            raise LogFailedError(f"{self.path}: the log failed earlier; open it again")
+        raise IllegalTransitionError("log", decision.state, decision.event, decision.code)
+
+    def _encode_batch(self, entries: Sequence[Mapping[str, Any]]) -> tuple[bytes, list[str]]:
+        if isinstance(entries, Mapping) or not entries:
+            raise CallerError("a batch is a non-empty sequence of entry objects")
+        ids: list[str] = []
+        batch_ids: set[str] = set()
+        lines: list[bytes] = []
+        last = len(entries) - 1
+        for index, entry in enumerate(entries):
+            if not isinstance(entry, Mapping):
+                raise CallerError(f"entry {index} is not a JSON object")
+            entry_type, entry_id = entry.get("type"), entry.get("id")
+            if not isinstance(entry_type, str) or entry_type not in self._entry_types:
+                raise CallerError(f"entry {index}: unknown entry type {entry_type!r}")
+            if not isinstance(entry_id, str) or not entry_id:
+                raise CallerError(f"entry {index}: an entry needs a non-empty string id")
+            if entry_id in self._ids or entry_id in batch_ids:
+                raise DuplicateEntryIdError(entry_id)
+            _check_no_framing(entry)
+            try:
+                body = orjson.dumps(entry if isinstance(entry, dict) else dict(entry))
+            except TypeError as exc:
+                raise CallerError(f"entry {entry_id!r} is not JSON-serializable: {exc}") from exc
+            batch_ids.add(entry_id)
+            ids.append(entry_id)
+            lines.append(frame_line(body, self._head + index + 1, index == last))
+        return b"".join(lines), ids
+
+    def _cut_back(self, start: int, cause: OSError) -> None:
+        """Restore the file to ``start`` bytes, durably; on failure enter ``failed``."""
+        try:
+            self._handle.truncate(start)
+            if self._durability is Durability.SYNC:
+                self._handle.fsync()
+        except OSError as exc:
+            self._lifecycle.commit(LogEvent.CUT_BACK_FAILED)
+            raise LogFailedError(
+                f"{self.path}: append failed ({cause}) and the cut-back failed ({exc}); "
+                "the log refuses writes until it is opened again"
+            ) from exc
+
+
+def _check_no_framing(obj: Mapping[str, Any]) -> None:
+    for name in FRAMING_FIELDS:
+        if name in obj:
+            raise CallerError(f"field {name!r} is reserved for the log's framing")
