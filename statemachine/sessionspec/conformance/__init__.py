@@ -1,0 +1,1 @@
+"""Conformance layer: strategies, machines, adapters and case runner (DESIGN §2.6)."""
