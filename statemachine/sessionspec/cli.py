@@ -1,0 +1,178 @@
+"""The ``sessionspec`` command: a thin argparse front over the project's tools.
+
+Subcommands (the logic lives in the modules named):
+
+- ``demo [--workdir DIR]``: the story of every machine (:mod:`sessionspec.demo`).
+- ``check [--skip STEP] [--fail-fast] [-- PYTEST ARGS]``: every gate (:mod:`sessionspec.check`).
+- ``generate [--check] [--root DIR]``: spec/ diagrams, schemas, matrix
+  (:mod:`sessionspec.generate`, GEN-005).
+- ``proofs [--only SUBSTR] [--write | --check]``: the CrossHair proofs (``proofs/run.py``).
+- ``bench [AREA ...] [--quick]``: the benchmarks of :mod:`sessionspec.bench`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, cast
+
+__all__ = ["main"]
+
+
+def _root(explicit: Path | None) -> Path:
+    from sessionspec.generate import find_root
+
+    return find_root(explicit)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    demo = importlib.import_module("sessionspec.demo")
+    demo_main = cast(Callable[[Path | None], int], demo.main)
+    return demo_main(args.workdir)
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from sessionspec.check import run_checks
+
+    return run_checks(
+        _root(args.root), args.pytest_args, skip=args.skip or (), fail_fast=args.fail_fast
+    )
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from sessionspec.generate import run
+
+    return run(_root(args.root), check_only=args.check, out=sys.stdout, err=sys.stderr)
+
+
+def _cmd_proofs(args: argparse.Namespace) -> int:
+    root = _root(args.root)
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    runner = importlib.import_module("proofs.run")
+    forwarded: list[str] = []
+    if args.only is not None:
+        forwarded += ["--only", args.only]
+    if args.write:
+        forwarded.append("--write")
+    if args.check:
+        forwarded.append("--check")
+    if args.jobs is not None:
+        forwarded += ["--jobs", str(args.jobs)]
+    return cast(int, runner.main(forwarded))
+
+
+def bench_areas() -> list[str]:
+    """The benchmark modules of :mod:`sessionspec.bench` (all but ``common``)."""
+    package = importlib.import_module("sessionspec.bench")
+    return sorted(
+        info.name
+        for info in pkgutil.iter_modules(package.__path__)
+        if info.name != "common" and not info.name.startswith("_")
+    )
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    available = bench_areas()
+    chosen = args.areas or available
+    unknown = [area for area in chosen if area not in available]
+    if unknown:
+        print(
+            f"unknown benchmark area(s): {', '.join(unknown)}; "
+            f"available: {', '.join(available) or 'none'}",
+            file=sys.stderr,
+        )
+        return 2
+    rows: list[tuple[str, Any]] = []
+    for area in chosen:
+        module = importlib.import_module(f"sessionspec.bench.{area}")
+        print(f"== {area}", flush=True)
+        for result in module.run(args.quick):
+            print(f"  {result.line()}", flush=True)
+            rows.append((area, result))
+    print()
+    print("| area | benchmark | value | baseline | unit | ratio | target |")
+    print("|---|---|---|---|---|---|---|")
+    for area, result in rows:
+        print(
+            f"| {area} | {result.name} | {result.value:,.1f} | {result.baseline:,.1f} | "
+            f"{result.unit} | {result.ratio:.2f} | {result.target} |"
+        )
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    from sessionspec.check import STEP_NAMES
+
+    parser = argparse.ArgumentParser(
+        prog="sessionspec", description="sessionspec: specified session-lifecycle machines"
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = commands.add_parser("demo", help="run the demonstration of every machine")
+    demo.add_argument("--workdir", type=Path, default=None, help="where the demo writes")
+    demo.set_defaults(handler=_cmd_demo)
+
+    check = commands.add_parser(
+        "check",
+        help="run every gate: ruff, mypy, generate --check, proofs, pytest",
+        description="Run every gate in order and summarise; arguments after `--` go to pytest.",
+    )
+    check.add_argument("--root", type=Path, default=None, help="repository root")
+    check.add_argument(
+        "--skip",
+        action="append",
+        choices=STEP_NAMES,
+        help="skip a step (repeatable; for local iteration only)",
+    )
+    check.add_argument("--fail-fast", action="store_true", help="stop at the first failure")
+    check.set_defaults(handler=_cmd_check)
+
+    generate = commands.add_parser(
+        "generate", help="write spec/schema, spec/diagrams and spec/MATRIX.md"
+    )
+    generate.add_argument(
+        "--check", action="store_true", help="write nothing; fail if any file is stale"
+    )
+    generate.add_argument("--root", type=Path, default=None, help="repository root")
+    generate.set_defaults(handler=_cmd_generate)
+
+    proofs = commands.add_parser("proofs", help="run the CrossHair proofs")
+    proofs.add_argument("--only", metavar="SUBSTR", help="only targets containing SUBSTR")
+    proofs_mode = proofs.add_mutually_exclusive_group()
+    proofs_mode.add_argument("--write", action="store_true", help="write proofs/RESULTS.md")
+    proofs_mode.add_argument(
+        "--check", action="store_true", help="fail when proofs/RESULTS.md is out of date"
+    )
+    proofs.add_argument("--jobs", type=int, default=None, help="parallel CrossHair runs")
+    proofs.add_argument("--root", type=Path, default=None, help="repository root")
+    proofs.set_defaults(handler=_cmd_proofs)
+
+    bench = commands.add_parser("bench", help="run the benchmarks")
+    bench.add_argument("areas", nargs="*", metavar="AREA", help="areas to run (default: all)")
+    bench.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    bench.set_defaults(handler=_cmd_bench)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    passthrough: list[str] = []
+    if "--" in arguments:
+        cut = arguments.index("--")
+        arguments, passthrough = arguments[:cut], arguments[cut + 1 :]
+    parser = _parser()
+    args = parser.parse_args(arguments)
+    if passthrough and args.command != "check":
+        parser.error("arguments after `--` are only accepted by `check` (they go to pytest)")
+    args.pytest_args = passthrough
+    handler = cast(Callable[[argparse.Namespace], int], args.handler)
+    return handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
