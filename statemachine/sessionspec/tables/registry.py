@@ -8,7 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 from sessionspec.tables.base import MachineTable
+from sessionspec.tables.coordinator import COORDINATOR_TABLE
 
 __all__ = ["TABLES"]
 
 TABLES: list[MachineTable[Any, Any]] = []
+TABLES.append(COORDINATOR_TABLE)

@@ -1,0 +1,923 @@
+"""The session coordinator: turns, compaction, resume, branches and forks (spec/SPEC.md §4.1).
+
+Rules of this module
+--------------------
+1. **Persist before mutate** (COORD-002, GEN-006). Every operation is three steps: decide
+   (the lifecycle table, then a pure plan of the entries to append and of the new memory),
+   persist (one :meth:`JsonlLog.append`), apply (replace memory, commit the lifecycle event).
+   Nothing in memory changes before the append returned. A failed append that the log undid
+   (:class:`AppendFailedError`) leaves the coordinator exactly as it was; one the log could
+   not undo (:class:`LogFailedError`) moves it to ``failed`` (COORD-012).
+2. **One batch per operation** (COORD-010). A turn is ``[*messages, leaf]``; the leaf is the
+   commit record of the turn and carries the accounting after it (``ss_accounting``,
+   COORD-016). A compaction is ``[compaction, leaf]``; a leaf move ``[leaf]``; an extension
+   state ``[extension_state]``. The log makes each batch atomic on recovery (LOG-003).
+3. **The log is the state** (COORD-020). Everything this object holds can be recomputed from
+   its file: :meth:`SessionCoordinator.open_existing` does exactly that, and the reference
+   model (:mod:`sessionspec.reference.coordinator`) says what the result must be.
+4. **Memory follows the active branch** (COORD-024). After replay the coordinator keeps only
+   the compaction buffer of the active branch (the last summary, the kept tail and what
+   followed), validated with pydantic; the rest of the file is dropped.
+
+Theory of operation
+-------------------
+The in-memory state is small: the buffer (a list of :class:`BufferItem`, each message in its
+normalized wire form and *unredacted*, COORD-017), the active tip, the accounting
+:class:`Figures`, the next id number, the log head, and the lifecycle. A turn builds its batch
+from them, appends it with ``expected_head`` set to the head this object last saw, and only
+then extends the buffer and swaps the figures.
+
+A leaf move to another branch needs entries that are not in memory (other branches, or
+messages an earlier compaction summarized), so it reads the file once, replays it with the new
+leaf added, and swaps the result in after the leaf is durable (COORD-040). A fork reads the
+file too and writes the new session under a temporary name, fsyncs it, renames it into place
+and fsyncs the directory, so that a crash leaves either no fork or a complete one (COORD-050).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import posixpath
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from sessionspec.compaction import (
+    BufferItem,
+    CompactionConfig,
+    CompactionReason,
+    Summarizer,
+    plan_compaction,
+    should_compact,
+)
+from sessionspec.errors import (
+    CallerError,
+    LogFailedError,
+    StorageError,
+)
+from sessionspec.lifecycle import Lifecycle
+from sessionspec.pricing import CostBreakdown, PricingTable, cost_of
+from sessionspec.redaction import RedactionPolicy, redact_for_log
+from sessionspec.reference.branch import BranchSelection, select_branch
+from sessionspec.reference.coordinator import (
+    ACCOUNTING_FIELD,
+    COUNTER_NAMES,
+    NO_TIP,
+    Figures,
+    context_dicts,
+    entry_refs,
+    seq_of,
+    summary_slot_id,
+)
+from sessionspec.storage.files import FileSystem, OsFileSystem
+from sessionspec.storage.jsonl import JsonlLog, read_log, session_path, validate_session_id
+from sessionspec.storage.log import Durability, RecoveryReport
+from sessionspec.tables.coordinator import (
+    COORDINATOR_TABLE,
+    CoordinatorEvent,
+    CoordinatorState,
+)
+from sessionspec.usage import CumulativeUsage
+from sessionspec.wire.log import SessionHeader
+from sessionspec.wire.messages import Message, Usage, WireModel
+
+__all__ = [
+    "CompactionResult",
+    "Diagnostic",
+    "ForkFailedError",
+    "ForkResult",
+    "ResumeReport",
+    "SessionCoordinator",
+    "UnknownEntryError",
+]
+
+_MESSAGE_ADAPTER: TypeAdapter[Message] = TypeAdapter(Message)
+_CONTENT_KINDS = frozenset({"message", "compaction"})
+_E = CoordinatorEvent
+
+
+class UnknownEntryError(CallerError):
+    """``append_leaf`` named an id that is not a message or compaction entry of the session
+    (COORD-040). Nothing was written."""
+
+    def __init__(self, entry_id: str) -> None:
+        self.entry_id = entry_id
+        super().__init__(f"no message or compaction entry {entry_id!r} in this session")
+
+
+class ForkFailedError(StorageError):
+    """Writing a fork failed; no fork file was made visible and the source is unchanged
+    (COORD-050)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """One finding of a resume, for a person or a log line."""
+
+    #: A stable code, e.g. ``dangling_leaf`` or ``figures_reconstructed``.
+    code: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class ResumeReport:
+    """What opening a session found and did (COORD-025). A new session's report is clean."""
+
+    #: What the log read found (torn or uncommitted tail, corrupt lines, ...; LOG-007).
+    log: RecoveryReport | None = None
+    #: Leaves whose target is missing; the last valid leaf was used instead (COORD-021).
+    dangling_leaves: tuple[str, ...] = ()
+    #: The parent walk met an id twice and stopped.
+    cycle: bool = False
+    #: The file has no leaf: content was taken in file order (opi's legacy rule).
+    legacy_order: bool = False
+    #: Figures rebuilt from messages instead of read from an accounting record (COORD-023).
+    reconstructed: tuple[tuple[str, int], ...] = ()
+    #: Compactions whose first kept entry was not in the buffer: nothing dropped (COORD-022).
+    missing_first_kept: tuple[str, ...] = ()
+    #: Entries on the active branch that failed validation and were skipped (COORD-024).
+    invalid_entries: tuple[str, ...] = ()
+
+    @property
+    def clean(self) -> bool:
+        return not self.diagnostics()
+
+    def diagnostics(self) -> tuple[Diagnostic, ...]:
+        found: list[Diagnostic] = []
+        if self.log is not None:
+            for damage in self.log.damage:
+                found.append(Diagnostic(f"log_{damage.kind.value}", damage.describe()))
+        for leaf in self.dangling_leaves:
+            found.append(
+                Diagnostic(
+                    "dangling_leaf",
+                    f"leaf {leaf!r} points at a missing entry; the last valid leaf was used",
+                )
+            )
+        if self.cycle:
+            found.append(Diagnostic("parent_cycle", "the parent walk met an entry twice"))
+        if self.legacy_order:
+            found.append(
+                Diagnostic("legacy_order", "no leaf in the file: content taken in file order")
+            )
+        if self.reconstructed:
+            figures = ", ".join(f"{name}={value}" for name, value in self.reconstructed)
+            found.append(
+                Diagnostic(
+                    "figures_reconstructed",
+                    f"no accounting record covers these figures; rebuilt from messages: {figures}",
+                )
+            )
+        for compaction in self.missing_first_kept:
+            found.append(
+                Diagnostic(
+                    "first_kept_missing",
+                    f"compaction {compaction!r} names a first kept entry that is not in the "
+                    "buffer; nothing was dropped",
+                )
+            )
+        for entry in self.invalid_entries:
+            found.append(
+                Diagnostic("invalid_entry", f"entry {entry!r} failed validation and was skipped")
+            )
+        return tuple(found)
+
+
+@dataclass(frozen=True, slots=True)
+class CompactionResult:
+    """What :meth:`SessionCoordinator.execute_compaction` did (opi ``CompactionResultOutput``)."""
+
+    reason: CompactionReason
+    summary: str
+    #: ``"core"`` or ``"summarizer"``.
+    summary_source: str
+    first_kept_entry_id: str
+    tokens_before: int
+    tokens_after: int
+    #: The id of the compaction entry written.
+    entry_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ForkResult:
+    """Where :meth:`SessionCoordinator.fork` wrote the new session."""
+
+    session_id: str
+    path: str
+    parent_session: str
+    #: How many entries the fork file holds (copied content, extension state, its leaf).
+    entries: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Memory:
+    """The coordinator's state apart from the log and the lifecycle (swapped as a whole)."""
+
+    items: tuple[BufferItem, ...]
+    tip: str | None
+    figures: Figures
+    next_seq: int
+
+
+def iso_timestamp(epoch_seconds: float) -> str:
+    """opi's ``now_iso``: UTC, second precision, ``YYYY-MM-DDTHH:MM:SSZ`` (COORD-007)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch_seconds))
+
+
+def _normalize_message(message: WireModel | Mapping[str, Any]) -> dict[str, Any]:
+    """A message in its normalized wire form; a caller error if it is not one (COORD-015)."""
+    try:
+        if isinstance(message, WireModel):
+            model = _MESSAGE_ADAPTER.validate_python(message.to_json_dict())
+        else:
+            model = _MESSAGE_ADAPTER.validate_python(message)
+    except ValidationError as exc:
+        raise CallerError(f"not a valid message: {exc.errors()[0]['msg']}") from None
+    return model.to_json_dict()
+
+
+def _normalize_usage(usage: Usage | Mapping[str, Any] | None) -> dict[str, int]:
+    if usage is None:
+        return dict.fromkeys(COUNTER_NAMES, 0)
+    try:
+        model = usage if isinstance(usage, Usage) else Usage.model_validate(usage)
+    except ValidationError as exc:
+        raise CallerError(f"not a valid usage: {exc.errors()[0]['msg']}") from None
+    return {name: int(getattr(model, name)) for name in COUNTER_NAMES}
+
+
+def _generate_session_id(clock: Callable[[], float]) -> str:
+    """opi's session id: lowercase hex of the epoch in milliseconds."""
+    return format(int(clock() * 1000), "x")
+
+
+# --------------------------------------------------------------------------------------
+# Replay (COORD-020..COORD-024): the runtime's own, checked against the reference model
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Replay:
+    memory: _Memory
+    report: ResumeReport
+
+
+def _replay(entries: Sequence[Mapping[str, Any]], log_report: RecoveryReport | None) -> _Replay:
+    """Rebuild memory from a log's entries (file order)."""
+    selection: BranchSelection = select_branch(entry_refs(entries))
+    content: dict[str, Mapping[str, Any]] = {}
+    highest = 0
+    for entry in entries:
+        entry_id = str(entry.get("id"))
+        highest = max(highest, seq_of(entry_id))
+        if entry.get("type") in _CONTENT_KINDS:
+            content.setdefault(entry_id, entry)
+    chain = [content[i] for i in selection.chain if i in content]
+
+    # The buffer, by id only; messages are validated once, at the end, only if they survive.
+    ids: list[str] = []
+    payloads: list[Mapping[str, Any]] = []
+    missing: list[str] = []
+    for entry in chain:
+        entry_id = str(entry.get("id"))
+        if entry.get("type") == "message":
+            ids.append(entry_id)
+            payloads.append(entry)
+            continue
+        first_kept = entry.get("first_kept_entry_id")
+        try:
+            start = ids.index(first_kept) if isinstance(first_kept, str) else -1
+        except ValueError:
+            start = -1
+        if start < 0:
+            missing.append(entry_id)  # COORD-022: drop nothing
+            start = 0
+        ids = [summary_slot_id(entry_id), *ids[start:]]
+        payloads = [entry, *payloads[start:]]
+
+    items: list[BufferItem] = []
+    invalid: list[str] = []
+    for item_id, payload in zip(ids, payloads, strict=True):
+        if payload.get("type") == "compaction":
+            items.append(BufferItem.of_summary(item_id, str(payload.get("summary", ""))))
+            continue
+        try:
+            message = _MESSAGE_ADAPTER.validate_python(payload.get("message")).to_json_dict()
+        except ValidationError:
+            invalid.append(item_id)
+            continue
+        items.append(BufferItem.of_message(item_id, message))
+
+    figures, reconstructed = _figures(entries, chain)
+    tip = str(chain[-1].get("id")) if chain else None
+    report = ResumeReport(
+        log=log_report,
+        dangling_leaves=tuple(selection.dangling_leaves),
+        cycle=selection.cycle,
+        legacy_order=selection.legacy_order and bool(chain),
+        reconstructed=tuple((name, getattr(figures, name)) for name in reconstructed),
+        missing_first_kept=tuple(missing),
+        invalid_entries=tuple(invalid),
+    )
+    return _Replay(_Memory(tuple(items), tip, figures, highest + 1), report)
+
+
+def _figures(
+    entries: Sequence[Mapping[str, Any]], chain: Sequence[Mapping[str, Any]]
+) -> tuple[Figures, tuple[str, ...]]:
+    """The accounting record of the last leaf that has one, plus foreign messages after it;
+    or, for a legacy file, opi's reconstruction from the active chain (COORD-016, -023)."""
+    start = 0
+    recorded: Figures | None = None
+    for index in range(len(entries) - 1, -1, -1):
+        entry = entries[index]
+        if entry.get("type") == "leaf" and ACCOUNTING_FIELD in entry:
+            recorded = Figures.from_json(entry[ACCOUNTING_FIELD])
+            if recorded is not None:
+                start = index + 1
+                break
+    if recorded is None:
+        counted: Iterable[Mapping[str, Any]] = chain
+        base = Figures()
+    else:
+        counted = entries[start:]
+        base = recorded
+    counters = [
+        base.input_tokens,
+        base.output_tokens,
+        base.cache_read_tokens,
+        base.cache_write_tokens,
+    ]
+    turns = base.turns
+    foreign = False
+    for entry in counted:
+        if entry.get("type") != "message":
+            continue
+        message = entry.get("message")
+        if not isinstance(message, Mapping):
+            continue
+        foreign = True
+        if message.get("role") == "user":
+            turns += 1
+        elif message.get("role") == "assistant":
+            usage = message.get("usage")
+            if isinstance(usage, Mapping):
+                for position, name in enumerate(COUNTER_NAMES):
+                    value = usage.get(name, 0)
+                    if type(value) is int and value >= 0:
+                        counters[position] += value
+    total = sum(counters)
+    if recorded is None:
+        rebuilt = Figures(*counters, turns, total)
+        return rebuilt, (*COUNTER_NAMES, "turns", "watermark")
+    if not foreign:
+        return recorded, ()
+    return Figures(*counters, turns, recorded.watermark), (*COUNTER_NAMES, "turns")
+
+
+def _active_extension_state(
+    entries: Sequence[Mapping[str, Any]], chain_ids: frozenset[str]
+) -> Mapping[str, Any] | None:
+    for entry in reversed(entries):
+        if entry.get("type") == "extension_state":
+            parent = entry.get("parent_id")
+            if parent is None or parent in chain_ids:
+                return entry
+    return None
+
+
+# --------------------------------------------------------------------------------------
+# The coordinator
+# --------------------------------------------------------------------------------------
+
+
+class SessionCoordinator:
+    """One session: a JSONL log on disk and the compaction buffer of its active branch.
+
+    Create one with :meth:`new` or :meth:`open_existing`; see the module docstring for the
+    rules. Not thread-safe: one coordinator, one writer (LOG-011).
+    """
+
+    def __init__(
+        self,
+        *,
+        log: JsonlLog,
+        fs: FileSystem,
+        header: Mapping[str, Any],
+        memory: _Memory,
+        report: ResumeReport,
+        config: CompactionConfig,
+        model: str,
+        redaction: RedactionPolicy,
+        pricing: PricingTable | None,
+        summarizer: Summarizer | None,
+        clock: Callable[[], float],
+    ) -> None:
+        self._log = log
+        self._fs = fs
+        self._header = dict(header)
+        self._memory = memory
+        self._report = report
+        self._config = config
+        self._model = model
+        self._redaction = redaction
+        self._pricing = pricing
+        self._summarizer = summarizer
+        self._clock = clock
+        self._head = log.head
+        self._lifecycle: Lifecycle[CoordinatorState, CoordinatorEvent] = Lifecycle(
+            COORDINATOR_TABLE
+        )
+        if self._due(memory.figures):
+            # The replayed figures are already over the threshold (COORD-030).
+            self._lifecycle.commit(_E.THRESHOLD_REACHED)
+
+    # -- construction (COORD-006, COORD-021) -----------------------------------------------
+
+    @classmethod
+    def new(
+        cls,
+        dir: str | os.PathLike[str],
+        cwd: str,
+        compaction_config: CompactionConfig | None = None,
+        model: str = "",
+        *,
+        session_id: str | None = None,
+        fs: FileSystem | None = None,
+        durability: Durability = Durability.SYNC,
+        redaction: RedactionPolicy | None = None,
+        pricing: PricingTable | None = None,
+        summarizer: Summarizer | None = None,
+        clock: Callable[[], float] = time.time,
+        parent_session: str | None = None,
+    ) -> SessionCoordinator:
+        """Create ``<dir>/<session_id>.jsonl`` holding only the header (COORD-006)."""
+        fs = fs or OsFileSystem()
+        directory = os.fspath(dir)
+        fs.makedirs(directory)
+        if session_id is None:
+            session_id = _free_session_id(fs, directory, _generate_session_id(clock))
+        validate_session_id(session_id)
+        path = session_path(directory, session_id)
+        header = SessionHeader(
+            id=session_id,
+            timestamp=iso_timestamp(clock()),
+            cwd=cwd,
+            parent_session=parent_session,
+        ).to_json_dict()
+        log = JsonlLog.create(path, header, fs=fs, durability=durability)
+        return cls(
+            log=log,
+            fs=fs,
+            header=header,
+            memory=_Memory((), None, Figures(), 1),
+            report=ResumeReport(),
+            config=compaction_config or CompactionConfig(),
+            model=model,
+            redaction=redaction or RedactionPolicy(),
+            pricing=pricing,
+            summarizer=summarizer,
+            clock=clock,
+        )
+
+    @classmethod
+    def open_existing(
+        cls,
+        path: str | os.PathLike[str],
+        compaction_config: CompactionConfig | None = None,
+        model: str = "",
+        *,
+        fs: FileSystem | None = None,
+        durability: Durability = Durability.SYNC,
+        redaction: RedactionPolicy | None = None,
+        pricing: PricingTable | None = None,
+        summarizer: Summarizer | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> SessionCoordinator:
+        """Open a session file, cut crash residue, and replay it (COORD-020, COORD-021).
+
+        The coordinator reads and replays the file itself: the caller passes only the path.
+        What the read found is in :attr:`recovery`.
+        """
+        fs = fs or OsFileSystem()
+        log = JsonlLog.open(os.fspath(path), fs=fs, durability=durability)
+        try:
+            snapshot = log.snapshot
+            if snapshot is None:  # pragma: no cover - open always sets it
+                raise StorageError(f"{path}: the log returned no snapshot")
+            replayed = _replay([r.entry for r in snapshot.records], snapshot.report)
+            header = snapshot.header
+        except BaseException:
+            log.close()
+            raise
+        log.snapshot = None  # COORD-024: the file's entries are not kept
+        return cls(
+            log=log,
+            fs=fs,
+            header=header,
+            memory=replayed.memory,
+            report=replayed.report,
+            config=compaction_config or CompactionConfig(),
+            model=model,
+            redaction=redaction or RedactionPolicy(),
+            pricing=pricing,
+            summarizer=summarizer,
+            clock=clock,
+        )
+
+    # -- accessors ---------------------------------------------------------------------------
+
+    @property
+    def session_id(self) -> str:
+        return str(self._header["id"])
+
+    @property
+    def session_path(self) -> str:
+        return self._log.path
+
+    @property
+    def header(self) -> dict[str, Any]:
+        return dict(self._header)
+
+    @property
+    def model(self) -> str:
+        return self._model
+
+    @property
+    def state(self) -> CoordinatorState:
+        return self._lifecycle.state
+
+    @property
+    def lifecycle(self) -> Lifecycle[CoordinatorState, CoordinatorEvent]:
+        """The ``transitions`` machine holding the committed state (GEN-004)."""
+        return self._lifecycle
+
+    @property
+    def durability(self) -> Durability:
+        return self._log.durability
+
+    @property
+    def durable(self) -> bool:
+        """Whether an acknowledged operation survives a power cut (COORD-013)."""
+        return self._log.durability is Durability.SYNC
+
+    @property
+    def usage(self) -> CumulativeUsage:
+        """A copy of the cumulative usage: opi's four counters and the turn count."""
+        figures = self._memory.figures
+        return CumulativeUsage(
+            input_tokens=figures.input_tokens,
+            output_tokens=figures.output_tokens,
+            cache_read_tokens=figures.cache_read_tokens,
+            cache_write_tokens=figures.cache_write_tokens,
+            turns=figures.turns,
+        )
+
+    @property
+    def figures(self) -> Figures:
+        """Usage, turns and the compaction watermark as one value (COORD-016)."""
+        return self._memory.figures
+
+    @property
+    def compaction_watermark(self) -> int:
+        return self._memory.figures.watermark
+
+    @property
+    def active_tip(self) -> str | None:
+        """The last message or compaction entry of the active branch."""
+        return self._memory.tip
+
+    @property
+    def next_seq(self) -> int:
+        """The number the next entry id will carry (COORD-004)."""
+        return self._memory.next_seq
+
+    @property
+    def head(self) -> int:
+        """The number of entries in the file."""
+        return self._head
+
+    @property
+    def recovery(self) -> ResumeReport:
+        """What opening the session found (COORD-025)."""
+        return self._report
+
+    @property
+    def compaction_config(self) -> CompactionConfig:
+        return self._config
+
+    def compaction_entries(self) -> tuple[BufferItem, ...]:
+        """The compaction buffer: ``(summary slot?, *kept, *later)`` (COORD-042)."""
+        return self._memory.items
+
+    def context(self) -> list[dict[str, Any]]:
+        """The context an agent sends next, as fresh JSON objects (COORD-041)."""
+        return copy.deepcopy(context_dicts(self._memory.items))
+
+    def cost_summary(self) -> CostBreakdown | None:
+        """The cost of the usage so far under the pricing table, which names its version
+        (COORD-060); ``None`` for a model the table does not know."""
+        table = self._pricing or PricingTable.default()
+        return cost_of(self.usage, self._model, table)
+
+    # -- turns (COORD-010..COORD-017, COORD-030) ---------------------------------------------
+
+    def on_turn_end(
+        self,
+        new_messages: Sequence[WireModel | Mapping[str, Any]],
+        usage: Usage | Mapping[str, Any] | None = None,
+    ) -> CompactionReason | None:
+        """Persist one turn atomically; return ``THRESHOLD`` when a compaction is due.
+
+        The turn's messages and a leaf carrying the turn's usage are appended as one batch
+        (one write, one fsync). Memory changes only after the append returned (COORD-002).
+        """
+        self._lifecycle.check(_E.TURN_END)
+        messages = [_normalize_message(m) for m in new_messages]
+        counters = _normalize_usage(usage)
+        batch, memory = self._plan_turn(messages, counters)
+        self._persist(batch)
+        self._memory = memory
+        return self._commit_turn(memory.figures)
+
+    def _plan_turn(
+        self, messages: Sequence[dict[str, Any]], counters: Mapping[str, int]
+    ) -> tuple[list[dict[str, Any]], _Memory]:
+        memory = self._memory
+        timestamp = iso_timestamp(self._clock())
+        seq = memory.next_seq
+        parent = memory.tip
+        batch: list[dict[str, Any]] = []
+        items = list(memory.items)
+        for message in messages:
+            entry_id = f"msg-{seq}"
+            seq += 1
+            batch.append(
+                {
+                    "type": "message",
+                    "id": entry_id,
+                    "parent_id": parent,
+                    "timestamp": timestamp,
+                    "message": redact_for_log(message, self._redaction),
+                }
+            )
+            items.append(BufferItem.of_message(entry_id, message))
+            parent = entry_id
+        figures = memory.figures.after_turn(counters)
+        batch.append(self._leaf(seq, parent, figures, timestamp))
+        return batch, _Memory(tuple(items), parent, figures, seq + 1)
+
+    def _commit_turn(self, figures: Figures) -> CompactionReason | None:
+        self._lifecycle.commit(_E.TURN_END)
+        # Not a table rule: whether the threshold is reached is a condition on the figures.
+        if self._due(figures):
+            if self._lifecycle.state is CoordinatorState.READY:
+                self._lifecycle.commit(_E.THRESHOLD_REACHED)
+            return CompactionReason.THRESHOLD
+        return None
+
+    def on_turn_end_simple(
+        self,
+        new_messages: Sequence[WireModel | Mapping[str, Any]],
+        usage: Usage | Mapping[str, Any] | None = None,
+    ) -> CompactionResult | None:
+        """:meth:`on_turn_end`, then the compaction it asks for, if any (COORD-035)."""
+        reason = self.on_turn_end(new_messages, usage)
+        if reason is None:
+            return None
+        return self.execute_compaction(reason)
+
+    # -- compaction (COORD-031..COORD-036) ---------------------------------------------------
+
+    def execute_compaction(self, reason: CompactionReason | str) -> CompactionResult | None:
+        """Compact the buffer now, whatever the reason (opi does not re-check the threshold).
+
+        Returns ``None`` only when there is nothing to compact (COORD-036); every other
+        problem (a summarizer error, an invalid cut from a custom policy, a failed write)
+        raises. The compaction entry and its leaf are durable before memory changes.
+        """
+        self._lifecycle.check(_E.COMPACTION)
+        reason = CompactionReason(reason)
+        memory = self._memory
+        plan = plan_compaction(
+            memory.items, reason, policy=self._config.policy, summarizer=self._summarizer
+        )
+        if plan is None:
+            return None
+        timestamp = iso_timestamp(self._clock())
+        entry_id = f"cmp-{memory.next_seq}"
+        entry = {
+            "type": "compaction",
+            "id": entry_id,
+            "parent_id": memory.tip,
+            "timestamp": timestamp,
+            "summary": plan.summary,
+            "first_kept_entry_id": plan.first_kept_entry_id,
+            "tokens_before": plan.tokens_before,
+            "tokens_after": plan.tokens_after,
+            "ss_reason": reason.value,
+            "ss_summary_source": plan.summary_source,
+        }
+        figures = memory.figures.after_compaction()
+        leaf = self._leaf(memory.next_seq + 1, entry_id, figures, timestamp)
+        self._persist([entry, leaf])
+        kept = memory.items[plan.first_kept_index :]
+        slot = BufferItem.of_summary(summary_slot_id(entry_id), plan.summary)
+        self._memory = _Memory((slot, *kept), entry_id, figures, memory.next_seq + 2)
+        self._lifecycle.commit(_E.COMPACTION)
+        return CompactionResult(
+            reason=reason,
+            summary=plan.summary,
+            summary_source=plan.summary_source,
+            first_kept_entry_id=plan.first_kept_entry_id,
+            tokens_before=plan.tokens_before,
+            tokens_after=plan.tokens_after,
+            entry_id=entry_id,
+        )
+
+    # -- branches and extension state (COORD-040, COORD-043) ---------------------------------
+
+    def append_leaf(self, entry_id: str) -> None:
+        """Make ``entry_id`` the active tip; durable before the tip moves (COORD-040).
+
+        ``entry_id`` must be a message or compaction entry of this session, else
+        :class:`UnknownEntryError` and nothing is written.
+        """
+        self._lifecycle.check(_E.LEAF_MOVE)
+        batch, memory = self._plan_leaf_move(entry_id)
+        self._persist(batch)
+        self._memory = memory
+        self._lifecycle.commit(_E.LEAF_MOVE)
+
+    def _plan_leaf_move(self, entry_id: str) -> tuple[list[dict[str, Any]], _Memory]:
+        memory = self._memory
+        timestamp = iso_timestamp(self._clock())
+        leaf = self._leaf(memory.next_seq, entry_id, memory.figures, timestamp)
+        leaf["parent_id"] = entry_id
+        if entry_id == memory.tip:
+            return [leaf], _Memory(memory.items, memory.tip, memory.figures, memory.next_seq + 1)
+        # Not a table rule: the target must exist. Other branches are not in memory, so the
+        # file is read once and replayed with the new leaf (what a resume would compute).
+        entries = [r.entry for r in read_log(self.session_path, fs=self._fs).records]
+        if not any(
+            e.get("id") == entry_id and e.get("type") in _CONTENT_KINDS for e in entries
+        ):
+            raise UnknownEntryError(entry_id)
+        replayed = _replay([*entries, leaf], None).memory
+        return [leaf], _Memory(replayed.items, replayed.tip, memory.figures, memory.next_seq + 1)
+
+    def append_extension_state(self, state: Any) -> str:
+        """Append an extension state entry parented to the tip; returns its id (COORD-043)."""
+        self._lifecycle.check(_E.EXTENSION_STATE)
+        memory = self._memory
+        entry_id = f"state-{memory.next_seq}"
+        entry = {
+            "type": "extension_state",
+            "id": entry_id,
+            "parent_id": memory.tip,
+            "timestamp": iso_timestamp(self._clock()),
+            "state": state,
+        }
+        self._persist([entry])
+        self._memory = _Memory(memory.items, memory.tip, memory.figures, memory.next_seq + 1)
+        self._lifecycle.commit(_E.EXTENSION_STATE)
+        return entry_id
+
+    # -- fork (COORD-050, COORD-051) -------------------------------------------------------
+
+    def fork(
+        self, *, dir: str | os.PathLike[str] | None = None, session_id: str | None = None
+    ) -> ForkResult:
+        """Write the active branch into a new session file with ``parent_session`` lineage.
+
+        The new file holds the active branch's message and compaction entries exactly as
+        persisted, the active extension state, and a leaf at the tip with fresh accounting
+        (the parent's usage stays with the parent, COORD-051). It is written under a
+        temporary name, fsynced, renamed into place and the directory fsynced: a crash
+        leaves no fork or a complete one. The source file and this coordinator are unchanged.
+        """
+        self._lifecycle.check(_E.FORK)
+        directory = posixpath.dirname(self.session_path) if dir is None else os.fspath(dir)
+        timestamp = iso_timestamp(self._clock())
+        entries = [r.entry for r in read_log(self.session_path, fs=self._fs).records]
+        selection = select_branch(entry_refs(entries))
+        content: dict[str, Mapping[str, Any]] = {}
+        for entry in entries:
+            if entry.get("type") in _CONTENT_KINDS:
+                content.setdefault(str(entry.get("id")), entry)
+        copied: list[dict[str, Any]] = [dict(content[i]) for i in selection.chain if i in content]
+        tip = str(copied[-1]["id"]) if copied else None
+        extension = _active_extension_state(entries, frozenset(selection.chain))
+        if extension is not None:
+            copied.append(dict(extension))
+        seq = 1 + max((seq_of(str(e["id"])) for e in copied), default=0)
+        copied.append(self._leaf(seq, tip, Figures(), timestamp))
+
+        self._fs.makedirs(directory)
+        if session_id is None:
+            session_id = _free_session_id(self._fs, directory, _generate_session_id(self._clock))
+        validate_session_id(session_id)
+        final = session_path(directory, session_id)
+        if self._fs.exists(final):
+            raise CallerError(f"{final}: a session with this id already exists")
+        temporary = posixpath.join(directory, f".{session_id}.jsonl.tmp")
+        header = SessionHeader(
+            id=session_id,
+            timestamp=timestamp,
+            cwd=str(self._header.get("cwd", "")),
+            parent_session=self.session_id,
+        ).to_json_dict()
+        _write_fork(self._fs, temporary, final, header, copied)
+        self._lifecycle.commit(_E.FORK)
+        return ForkResult(session_id, final, self.session_id, len(copied))
+
+    # -- closing -------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Release the log and its lock. Further operations raise IllegalTransitionError."""
+        if self._lifecycle.state is CoordinatorState.CLOSED:
+            return
+        self._lifecycle.check(_E.CLOSE)
+        self._log.close()
+        self._lifecycle.commit(_E.CLOSE)
+
+    def __enter__(self) -> SessionCoordinator:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _due(self, figures: Figures) -> bool:
+        return should_compact(
+            self._config, figures.since_watermark(), CompactionReason.THRESHOLD
+        )
+
+    @staticmethod
+    def _leaf(seq: int, tip: str | None, figures: Figures, timestamp: str) -> dict[str, Any]:
+        return {
+            "type": "leaf",
+            "id": f"leaf-{seq}",
+            "parent_id": tip,
+            "timestamp": timestamp,
+            "entry_id": NO_TIP if tip is None else tip,
+            ACCOUNTING_FIELD: figures.to_json(),
+        }
+
+    def _persist(self, batch: list[dict[str, Any]]) -> None:
+        """Append one batch (COORD-002). A log failure moves the coordinator to ``failed``."""
+        try:
+            self._head = self._log.append(batch, expected_head=self._head)
+        except LogFailedError:
+            self._lifecycle.commit(_E.WRITE_FAILURE)
+            raise
+
+
+def _free_session_id(fs: FileSystem, directory: str, base: str) -> str:
+    """``base``, or ``base-1`` .. ``base-999`` if taken (opi's rule for forks)."""
+    if not fs.exists(session_path(directory, base)):
+        return base
+    for suffix in range(1, 1000):
+        candidate = f"{base}-{suffix}"
+        if not fs.exists(session_path(directory, candidate)):
+            return candidate
+    raise CallerError(f"no free session id near {base!r} in {directory}")
+
+
+def _write_fork(
+    fs: FileSystem,
+    temporary: str,
+    final: str,
+    header: Mapping[str, Any],
+    entries: Sequence[Mapping[str, Any]],
+) -> None:
+    """Write a complete session under ``temporary``, then rename it to ``final`` (COORD-050)."""
+    directory = posixpath.dirname(final)
+    renamed = False
+    try:
+        if fs.exists(temporary):
+            fs.remove(temporary)  # residue of an earlier crashed fork
+        log = JsonlLog.create(temporary, header, fs=fs, durability=Durability.SYNC)
+        try:
+            log.append(list(entries), expected_head=0)
+        finally:
+            log.close()
+        fs.rename(temporary, final)
+        renamed = True
+        fs.fsync_dir(directory)
+    except (OSError, StorageError) as exc:
+        # Best effort: take back whatever became visible, so a retry starts clean.
+        for leftover in (final,) if renamed else (temporary,):
+            try:
+                if fs.exists(leftover):
+                    fs.remove(leftover)
+                    fs.fsync_dir(directory)
+            except OSError:
+                pass
+        raise ForkFailedError(f"fork to {final} failed: {exc}") from exc
+
