@@ -131,6 +131,7 @@ def test_check_runs_every_step_and_summarises(
     assert "check passed" in out.getvalue()
 
 
+@pytest.mark.req("GEN-005")  # the test command runs `generate --check`
 def test_the_real_steps_are_in_order_and_use_this_interpreter(tmp_path: Path) -> None:
     steps = sessionspec.check.steps(tmp_path, ["-x"])
     assert [s.name for s in steps] == list(sessionspec.check.STEP_NAMES)
