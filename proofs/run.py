@@ -190,7 +190,11 @@ def classify(
         tail = " ".join((stdout.strip() + " " + stderr.strip()).split())
         return Status.ERROR, found, f"crosshair checked no condition ({tail or 'no output'})"
     if any(c.message == _UNMET_PRECONDITION for c in found):
-        return Status.ERROR, found, "CrossHair could not meet a precondition within the bound: the contract may be vacuous"
+        return (
+            Status.ERROR,
+            found,
+            "CrossHair could not meet a precondition within the bound: the contract may be vacuous",
+        )
     if all(c.message == _CONFIRMED for c in found):
         return Status.PROVED, found, ""
     return Status.HOLDS_WITHIN_BOUND, found, ""
