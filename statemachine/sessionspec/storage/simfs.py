@@ -164,13 +164,16 @@ class SimulatedFileSystem:
                 raise SimulatedCrash(f"crash before {operation} {path}")
             self._crash_countdown -= 1
         self.operation_count += 1
-        for fault in self._faults:
-            if fault.operation == operation:
-                if fault.countdown == 0:
-                    self._faults.remove(fault)
-                    return fault
+        fired: _Fault | None = None
+        for fault in list(self._faults):
+            if fault.operation != operation:
+                continue
+            if fault.countdown == 0 and fired is None:
+                self._faults.remove(fault)
+                fired = fault
+            elif fault.countdown > 0:
                 fault.countdown -= 1
-        return None
+        return fired
 
     # -- power cut -------------------------------------------------------------------
 
