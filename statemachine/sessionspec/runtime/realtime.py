@@ -1,0 +1,1238 @@
+"""The realtime transcript: provider events in, canonical messages out (spec/SPEC.md §5).
+
+Rules
+-----
+* ``apply(event)`` takes one of meerkat's nine events (a wire model or a dict in the wire
+  form, RT-001) and returns an :class:`ApplyOutcome`: ``accepted``, ``duplicate`` or
+  ``rejected``, the messages this event materialized (empty when inert), typed diagnostics
+  and the fragments it discarded (RT-004). A malformed event raises
+  :class:`InvalidRealtimeEventError` and changes nothing (RT-002); a blank id is a typed
+  rejection (RT-003).
+* Idempotent: an event that adds no fact is a duplicate and changes nothing, byte for byte
+  (RT-010). Order-insensitive over causally equivalent deliveries (RT-035): acceptance looks
+  only at facts, never at what has been materialized. Append-only: a message, once returned,
+  never changes (RT-033).
+* Durable (RT-040..RT-043): opened on a journal, every accepted event is appended before it
+  changes memory (GEN-006); reopening replays the journal, so a provider's reconnect replay
+  after a restart is inert.
+
+Theory of operation
+-------------------
+Items and responses are records whose states follow :data:`ITEM_TABLE` and
+:data:`RESPONSE_TABLE`. The canonical order (RT-030) is produced incrementally: a heap
+holds the *frontier*, the items whose predecessor has been consumed (or who have none),
+keyed by first-seen rank; the walk pops the earliest-seen item while it is final (an
+anchor, a ready user item, a ready assistant item) and stops at the first one that is not.
+A response's consecutive items become one assistant message; when a run could still grow
+(it ends at an open item or at the end of what is known while the response has ready items
+not yet placed), the walk rolls back and waits (RT-031). Each consumed item pushes its
+children onto the heap. Every step is O(log n) per item; a delta costs a few dict lookups.
+
+The reference model (:mod:`sessionspec.reference.realtime`) is the specification of all of
+this; the stateful tests drive both in lock step.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from sessionspec.errors import (
+    AppendFailedError,
+    CallerError,
+    IllegalTransitionError,
+    LogFailedError,
+)
+from sessionspec.lifecycle import Lifecycle
+from sessionspec.reference.realtime import (
+    STOP_REASON_MAP,
+    ApplyStatus,
+    Diagnostic,
+    DiagnosticCode,
+    DiscardedFragment,
+    Lane,
+)
+from sessionspec.storage.files import FileSystem
+from sessionspec.storage.jsonl import JsonlLog
+from sessionspec.storage.log import Durability
+from sessionspec.tables.realtime import (
+    TRANSCRIPT_TABLE,
+    ItemState,
+    ResponseState,
+    TranscriptEvent,
+    TranscriptState,
+)
+from sessionspec.wire.messages import (
+    AssistantMessage,
+    TextContent,
+    Usage,
+    UserMessage,
+    WireModel,
+)
+from sessionspec.wire.realtime import (
+    JOURNAL_ENTRY_TYPES,
+    REALTIME_EVENT_TYPES,
+    RealtimeJournalHeader,
+    RealtimeUsage,
+)
+
+__all__ = [
+    "ApplyOutcome",
+    "CoordinatorSink",
+    "InvalidRealtimeEventError",
+    "RealtimeTranscript",
+    "TurnSink",
+]
+
+_OBSERVED = ItemState.OBSERVED
+_READY = ItemState.READY
+_MATERIALIZED = ItemState.MATERIALIZED
+_SKIPPED = ItemState.SKIPPED
+_STREAMING = ResponseState.STREAMING
+_WAITING = ResponseState.WAITING_FOR_TOOL_RESULTS
+_LIVE = frozenset({_STREAMING, _WAITING})
+_DISPLAY = Lane.DISPLAY
+_SPOKEN = Lane.SPOKEN
+_STOP_REASONS = frozenset(STOP_REASON_MAP)
+
+
+class InvalidRealtimeEventError(CallerError):
+    """The event is not one of the nine types in the wire form (RT-002); nothing changed."""
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyOutcome:
+    """What one event did (RT-004)."""
+
+    status: ApplyStatus
+    #: The messages this event materialized, in transcript order; empty when inert.
+    messages: tuple[UserMessage | AssistantMessage, ...] = ()
+    diagnostics: tuple[Diagnostic, ...] = ()
+    #: Content this event discarded (barge-in, cancel, late content).
+    discarded: tuple[DiscardedFragment, ...] = ()
+
+    @property
+    def is_inert(self) -> bool:
+        return not self.messages
+
+
+_DUPLICATE = ApplyOutcome(ApplyStatus.DUPLICATE)
+_ACCEPTED = ApplyOutcome(ApplyStatus.ACCEPTED)
+
+
+class _Segment:
+    __slots__ = ("deltas", "final", "truncation", "user_text")
+
+    def __init__(self) -> None:
+        self.deltas: list[str] = []
+        self.truncation: str | None = None
+        self.final: str | None = None
+        self.user_text: str | None = None
+
+    def text(self) -> str:
+        if self.user_text is not None:
+            return self.user_text
+        if self.truncation is not None:
+            return self.truncation
+        if self.final is not None:
+            return self.final
+        return "".join(self.deltas)
+
+
+class _Item:
+    __slots__ = (
+        "children",
+        "consumed",
+        "item_id",
+        "lane",
+        "prev",
+        "rank",
+        "response_id",
+        "role",
+        "segments",
+        "state",
+    )
+
+    def __init__(
+        self, item_id: str, rank: int, role: str | None, response_id: str | None, prev: str | None
+    ) -> None:
+        self.item_id = item_id
+        self.rank = rank
+        self.role = role
+        self.response_id = response_id
+        self.prev = prev
+        self.lane: Lane | None = None
+        self.segments: dict[int, _Segment] = {}
+        self.state = _OBSERVED
+        #: Passed by the walk: materialized, or (for an anchor) stepped over (RT-031).
+        self.consumed = False
+        self.children: list[_Item] = []
+
+    def text(self) -> str:
+        segments = self.segments
+        if len(segments) == 1:
+            for segment in segments.values():
+                return segment.text()
+        return "".join(segments[i].text() for i in sorted(segments))
+
+    def has_content(self) -> bool:
+        return any(s.text() for s in self.segments.values())
+
+
+class _Response:
+    __slots__ = ("items", "ready_left", "state", "stop_reason", "usage", "usage_spent")
+
+    def __init__(self) -> None:
+        self.state = _STREAMING
+        self.stop_reason: str | None = None
+        self.usage: Mapping[str, Any] | None = None
+        self.items: list[_Item] = []
+        #: Ready items not yet materialized (RT-031: a run waits for all of them).
+        self.ready_left = 0
+        self.usage_spent = False
+
+
+def _bad(message: str) -> InvalidRealtimeEventError:
+    return InvalidRealtimeEventError(message)
+
+
+def _req_str(event: Mapping[str, Any], name: str) -> str:
+    try:
+        value = event[name]
+    except KeyError:
+        raise _bad(f"{event.get('type')}: missing field {name!r}") from None
+    if type(value) is not str:
+        raise _bad(f"{event.get('type')}: field {name!r} must be a string")
+    return value
+
+
+def _opt_id(event: Mapping[str, Any], name: str) -> str | None:
+    value = event.get(name)
+    if value is None:
+        return None
+    if type(value) is not str:
+        raise _bad(f"{event.get('type')}: field {name!r} must be a string or null")
+    return value.strip() or None
+
+
+def _index(event: Mapping[str, Any]) -> int:
+    try:
+        value = event["content_index"]
+    except KeyError:
+        raise _bad(f"{event.get('type')}: missing field 'content_index'") from None
+    if type(value) is not int or not 0 <= value <= 0xFFFFFFFF:
+        raise _bad(f"{event.get('type')}: content_index must be an integer in 0..2^32-1")
+    return value
+
+
+def _usage_dict(value: Any) -> dict[str, Any]:
+    if isinstance(value, RealtimeUsage):
+        return value.to_json_dict()
+    if not isinstance(value, Mapping):
+        raise _bad("assistant_turn_completed: usage must be an object")
+    usage: dict[str, Any] = {}
+    for name in ("input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens"):
+        count = value.get(name)
+        if count is None:
+            if name in ("input_tokens", "output_tokens"):
+                usage[name] = 0
+            continue
+        if type(count) is not int or count < 0:
+            raise _bad(f"assistant_turn_completed: usage.{name} must be a non-negative integer")
+        usage[name] = count
+    return usage
+
+
+class _Journal(Protocol):
+    def append(self, entries: Sequence[Mapping[str, Any]]) -> int: ...
+
+
+class RealtimeTranscript:
+    """The canonical transcript of one realtime conversation (RT section of the spec).
+
+    In memory by default; :meth:`create` and :meth:`open` put it on a journal file.
+
+    :param api: ``api`` of every materialized assistant message (realtime events carry none).
+    :param provider: ``provider`` of every materialized assistant message.
+    :param model: ``model`` of every materialized assistant message.
+    :param clock: milliseconds since the epoch, for ``timestamp_ms`` (injectable for tests).
+    """
+
+    def __init__(
+        self,
+        *,
+        api: str = "OpenAi",
+        provider: str = "openai",
+        model: str = "gpt-realtime",
+        clock: Callable[[], int] | None = None,
+    ) -> None:
+        self.api = api
+        self.provider = provider
+        self.model = model
+        self._clock = clock or _wall_clock_ms
+        self._items: dict[str, _Item] = {}
+        self._responses: dict[str, _Response] = {}
+        self._deltas: dict[str, tuple[Any, ...]] = {}
+        self._accepted: set[tuple[Any, ...]] = set()
+        #: Ranks of the items whose predecessor is consumed (or who have none): a heap.
+        self._frontier: list[int] = []
+        self._by_rank: list[_Item] = []
+
+        self._waiting_children: dict[str, list[_Item]] = {}
+        self._messages: list[UserMessage | AssistantMessage] = []
+        self._discarded: list[DiscardedFragment] = []
+        self._lifecycle: Lifecycle[TranscriptState, TranscriptEvent] = Lifecycle(TRANSCRIPT_TABLE)
+        self._journal: JsonlLog | None = None
+        self._group_commit = False
+        self._pending: list[dict[str, Any]] = []
+        self._next_entry = 1
+        self._now: int | None = None
+        #: The raw event being applied, for the journal (set by :meth:`apply`).
+        self._raw: Mapping[str, Any] | None = None
+        self._new_messages: list[UserMessage | AssistantMessage] = []
+        self._dirty = False
+
+    # -- construction on a journal (RT-040) ------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        path: str,
+        *,
+        fs: FileSystem | None = None,
+        durability: Durability = Durability.SYNC,
+        group_commit: bool = False,
+        api: str = "OpenAi",
+        provider: str = "openai",
+        model: str = "gpt-realtime",
+        clock: Callable[[], int] | None = None,
+        journal_id: str | None = None,
+    ) -> RealtimeTranscript:
+        """A new, empty transcript journaled at ``path`` (which must not exist)."""
+        transcript = cls(api=api, provider=provider, model=model, clock=clock)
+        now = transcript._clock()
+        header = RealtimeJournalHeader(
+            id=journal_id or f"rt-{now:x}",
+            created=datetime.fromtimestamp(now / 1000, UTC).isoformat(),
+            api=api,
+            provider=provider,
+            model=model,
+        )
+        transcript._journal = JsonlLog.create(
+            path,
+            header.to_json_dict(),
+            fs=fs,
+            durability=durability,
+            header_model=RealtimeJournalHeader,
+            entry_types=JOURNAL_ENTRY_TYPES,
+        )
+        transcript._group_commit = group_commit
+        return transcript
+
+    @classmethod
+    def open(
+        cls,
+        path: str,
+        *,
+        fs: FileSystem | None = None,
+        durability: Durability = Durability.SYNC,
+        group_commit: bool = False,
+        clock: Callable[[], int] | None = None,
+    ) -> RealtimeTranscript:
+        """Reopen a journaled transcript: replay every accepted event (RT-041)."""
+        journal = JsonlLog.open(
+            path,
+            fs=fs,
+            durability=durability,
+            header_model=RealtimeJournalHeader,
+            entry_types=JOURNAL_ENTRY_TYPES,
+        )
+        snapshot = journal.snapshot
+        assert snapshot is not None
+        header = snapshot.header
+        transcript = cls(
+            api=header["api"], provider=header["provider"], model=header["model"], clock=clock
+        )
+        try:
+            for record in snapshot.records:
+                entry = record.entry
+                transcript._now = int(entry["ts"])
+                transcript._apply_one(entry["event"])
+            transcript._now = None
+        except BaseException:
+            journal.close()
+            raise
+        transcript._new_messages = []
+        transcript._next_entry = journal.head + 1
+        transcript._journal = journal
+        transcript._group_commit = group_commit
+        journal.snapshot = None
+        return transcript
+
+    # -- public API --------------------------------------------------------------------------
+
+    @property
+    def state(self) -> TranscriptState:
+        return self._lifecycle.state
+
+    def apply(self, event: WireModel | Mapping[str, Any]) -> ApplyOutcome:
+        """Apply one event; see the module docstring (RT-004)."""
+        self._check_open()
+        self._now = None
+        try:
+            return self._apply_one(event)
+        finally:
+            self._now = None
+
+    def apply_batch(self, events: Iterable[WireModel | Mapping[str, Any]]) -> list[ApplyOutcome]:
+        """Apply several events, then journal the accepted ones with one append (RT-042)."""
+        self._check_open()
+        group = self._group_commit
+        self._group_commit = True
+        try:
+            outcomes = [self.apply(event) for event in events]
+        finally:
+            self._group_commit = group
+        self.flush()
+        return outcomes
+
+    def flush(self) -> None:
+        """Journal every applied but unjournaled event (group commit), with one append.
+
+        On :class:`AppendFailedError` the events stay pending (retry ``flush``); on
+        :class:`LogFailedError` the transcript is ``failed`` and must be reopened (RT-043).
+        """
+        if not self._pending or self._journal is None:
+            return
+        try:
+            self._journal.append(self._pending)
+        except LogFailedError:
+            self._lifecycle.commit(TranscriptEvent.PERSIST_FAILED)
+            raise
+        self._pending = []
+
+    def messages(self) -> list[UserMessage | AssistantMessage]:
+        """The canonical transcript so far (RT-031)."""
+        return list(self._messages)
+
+    def discarded(self) -> list[DiscardedFragment]:
+        """Content discarded at a barge-in or a cancel, in the order it happened."""
+        return list(self._discarded)
+
+    def in_flight_response_ids(self) -> list[str]:
+        """Live responses with an open assistant item, in first-seen order (RT-034)."""
+        found: list[tuple[int, str]] = []
+        for rid, response in self._responses.items():
+            if response.state not in _LIVE:
+                continue
+            ranks = [
+                i.rank for i in response.items if i.state is _OBSERVED and i.role == "assistant"
+            ]
+            if ranks:
+                found.append((min(ranks), rid))
+        return [rid for _, rid in sorted(found)]
+
+    @property
+    def pending_count(self) -> int:
+        """Events applied in memory but not yet journaled (group commit)."""
+        return len(self._pending)
+
+    def close(self) -> None:
+        """Flush what is pending (best effort) and close the journal."""
+        if self._lifecycle.state is TranscriptState.CLOSED:
+            return
+        try:
+            if self._lifecycle.state is TranscriptState.OPEN:
+                self.flush()
+        finally:
+            if self._journal is not None:
+                self._journal.close()
+            self._lifecycle.commit(TranscriptEvent.CLOSE)
+
+    def __enter__(self) -> RealtimeTranscript:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- dispatch ----------------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        decision = TRANSCRIPT_TABLE.decide(self._lifecycle.state, TranscriptEvent.APPLY)
+        if not isinstance(decision, TranscriptState):
+            raise IllegalTransitionError(
+                TRANSCRIPT_TABLE.name, decision.state, decision.event, decision.code
+            )
+
+    def _apply_one(self, event: WireModel | Mapping[str, Any]) -> ApplyOutcome:
+        if isinstance(event, WireModel):
+            raw: Mapping[str, Any] = event.__dict__
+        elif isinstance(event, Mapping):
+            raw = event
+        else:
+            raise _bad(f"an event is a wire model or a mapping, not {type(event).__name__}")
+        kind = raw.get("type")
+        handler = _HANDLERS.get(kind) if type(kind) is str else None
+        if handler is None:
+            raise _bad(f"unknown realtime event type {kind!r}")
+        self._raw = raw
+        self._new_messages = []
+        self._dirty = False
+        outcome = handler(self, raw)
+        if self._dirty:
+            self._walk()
+        if self._new_messages:
+            messages = tuple(self._new_messages)
+            self._new_messages = []
+            return ApplyOutcome(outcome.status, messages, outcome.diagnostics, outcome.discarded)
+        return outcome
+
+    # -- persistence hook: called after every check passed, before the first mutation ------
+
+    def _persist(self) -> None:
+        """GEN-006: the accepted event reaches the journal before it changes memory."""
+        journal = self._journal
+        if journal is None:
+            return
+        raw = self._raw
+        assert raw is not None
+        event = raw if isinstance(raw, dict) else dict(raw)
+        if "usage" in event and isinstance(event["usage"], RealtimeUsage):
+            event = {**event, "usage": event["usage"].to_json_dict()}
+        entry = {"type": "event", "id": str(self._next_entry), "ts": self._stamp(), "event": event}
+        if self._group_commit:
+            entry["event"] = _copy_event(event)
+            self._pending.append(entry)
+        else:
+            try:
+                journal.append([entry])
+            except LogFailedError:
+                self._lifecycle.commit(TranscriptEvent.PERSIST_FAILED)
+                raise
+            except AppendFailedError:
+                raise
+        self._next_entry += 1
+
+    def _stamp(self) -> int:
+        if self._now is None:
+            self._now = int(self._clock())
+        return self._now
+
+    # -- diagnostics -------------------------------------------------------------------------
+
+    def _reject(
+        self,
+        code: DiagnosticCode,
+        item_id: str | None = None,
+        response_id: str | None = None,
+        detail: str = "",
+    ) -> ApplyOutcome:
+        raw = self._raw
+        assert raw is not None
+        diagnostic = Diagnostic(code, str(raw["type"]), item_id, response_id, detail)
+        return ApplyOutcome(ApplyStatus.REJECTED, (), (diagnostic,))
+
+    # -- declarations (RT-012) ---------------------------------------------------------------
+
+    def _declaration_conflict(
+        self, item_id: str, prev: str | None, role: str | None, response_id: str | None
+    ) -> ApplyOutcome | None:
+        if prev == item_id:
+            return self._reject(
+                DiagnosticCode.PREDECESSOR_CYCLE,
+                item_id,
+                response_id,
+                "an item cannot follow itself",
+            )
+        item = self._items.get(item_id)
+        if item is None:
+            if prev is not None and prev in self._items and self._reaches(prev, item_id):
+                return self._reject(DiagnosticCode.PREDECESSOR_CYCLE, item_id, response_id)
+            return None
+        if item.state is not _SKIPPED:
+            if role is not None and item.role is not None and role != item.role:
+                return self._reject(DiagnosticCode.ROLE_CONFLICT, item_id, response_id)
+            if (
+                response_id is not None
+                and item.response_id is not None
+                and response_id != item.response_id
+            ):
+                return self._reject(DiagnosticCode.RESPONSE_CONFLICT, item_id, response_id)
+        if prev is not None and prev != item.prev:
+            if item.prev is not None or item.state is not _OBSERVED:
+                return self._reject(DiagnosticCode.PREDECESSOR_CONFLICT, item_id, response_id)
+            if self._reaches(prev, item_id):
+                return self._reject(DiagnosticCode.PREDECESSOR_CYCLE, item_id, response_id)
+        return None
+
+    def _reaches(self, start: str, target: str) -> bool:
+        seen: set[str] = set()
+        current: str | None = start
+        items = self._items
+        while current is not None and current not in seen:
+            if current == target:
+                return True
+            seen.add(current)
+            node = items.get(current)
+            if node is None or node.consumed:
+                return False
+            current = node.prev
+        return False
+
+    def _declare(
+        self, item_id: str, prev: str | None, role: str | None, response_id: str | None
+    ) -> tuple[_Item, bool]:
+        item = self._items.get(item_id)
+        if item is None:
+            item = _Item(item_id, len(self._items), role, response_id, prev)
+            self._items[item_id] = item
+            self._by_rank.append(item)
+            if response_id is not None:
+                self._response(response_id).items.append(item)
+            self._place(item)
+            return item, True
+        new = False
+        if prev is not None and item.prev is None:
+            item.prev = prev
+            self._place(item)
+            new = True
+        if item.state is not _SKIPPED:
+            if role is not None and item.role is None:
+                item.role = role
+                new = True
+            if response_id is not None and item.response_id is None:
+                item.response_id = response_id
+                self._response(response_id).items.append(item)
+                new = True
+        return item, new
+
+    def _place(self, item: _Item) -> None:
+        """Put a new (or newly linked) item where the walk will find it (RT-030)."""
+        prev = item.prev
+        if prev is None:
+            heapq.heappush(self._frontier, item.rank)
+            self._dirty = True
+            return
+        parent = self._items.get(prev)
+        if parent is not None and parent.consumed:
+            heapq.heappush(self._frontier, item.rank)
+        elif parent is not None:
+            parent.children.append(item)
+        else:
+            self._waiting_children.setdefault(prev, []).append(item)
+        # A re-linked item may leave the frontier (lazily, in the walk): re-walk.
+        self._dirty = True
+
+    def _response(self, response_id: str) -> _Response:
+        response = self._responses.get(response_id)
+        if response is None:
+            response = _Response()
+            self._responses[response_id] = response
+        return response
+
+    # -- handlers ----------------------------------------------------------------------------
+
+    def _on_item_observed(self, raw: Mapping[str, Any]) -> ApplyOutcome:
+        item_id = _req_str(raw, "item_id").strip()
+        prev = _opt_id(raw, "previous_item_id")
+        role = raw.get("role")
+        if role not in ("user", "assistant"):
+            raise _bad("item_observed: role must be 'user' or 'assistant'")
+        response_id = _opt_id(raw, "response_id")
+        key = ("item_observed", item_id, prev, role, response_id)
+        if key in self._accepted:
+            return _DUPLICATE
+        if not item_id:
+            return self._reject(DiagnosticCode.INVALID_ID, None, response_id, "empty or blank id")
+        if role == "user":
+            response_id = None
+        conflict = self._declaration_conflict(item_id, prev, role, response_id)
+        if conflict is not None:
+            return conflict
+        existing = self._items.get(item_id)
+        if existing is not None and existing.state is _SKIPPED:
+            return _DUPLICATE
+        if response_id is not None and self._response_ended(response_id):
+            if (
+                existing is not None
+                and (prev is None or prev == existing.prev)
+                and existing.response_id == response_id
+            ):
+                return _DUPLICATE
+            return self._late(key, item_id, prev, response_id, None, "")
+        if not self._would_declare(item_id, prev, role, response_id):
+            return _DUPLICATE
+        self._persist()
+        self._accepted.add(key)
+        self._declare(item_id, prev, role, response_id)
+        if response_id is not None:
+            self._touch(response_id)
+        return _ACCEPTED
+
+    def _would_declare(
+        self, item_id: str, prev: str | None, role: str | None, response_id: str | None
+    ) -> bool:
+        item = self._items.get(item_id)
+        if item is None:
+            return True
+        if prev is not None and item.prev is None:
+            return True
+        if item.state is not _SKIPPED:
+            if role is not None and item.role is None:
+                return True
+            if response_id is not None and item.response_id is None:
+                return True
+        return False
+
+    def _on_item_skipped(self, raw: Mapping[str, Any]) -> ApplyOutcome:
+        item_id = _req_str(raw, "item_id").strip()
+        prev = _opt_id(raw, "previous_item_id")
+        key = ("item_skipped", item_id, prev)
+        if key in self._accepted:
+            return _DUPLICATE
+        if not item_id:
+            return self._reject(DiagnosticCode.INVALID_ID, None, None, "empty or blank id")
+        conflict = self._declaration_conflict(item_id, prev, None, None)
+        if conflict is not None:
+            return conflict
+        existing = self._items.get(item_id)
+        if (
+            existing is not None
+            and existing.state is not _SKIPPED
+            and (existing.state is not _OBSERVED or existing.has_content())
+        ):
+            return self._reject(DiagnosticCode.SKIP_REFUSED, item_id, None, "the item has content")
+        if (
+            existing is not None
+            and existing.state is _SKIPPED
+            and not self._would_declare(item_id, prev, None, None)
+        ):
+            return _DUPLICATE
+        self._persist()
+        self._accepted.add(key)
+        item, _ = self._declare(item_id, prev, None, None)
+        self._skip(item)
+        return _ACCEPTED
+
+    def _on_user_final(self, raw: Mapping[str, Any]) -> ApplyOutcome:
+        item_id = _req_str(raw, "item_id").strip()
+        prev = _opt_id(raw, "previous_item_id")
+        index = _index(raw)
+        text = _req_str(raw, "text")
+        key = ("user_transcript_final", item_id, prev, index, text)
+        if key in self._accepted:
+            return _DUPLICATE
+        if not item_id:
+            return self._reject(DiagnosticCode.INVALID_ID, None, None, "empty or blank id")
+        conflict = self._declaration_conflict(item_id, prev, "user", None)
+        if conflict is not None:
+            return conflict
+        existing = self._items.get(item_id)
+        fills = False
+        if existing is not None:
+            if existing.state is _SKIPPED:
+                if text:
+                    return self._reject(DiagnosticCode.ITEM_SKIPPED, item_id)
+            else:
+                segment = existing.segments.get(index)
+                old = segment.user_text if segment is not None else None
+                if text and old and old != text:
+                    return self._reject(DiagnosticCode.CONFLICTING_REPLAY, item_id)
+                if text and not old and existing.state is not _OBSERVED:
+                    return self._reject(
+                        DiagnosticCode.LATE_CONTENT,
+                        item_id,
+                        None,
+                        "the user item is already final",
+                    )
+                fills = bool(text) and not old
+        else:
+            fills = bool(text)
+        if not fills and not self._would_declare(item_id, prev, "user", None):
+            return _DUPLICATE
+        self._persist()
+        self._accepted.add(key)
+        item, _ = self._declare(item_id, prev, "user", None)
+        if item.state is _SKIPPED:
+            return _ACCEPTED
+        segment = item.segments.get(index)
+        if segment is None:
+            segment = item.segments[index] = _Segment()
+        if fills:
+            segment.user_text = text
+            item.state = _READY
+            self._dirty = True
+        return _ACCEPTED
+
+    def _on_delta(self, raw: Mapping[str, Any]) -> ApplyOutcome:
+        response_id = _req_str(raw, "response_id").strip()
+        delta_id = _req_str(raw, "delta_id").strip()
+        item_id = _req_str(raw, "item_id").strip()
+        prev = _opt_id(raw, "previous_item_id")
+        index = _index(raw)
+        delta = _req_str(raw, "delta")
+        lane = _DISPLAY if raw["type"] == "assistant_text_delta" else _SPOKEN
+        key = (lane, response_id, delta_id, item_id, prev, index, delta)
+        seen = self._deltas.get(delta_id)
+        if seen == key or key in self._accepted:
+            return _DUPLICATE
+        if not (response_id and delta_id and item_id):
+            return self._reject(
+                DiagnosticCode.INVALID_ID,
+                item_id or None,
+                response_id or None,
+                "empty or blank id",
+            )
+        if seen is not None:
+            return self._reject(
+                DiagnosticCode.CONFLICTING_REPLAY, item_id, response_id, "delta id reused"
+            )
+        return self._content(
+            key, item_id, prev, response_id, lane if delta else None, delta, index, delta_id
+        )
+
+    def _on_spoken_text(self, raw: Mapping[str, Any]) -> ApplyOutcome:
+        response_id = _req_str(raw, "response_id").strip()
+        item_id = _req_str(raw, "item_id").strip()
+        index = _index(raw)
+        text = _req_str(raw, "text")
+        key = (raw["type"], response_id, item_id, index, text)
+        if key in self._accepted:
+            return _DUPLICATE
+        if not (response_id and item_id):
+            return self._reject(
+                DiagnosticCode.INVALID_ID,
+                item_id or None,
+                response_id or None,
+                "empty or blank id",
+            )
+        return self._content(key, item_id, None, response_id, _SPOKEN, text, index, None)
+
+    def _content(
+        self,
+        key: tuple[Any, ...],
+        item_id: str,
+        prev: str | None,
+        response_id: str,
+        lane: Lane | None,
+        text: str,
+        index: int,
+        delta_id: str | None,
+    ) -> ApplyOutcome:
+        conflict = self._declaration_conflict(item_id, prev, "assistant", response_id)
+        if conflict is not None:
+            return conflict
+        if self._response_ended(response_id):
+            return self._late(key, item_id, prev, response_id, lane, text)
+        existing = self._items.get(item_id)
+        truncation = key[0] == "assistant_transcript_truncated"
+        if existing is not None:
+            state = existing.state
+            if state is _SKIPPED:
+                return self._reject(DiagnosticCode.ITEM_SKIPPED, item_id, response_id)
+            if state is not _OBSERVED:
+                return self._reject(DiagnosticCode.LATE_CONTENT, item_id, response_id)
+            if lane is not None and existing.lane is not None and existing.lane is not lane:
+                return self._reject(
+                    DiagnosticCode.LANE_CONFLICT,
+                    item_id,
+                    response_id,
+                    f"the item is {existing.lane}",
+                )
+            if delta_id is None:
+                segment = existing.segments.get(index)
+                if segment is not None:
+                    old = segment.truncation if truncation else segment.final
+                    if old is not None:
+                        if old == text:
+                            return _DUPLICATE
+                        return self._reject(DiagnosticCode.CONFLICTING_REPLAY, item_id, response_id)
+        self._persist()
+        if delta_id is None:
+            self._accepted.add(key)
+        else:
+            self._deltas[delta_id] = key
+        item, _ = self._declare(item_id, prev, "assistant", response_id)
+        if lane is not None and item.lane is None:
+            item.lane = lane
+        segment = item.segments.get(index)
+        if segment is None:
+            segment = item.segments[index] = _Segment()
+        if delta_id is not None:
+            segment.deltas.append(text)
+        elif truncation:
+            segment.truncation = text
+        else:
+            segment.final = text
+        self._touch(response_id)
+        return _ACCEPTED
+
+    def _on_completed(self, raw: Mapping[str, Any]) -> ApplyOutcome:
+        response_id = _req_str(raw, "response_id").strip()
+        stop_reason = raw.get("stop_reason")
+        if stop_reason not in _STOP_REASONS:
+            raise _bad(f"assistant_turn_completed: unknown stop_reason {stop_reason!r}")
+        usage = _usage_dict(raw.get("usage", {}))
+        key = ("assistant_turn_completed", response_id, stop_reason, tuple(sorted(usage.items())))
+        if key in self._accepted:
+            return _DUPLICATE
+        if not response_id:
+            return self._reject(DiagnosticCode.INVALID_ID, None, None, "empty or blank id")
+        response = self._responses.get(response_id)
+        if response is not None and response.state not in _LIVE:
+            return self._reject(
+                DiagnosticCode.ALREADY_TERMINAL,
+                None,
+                response_id,
+                f"it is {response.state.value}",
+            )
+        self._persist()
+        self._accepted.add(key)
+        response = self._response(response_id)
+        if stop_reason == "tool_use":
+            response.state = _WAITING
+            return _ACCEPTED
+        if stop_reason == "cancelled":
+            response.state = ResponseState.CANCELLED
+            response.stop_reason = "cancelled"
+            return ApplyOutcome(ApplyStatus.ACCEPTED, (), (), self._end(response_id, None))
+        response.state = ResponseState.COMPLETED
+        response.stop_reason = str(stop_reason)
+        response.usage = usage
+        return ApplyOutcome(ApplyStatus.ACCEPTED, (), (), self._end(response_id, "all"))
+
+    def _on_interrupted(self, raw: Mapping[str, Any]) -> ApplyOutcome:
+        response_id = _req_str(raw, "response_id").strip()
+        key = ("assistant_turn_interrupted", response_id)
+        if key in self._accepted:
+            return _DUPLICATE
+        if not response_id:
+            return self._reject(DiagnosticCode.INVALID_ID, None, None, "empty or blank id")
+        response = self._responses.get(response_id)
+        if response is not None and response.state not in _LIVE:
+            return self._reject(
+                DiagnosticCode.ALREADY_TERMINAL,
+                None,
+                response_id,
+                f"it is {response.state.value}",
+            )
+        self._persist()
+        self._accepted.add(key)
+        response = self._response(response_id)
+        response.state = ResponseState.INTERRUPTED
+        response.stop_reason = "cancelled"
+        return ApplyOutcome(ApplyStatus.ACCEPTED, (), (), self._end(response_id, "display"))
+
+    # -- response ends and late content (RT-021..RT-026) ---------------------------------------
+
+    def _response_ended(self, response_id: str) -> bool:
+        response = self._responses.get(response_id)
+        return response is not None and response.state not in _LIVE
+
+    def _touch(self, response_id: str) -> None:
+        response = self._response(response_id)
+        if response.state is _WAITING:
+            response.state = _STREAMING
+
+    def _late(
+        self,
+        key: tuple[Any, ...],
+        item_id: str,
+        prev: str | None,
+        response_id: str,
+        lane: Lane | None,
+        text: str,
+    ) -> ApplyOutcome:
+        raw = self._raw
+        assert raw is not None
+        fragments: tuple[DiscardedFragment, ...] = ()
+        if text:
+            fragments = (DiscardedFragment(item_id, response_id, lane or _DISPLAY, text, "late"),)
+        diagnostic = Diagnostic(
+            DiagnosticCode.LATE_CONTENT,
+            str(raw["type"]),
+            item_id,
+            response_id,
+            "the response already ended",
+        )
+        item = self._items.get(item_id)
+        if item is None or (item.state is _OBSERVED and not item.has_content()):
+            # The causal residue: the item exists, as a contentless anchor (RT-026).
+            self._persist()
+            self._accepted.add(key)
+            item, _ = self._declare(item_id, prev, "assistant", response_id)
+            self._skip(item)
+            self._discarded.extend(fragments)
+            return ApplyOutcome(ApplyStatus.ACCEPTED, (), (diagnostic,), fragments)
+        return ApplyOutcome(ApplyStatus.REJECTED, (), (diagnostic,), fragments)
+
+    def _skip(self, item: _Item) -> None:
+        if item.state is not _SKIPPED:
+            item.state = _SKIPPED
+            item.segments.clear()
+            self._dirty = True
+
+    def _end(self, response_id: str, keep: str | None) -> tuple[DiscardedFragment, ...]:
+        response = self._responses[response_id]
+        fragments: list[DiscardedFragment] = []
+        for item in sorted(response.items, key=_rank):
+            if item.state is not _OBSERVED:
+                continue
+            text = item.text()
+            lane = item.lane or _DISPLAY
+            if text and (keep == "all" or (keep == "display" and lane is _DISPLAY)):
+                item.state = _READY
+                response.ready_left += 1
+                continue
+            if text:
+                reason = "barge_in" if keep == "display" else "cancelled"
+                fragments.append(DiscardedFragment(item.item_id, response_id, lane, text, reason))
+            item.state = _SKIPPED
+            item.segments.clear()
+        self._discarded.extend(fragments)
+        self._dirty = True
+        return tuple(fragments)
+
+    # -- the walk (RT-030, RT-031) -----------------------------------------------------------
+
+    def _pop(self) -> _Item | None:
+        """The next item in canonical order, or ``None``; drops stale frontier entries."""
+        frontier = self._frontier
+        by_rank = self._by_rank
+        items = self._items
+        while frontier:
+            item = by_rank[frontier[0]]
+            if item.consumed:
+                heapq.heappop(frontier)
+                continue
+            prev = item.prev
+            if prev is not None:
+                parent = items.get(prev)
+                if parent is None or not parent.consumed:
+                    # Re-linked under a predecessor not yet consumed: it comes back later.
+                    heapq.heappop(frontier)
+                    continue
+            return item
+        return None
+
+    def _consume(self, item: _Item) -> None:
+        """Step past the item at the top of the frontier; its children become available."""
+        frontier = self._frontier
+        heapq.heappop(frontier)
+        item.consumed = True
+        for child in item.children:
+            heapq.heappush(frontier, child.rank)
+        waiting = self._waiting_children.get(item.item_id)
+        if waiting:
+            for child in waiting:
+                heapq.heappush(frontier, child.rank)
+
+    def _walk(self) -> None:
+        while True:
+            item = self._pop()
+            if item is None:
+                return
+            state = item.state
+            if state is _SKIPPED:
+                self._consume(item)
+                self._forget_children(item)
+                continue
+            if state is _OBSERVED:
+                return
+            if item.role == "user":
+                self._consume(item)
+                self._forget_children(item)
+                item.state = _MATERIALIZED
+                self._emit_user(item)
+                continue
+            if not self._walk_run(item):
+                return
+
+    def _walk_run(self, first: _Item) -> bool:
+        """Emit the run of ``first``'s response that starts at ``first``, if it is complete."""
+        response_id = first.response_id
+        assert response_id is not None
+        response = self._responses[response_id]
+        saved_frontier = list(self._frontier)
+        passed: list[_Item] = []
+        run: list[_Item] = []
+        item: _Item | None = first
+        ended_by_message = False
+        while item is not None:
+            state = item.state
+            if state is _SKIPPED:
+                passed.append(item)
+                self._consume(item)
+            elif state is _READY and item.role != "user" and item.response_id == response_id:
+                run.append(item)
+                passed.append(item)
+                self._consume(item)
+            else:
+                ended_by_message = state is _READY
+                break
+            item = self._pop()
+        if not ended_by_message and response.ready_left != len(run):
+            # RT-031: the run may still grow; undo and wait.
+            for undone in passed:
+                undone.consumed = False
+            self._frontier = saved_frontier
+            return False
+        for done in passed:
+            self._forget_children(done)
+        for done in run:
+            done.state = _MATERIALIZED
+        response.ready_left -= len(run)
+        self._emit_assistant(response_id, response, run)
+        return True
+
+    def _forget_children(self, item: _Item) -> None:
+        item.children = []
+        self._waiting_children.pop(item.item_id, None)
+
+    # -- message construction (RT-032) -------------------------------------------------------
+
+    def _emit_user(self, item: _Item) -> None:
+        message = UserMessage(
+            content=[TextContent(text=item.text())],
+            timestamp_ms=self._stamp(),
+            ss_item_id=item.item_id,
+        )
+        self._messages.append(message)
+        self._new_messages.append(message)
+
+    def _emit_assistant(self, response_id: str, response: _Response, run: list[_Item]) -> None:
+        blocks: list[TextContent] = []
+        for item in run:
+            text = item.text()
+            if item.lane is _SPOKEN:
+                blocks.append(TextContent(text=text, ss_item_id=item.item_id, ss_lane="spoken"))
+            else:
+                blocks.append(TextContent(text=text, ss_item_id=item.item_id))
+            for segment in item.segments.values():
+                segment.deltas = []
+        usage = response.usage if not response.usage_spent else None
+        response.usage_spent = True
+        stop_reason = response.stop_reason or "end_turn"
+        extras: dict[str, Any] = {
+            "ss_response_id": response_id,
+            "ss_realtime_stop_reason": stop_reason,
+        }
+        message = AssistantMessage(
+            content=list(blocks),
+            api=self.api,
+            provider=self.provider,
+            model=self.model,
+            response_id=response_id,
+            usage=_opi_usage(usage),
+            stop_reason=STOP_REASON_MAP[stop_reason],
+            timestamp_ms=self._stamp(),
+            **extras,
+        )
+        self._messages.append(message)
+        self._new_messages.append(message)
+
+
+def _rank(item: _Item) -> int:
+    return item.rank
+
+
+def _opi_usage(usage: Mapping[str, Any] | None) -> Usage:
+    """meerkat usage -> opi usage: ``cache_write_tokens`` <- ``cache_creation_tokens``."""
+    if not usage:
+        return Usage()
+    return Usage(
+        input_tokens=usage.get("input_tokens", 0),
+        output_tokens=usage.get("output_tokens", 0),
+        cache_read_tokens=usage.get("cache_read_tokens") or 0,
+        cache_write_tokens=usage.get("cache_creation_tokens") or 0,
+    )
+
+
+def _copy_event(event: Mapping[str, Any]) -> dict[str, Any]:
+    copied = dict(event)
+    usage = copied.get("usage")
+    if isinstance(usage, Mapping):
+        copied["usage"] = dict(usage)
+    return copied
+
+
+def _wall_clock_ms() -> int:
+    return int(datetime.now(UTC).timestamp() * 1000)
+
+
+_HANDLERS: dict[str, Callable[[RealtimeTranscript, Mapping[str, Any]], ApplyOutcome]] = {
+    "item_observed": RealtimeTranscript._on_item_observed,
+    "item_skipped": RealtimeTranscript._on_item_skipped,
+    "user_transcript_final": RealtimeTranscript._on_user_final,
+    "assistant_text_delta": RealtimeTranscript._on_delta,
+    "assistant_transcript_delta": RealtimeTranscript._on_delta,
+    "assistant_transcript_truncated": RealtimeTranscript._on_spoken_text,
+    "assistant_transcript_final_text": RealtimeTranscript._on_spoken_text,
+    "assistant_turn_completed": RealtimeTranscript._on_completed,
+    "assistant_turn_interrupted": RealtimeTranscript._on_interrupted,
+}
+assert tuple(_HANDLERS) == REALTIME_EVENT_TYPES
+
+
+# -- hand-off to the coordinator (RT-050) ----------------------------------------------------
+
+
+class TurnSink(Protocol):
+    """What the hand-off needs of a coordinator: opi's ``on_turn_end``."""
+
+    def on_turn_end(self, new_messages: Sequence[Any], usage: Any = None) -> Any: ...
+
+
+class CoordinatorSink:
+    """Hands materialized messages to a coordinator as turns, usage once per response.
+
+    A turn is a run of user messages followed by the assistant message that answers them
+    (or the user messages alone, at the end of what is materialized). Each turn's usage is
+    the sum of its assistant messages' usage, which the transcript puts on the first message
+    of each response only, so a response is counted once (RT-050). :meth:`drain` flushes
+    the transcript's journal first, so nothing reaches the coordinator that a crash could
+    take back from the transcript.
+
+    :param handed: how many of the transcript's messages the coordinator already has (after
+        a restart: the number of realtime messages in the coordinator's context).
+    """
+
+    def __init__(
+        self, transcript: RealtimeTranscript, coordinator: TurnSink, *, handed: int = 0
+    ) -> None:
+        self.transcript = transcript
+        self.coordinator = coordinator
+        self.handed = handed
+
+    def drain(self) -> list[Any]:
+        """Hand over everything materialized since the last drain; returns what each
+        ``on_turn_end`` returned (for example a compaction reason)."""
+        self.transcript.flush()
+        messages = self.transcript.messages()[self.handed :]
+        results: list[Any] = []
+        turn: list[UserMessage | AssistantMessage] = []
+        for message in messages:
+            turn.append(message)
+            if isinstance(message, AssistantMessage):
+                results.append(self._hand(turn))
+                turn = []
+        if turn:
+            results.append(self._hand(turn))
+        return results
+
+    def _hand(self, turn: list[UserMessage | AssistantMessage]) -> Any:
+        usage = Usage()
+        for message in turn:
+            if isinstance(message, AssistantMessage):
+                usage = Usage(
+                    input_tokens=usage.input_tokens + message.usage.input_tokens,
+                    output_tokens=usage.output_tokens + message.usage.output_tokens,
+                    cache_read_tokens=usage.cache_read_tokens + message.usage.cache_read_tokens,
+                    cache_write_tokens=usage.cache_write_tokens + message.usage.cache_write_tokens,
+                )
+        result = self.coordinator.on_turn_end(list(turn), usage)
+        self.handed += len(turn)
+        return result

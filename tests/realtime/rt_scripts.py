@@ -1,0 +1,145 @@
+"""Generated realtime conversations and their causally equivalent delivery orders (RT-035).
+
+A :class:`Script` is a causally valid event set for a chain-shaped voice conversation
+(every item names the previous one, as the OpenAI Realtime API does) together with the
+precedence the spec requires between its events: deltas of one content part in order,
+every event of a response before its terminal event, late events after it, a ``tool_use``
+pause before the terminal. :func:`delivery` draws any delivery order that respects it, with
+duplicates anywhere after the first occurrence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hypothesis import strategies as st
+
+from sessionspec.reference.realtime import (
+    Completed,
+    Delta,
+    FinalText,
+    Interrupted,
+    ItemObserved,
+    ItemSkipped,
+    Lane,
+    RefUsage,
+    Role,
+    RtEvent,
+    Truncated,
+    UserFinal,
+)
+
+WORDS = ("hi", "there", "ok", "yes", "no", "so", " ", "")
+
+
+@dataclass
+class Script:
+    events: list[RtEvent] = field(default_factory=list)
+    #: ``before[i]``: indices of the events that must be delivered before event ``i``.
+    before: dict[int, set[int]] = field(default_factory=dict)
+
+    def add(self, event: RtEvent, after: set[int] | None = None) -> int:
+        self.events.append(event)
+        index = len(self.events) - 1
+        self.before[index] = set(after or ())
+        return index
+
+
+@st.composite
+def conversation(draw: st.DrawFn, max_turns: int = 3) -> Script:
+    script = Script()
+    last: str | None = None
+    delta_counter = 0
+    for turn in range(draw(st.integers(1, max_turns))):
+        user_id = f"u{turn}"
+        if draw(st.booleans()):
+            script.add(ItemObserved(user_id, last, Role.USER, None))
+        if draw(st.booleans()):
+            script.add(UserFinal(user_id, last, 0, ""))
+        script.add(UserFinal(user_id, last, 0, draw(st.sampled_from(("hello", "what", "hm")))))
+        last = user_id
+        response_id = f"r{turn}"
+        content: list[int] = []
+        terminal_kind = draw(st.sampled_from(("end_turn", "tool_use", "interrupt", "cancel")))
+        pause: int | None = None
+        for index in range(draw(st.integers(1, 3))):
+            if terminal_kind == "tool_use" and index == 1:
+                pause = script.add(Completed(response_id, "tool_use", RefUsage(1, 1)))
+            if draw(st.integers(0, 3)) == 0:
+                tool_id = f"t{turn}_{index}"
+                script.add(ItemSkipped(tool_id, last))
+                last = tool_id
+            item_id = f"a{turn}_{index}"
+            lane = draw(st.sampled_from((Lane.DISPLAY, Lane.SPOKEN)))
+            if draw(st.booleans()):
+                content.append(script.add(ItemObserved(item_id, last, Role.ASSISTANT, response_id)))
+            previous_delta: int | None = None
+            for _ in range(draw(st.integers(0, 3))):
+                delta_counter += 1
+                event = Delta(
+                    lane,
+                    response_id,
+                    f"d{delta_counter}",
+                    item_id,
+                    last,
+                    0,
+                    draw(st.sampled_from(WORDS)),
+                )
+                after = {previous_delta} if previous_delta is not None else set()
+                previous_delta = script.add(event, after)
+                content.append(previous_delta)
+            if lane is Lane.SPOKEN and draw(st.booleans()):
+                text = draw(st.sampled_from(("final words", "")))
+                after = {previous_delta} if previous_delta is not None else set()
+                content.append(script.add(FinalText(response_id, item_id, 0, text), after))
+            if lane is Lane.SPOKEN and draw(st.integers(0, 3)) == 0:
+                content.append(script.add(Truncated(response_id, item_id, 0, "fin"), set()))
+            if previous_delta is None and not any(
+                isinstance(script.events[i], ItemObserved)
+                and getattr(script.events[i], "item_id", None) == item_id
+                for i in content
+            ):
+                # Every item declares its predecessor somewhere (RT-035's condition).
+                content.append(script.add(ItemObserved(item_id, last, Role.ASSISTANT, response_id)))
+            last = item_id
+        after_all = set(content) | ({pause} if pause is not None else set())
+        if terminal_kind in ("end_turn", "tool_use"):
+            usage = RefUsage(draw(st.integers(0, 50)), draw(st.integers(0, 50)), 3, None)
+            terminal = script.add(Completed(response_id, "end_turn", usage), after_all)
+        elif terminal_kind == "cancel":
+            terminal = script.add(Completed(response_id, "cancelled", RefUsage()), after_all)
+        else:
+            terminal = script.add(Interrupted(response_id), after_all)
+        if terminal_kind in ("interrupt", "cancel") and draw(st.booleans()):
+            # In-flight content that arrives after the barge-in: late, a skipped anchor.
+            delta_counter += 1
+            late_id = f"a{turn}_late"
+            script.add(
+                Delta(Lane.SPOKEN, response_id, f"d{delta_counter}", late_id, last, 0, "late"),
+                {terminal},
+            )
+            last = late_id
+    return script
+
+
+@st.composite
+def delivery(draw: st.DrawFn, script: Script, duplicates: int = 4) -> list[RtEvent]:
+    """Any delivery order that respects ``script.before``, with some duplicates."""
+    remaining = set(range(len(script.events)))
+    delivered: list[int] = []
+    order: list[RtEvent] = []
+    budget = draw(st.integers(0, duplicates))
+    while remaining:
+        ready = sorted(i for i in remaining if script.before[i] <= set(delivered))
+        choice = draw(st.sampled_from(ready))
+        remaining.discard(choice)
+        delivered.append(choice)
+        order.append(script.events[choice])
+        if budget and draw(st.integers(0, 3)) == 0:
+            budget -= 1
+            order.append(script.events[draw(st.sampled_from(delivered))])
+    return order
+
+
+def natural_order(script: Script) -> list[RtEvent]:
+    return list(script.events)
