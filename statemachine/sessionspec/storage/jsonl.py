@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import errno
 import posixpath
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -54,13 +55,12 @@ from sessionspec.errors import (
 from sessionspec.lifecycle import Lifecycle
 from sessionspec.storage.files import FileHandle, FileLock, FileSystem, OsFileSystem
 from sessionspec.storage.framing import (
+    CRC_MARKER,
     CRC_SUFFIX_LENGTH,
     LineFate,
     LineKind,
     classify_lines,
-    crc_hex,
     frame_line,
-    has_crc_suffix,
 )
 from sessionspec.storage.log import (
     LOG_TABLE,
@@ -118,41 +118,41 @@ def session_path(directory: str, session_id: str) -> str:
 # -- reading ---------------------------------------------------------------------------
 
 
-def _decode_line(line: bytes) -> tuple[LineKind, dict[str, Any] | None, int | None, str]:
-    """Kind, decoded object (framing removed), ``ss_seq``, and a reason when BAD."""
-    framed = has_crc_suffix(line)
-    if framed and crc_hex(line[:-CRC_SUFFIX_LENGTH]) != line[-10:-2]:
+_FRAMED_TAIL = b'"}'
+_KIND_BY_END = {True: LineKind.END}
+
+
+def _decode_line(
+    data: bytes, view: memoryview, start: int, end: int
+) -> tuple[LineKind, dict[str, Any] | None, int | None, str]:
+    """Kind, decoded object (framing removed), ``ss_seq``, and a reason when BAD.
+
+    ``data[start:end]`` is the line without its newline. The checksum is checked in place
+    (``startswith`` at an offset, a memoryview for the CRC): no line is copied (LOG-007).
+    """
+    framed = (
+        end - start >= CRC_SUFFIX_LENGTH
+        and data.startswith(_FRAMED_TAIL, end - 2)
+        and data.startswith(CRC_MARKER, end - CRC_SUFFIX_LENGTH)
+    )
+    if framed and not data.startswith(
+        b"%08x" % (zlib.crc32(view[start : end - CRC_SUFFIX_LENGTH]) & 0xFFFFFFFF), end - 10
+    ):  # the same CRC as framing.crc_hex, over a view: no copy
         return LineKind.BAD, None, None, "checksum mismatch"
     try:
-        obj = orjson.loads(line)
+        obj = orjson.loads(view[start:end])
     except orjson.JSONDecodeError as exc:
         return LineKind.BAD, None, None, f"not JSON: {exc}"
-    if not isinstance(obj, dict):
+    if type(obj) is not dict:
         return LineKind.BAD, None, None, "not a JSON object"
     if not framed:
         return LineKind.LEGACY, obj, None, ""
     seq = obj.pop("ss_seq", None)
-    end = obj.pop("ss_end", False)
+    is_end = obj.pop("ss_end", False)
     del obj["ss_crc"]
-    if not isinstance(seq, int) or isinstance(seq, bool):
+    if type(seq) is not int:
         return LineKind.BAD, None, None, "framed line without an integer ss_seq"
-    return (LineKind.END if end is True else LineKind.PENDING), obj, seq, ""
-
-
-def _split_lines(data: bytes) -> tuple[list[tuple[int, bytes, int]], tuple[int, int] | None]:
-    """Complete lines as (offset, bytes without newline or CR, length), and a torn tail."""
-    lines: list[tuple[int, bytes, int]] = []
-    pos = 0
-    size = len(data)
-    find = data.find
-    while pos < size:
-        nl = find(b"\n", pos)
-        if nl < 0:
-            return lines, (pos, size - pos)
-        end = nl - 1 if nl > pos and data[nl - 1] == 13 else nl  # tolerate CRLF
-        lines.append((pos, data[pos:end], nl + 1 - pos))
-        pos = nl + 1
-    return lines, None
+    return _KIND_BY_END.get(is_end is True, LineKind.PENDING), obj, seq, ""
 
 
 def scan_log_bytes(
@@ -165,11 +165,13 @@ def scan_log_bytes(
     """Read a whole log image: header, committed records, findings (LOG-007, LOG-008)."""
     if not data:
         raise BadHeaderError(path, "empty file")
-    lines, torn = _split_lines(data)
-    if not lines:
+    view = memoryview(data)
+    size = len(data)
+    first_newline = data.find(b"\n")
+    if first_newline < 0:
         raise BadHeaderError(path, "the header line is incomplete (no newline)")
-    _header_offset, header_bytes, _header_length = lines[0]
-    header_kind, header_obj, header_seq, reason = _decode_line(header_bytes)
+    header_end = first_newline - 1 if data.startswith(b"\r", first_newline - 1) else first_newline
+    header_kind, header_obj, header_seq, reason = _decode_line(data, view, 0, header_end)
     if header_kind is LineKind.BAD or header_obj is None:
         raise BadHeaderError(path, reason)
     if header_kind is LineKind.PENDING or (header_seq not in (None, 0)):
@@ -179,27 +181,59 @@ def scan_log_bytes(
     except ValidationError as exc:
         raise BadHeaderError(path, _first_error(exc)) from None
 
+    # Pass 1: split and decode every complete line (blank lines are skipped, as opi does).
     kinds: list[LineKind] = []
-    decoded: list[tuple[int, bytes, int, dict[str, Any] | None, int | None, str]] = []
-    line_numbers: list[int] = []
-    for number, (offset, line, length) in enumerate(lines[1:], start=2):
-        if not line.strip():
-            continue  # blank lines are skipped, as opi does
-        kind, obj, seq, reason = _decode_line(line)
-        kinds.append(kind)
-        decoded.append((offset, line, length, obj, seq, reason))
-        line_numbers.append(number)
+    lines: list[tuple[int, int, int, dict[str, Any] | None, int | None, str]] = []
+    torn: tuple[int, int, int] | None = None
+    find, startswith, crc32, loads = data.find, data.startswith, zlib.crc32, orjson.loads
+    mask, end_kind, pending_kind = 0xFFFFFFFF, LineKind.END, LineKind.PENDING
+    number = 1
+    pos = first_newline + 1
+    while pos < size:
+        number += 1
+        newline = find(b"\n", pos)
+        if newline < 0:
+            torn = (number, pos, size - pos)
+            break
+        end = newline - 1 if newline > pos and data[newline - 1] == 13 else newline
+        length = newline + 1 - pos
+        # The common case inline: a framed line whose checksum matches (see _decode_line).
+        if (
+            end - pos >= CRC_SUFFIX_LENGTH
+            and startswith(_FRAMED_TAIL, end - 2)
+            and startswith(CRC_MARKER, end - CRC_SUFFIX_LENGTH)
+            and startswith(b"%08x" % (crc32(view[pos : end - CRC_SUFFIX_LENGTH]) & mask), end - 10)
+        ):
+            try:
+                obj = loads(view[pos:end])
+            except orjson.JSONDecodeError as exc:
+                kinds.append(LineKind.BAD)
+                lines.append((number, pos, length, None, None, f"not JSON: {exc}"))
+            else:
+                seq = obj.pop("ss_seq", None) if type(obj) is dict else None
+                if type(seq) is int:
+                    kinds.append(end_kind if obj.pop("ss_end", False) is True else pending_kind)
+                    del obj["ss_crc"]
+                    lines.append((number, pos, length, obj, seq, ""))
+                else:
+                    kinds.append(LineKind.BAD)
+                    lines.append((number, pos, length, None, None, "framed line without ss_seq"))
+        elif end > pos and not data[pos:end].isspace():
+            kind, obj, seq, reason = _decode_line(data, view, pos, end)
+            kinds.append(kind)
+            lines.append((number, pos, length, obj, seq, reason))
+        pos = newline + 1
 
+    # Pass 2: the pure classification decides each line's fate from the kinds alone.
     fates = classify_lines(tuple(kinds))
     damage: list[Damage] = []
     records: list[LogRecord] = []
     seen_ids: set[str] = set()
-    kept_bytes = len(data)
+    kept_bytes = size
     position = 0
     seq_delta = 0
-    for (offset, _line, length, obj, seq, reason), fate, number in zip(
-        decoded, fates, line_numbers, strict=True
-    ):
+    committed = LineFate.COMMITTED
+    for (number, offset, length, obj, seq, reason), fate in zip(lines, fates, strict=True):
         if fate is LineFate.UNCOMMITTED_TAIL:
             kept_bytes = min(kept_bytes, offset)
             damage.append(
@@ -222,7 +256,7 @@ def scan_log_bytes(
                     f"ss_seq is {seq} at entry position {position}",
                 )
             )
-        if fate is LineFate.ORPHANED:
+        if fate is not committed:
             damage.append(
                 Damage(
                     DamageKind.UNCOMMITTED_ENTRY,
@@ -236,49 +270,24 @@ def scan_log_bytes(
         assert obj is not None
         entry_type = obj.get("type")
         entry_id = obj.get("id")
-        if not isinstance(entry_type, str) or not isinstance(entry_id, str):
-            damage.append(
-                Damage(
-                    DamageKind.CORRUPT_ENTRY,
-                    number,
-                    offset,
-                    length,
-                    "an entry needs a string type and a string id",
-                )
-            )
+        if entry_type in entry_types and type(entry_id) is str and entry_id not in seen_ids:
+            seen_ids.add(entry_id)
+            records.append(LogRecord(position, number, offset, obj))
             continue
-        if entry_type not in entry_types:
-            damage.append(
-                Damage(
-                    DamageKind.UNKNOWN_ENTRY,
-                    number,
-                    offset,
-                    length,
-                    f"unknown entry type {entry_type!r}",
-                )
-            )
-            continue
-        if entry_id in seen_ids:
-            damage.append(
-                Damage(
-                    DamageKind.DUPLICATE_ID,
-                    number,
-                    offset,
-                    length,
-                    f"entry id {entry_id!r} was used earlier; the first one is kept",
-                )
-            )
-            continue
-        seen_ids.add(entry_id)
-        records.append(LogRecord(position, number, offset, obj))
+        if type(entry_type) is not str or type(entry_id) is not str:
+            finding, detail = DamageKind.CORRUPT_ENTRY, "an entry needs a string type and id"
+        elif entry_type not in entry_types:
+            finding, detail = DamageKind.UNKNOWN_ENTRY, f"unknown entry type {entry_type!r}"
+        else:
+            finding = DamageKind.DUPLICATE_ID
+            detail = f"entry id {entry_id!r} was used earlier; the first one is kept"
+        damage.append(Damage(finding, number, offset, length, detail))
     if torn is not None:
-        offset, length = torn
+        number, offset, length = torn
         kept_bytes = min(kept_bytes, offset)
-        damage.append(
-            Damage(DamageKind.TORN_TAIL, len(lines) + 1, offset, length, "no final newline")
-        )
+        damage.append(Damage(DamageKind.TORN_TAIL, number, offset, length, "no final newline"))
     damage.sort(key=lambda d: d.offset)
-    report = RecoveryReport(tuple(damage), len(data), kept_bytes)
+    report = RecoveryReport(tuple(damage), size, kept_bytes)
     return LogSnapshot(header_obj, records, report, position)
 
 

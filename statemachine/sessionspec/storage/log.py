@@ -26,7 +26,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from sessionspec.tables.base import MachineTable
 
@@ -175,9 +175,8 @@ class RecoveryReport:
         return ", ".join(parts)
 
 
-@dataclass(frozen=True, slots=True)
-class LogRecord:
-    """One committed entry as read back."""
+class LogRecord(NamedTuple):
+    """One committed entry as read back (a named tuple: cheap to build by the 100,000)."""
 
     #: The entry's position: 1 for the first entry line, and so on.
     seq: int
