@@ -379,7 +379,8 @@ def active_extension_state(
         if entry.get("type") == "extension_state":
             parent = entry.get("parent_id")
             if parent is None or parent in chain_ids:
-                return entry
+                found: Mapping[str, Any] = entry
+                return found
     return None
 
 

@@ -49,6 +49,7 @@ from pydantic import TypeAdapter, ValidationError
 from sessionspec.compaction import (
     BufferItem,
     CompactionConfig,
+    CompactionPlan,
     CompactionReason,
     Summarizer,
     plan_compaction,
@@ -370,13 +371,14 @@ def _figures(
                     value = usage.get(name, 0)
                     if type(value) is int and value >= 0:
                         counters[position] += value
-    total = sum(counters)
+    inp, out, cache_read, cache_write = counters
     if recorded is None:
-        rebuilt = Figures(*counters, turns, total)
+        rebuilt = Figures(inp, out, cache_read, cache_write, turns, sum(counters))
         return rebuilt, (*COUNTER_NAMES, "turns", "watermark")
     if not foreign:
         return recorded, ()
-    return Figures(*counters, turns, recorded.watermark), (*COUNTER_NAMES, "turns")
+    extended = Figures(inp, out, cache_read, cache_write, turns, recorded.watermark)
+    return extended, (*COUNTER_NAMES, "turns")
 
 
 def _active_extension_state(
@@ -386,7 +388,8 @@ def _active_extension_state(
         if entry.get("type") == "extension_state":
             parent = entry.get("parent_id")
             if parent is None or parent in chain_ids:
-                return entry
+                found: Mapping[str, Any] = entry
+                return found
     return None
 
 
@@ -506,6 +509,13 @@ class SessionCoordinator:
         fs = fs or OsFileSystem()
         log = JsonlLog.open(os.fspath(path), fs=fs, durability=durability)
         try:
+            if durability is Durability.SYNC:
+                # COORD-026: what we replay must be durable before anything is built on it.
+                # After a failed fsync the page cache may hold lines that never reached the
+                # disk; without this, a power cut after the resume would take back state
+                # the resumed coordinator already exposed (found by the stateful test,
+                # spec/cases/coordinator/resume_after_failed_fsync.json).
+                _fsync_file(fs, log.path)
             snapshot = log.snapshot
             if snapshot is None:  # pragma: no cover - open always sets it
                 raise StorageError(f"{path}: the log returned no snapshot")
@@ -703,9 +713,7 @@ class SessionCoordinator:
         self._lifecycle.check(_E.COMPACTION)
         reason = CompactionReason(reason)
         memory = self._memory
-        plan = plan_compaction(
-            memory.items, reason, policy=self._config.policy, summarizer=self._summarizer
-        )
+        plan = self._plan(reason)
         if plan is None:
             return None
         timestamp = iso_timestamp(self._clock())
@@ -737,6 +745,11 @@ class SessionCoordinator:
             tokens_before=plan.tokens_before,
             tokens_after=plan.tokens_after,
             entry_id=entry_id,
+        )
+
+    def _plan(self, reason: CompactionReason) -> CompactionPlan | None:
+        return plan_compaction(
+            self._memory.items, reason, policy=self._config.policy, summarizer=self._summarizer
         )
 
     # -- branches and extension state (COORD-040, COORD-043) ---------------------------------
@@ -876,6 +889,14 @@ class SessionCoordinator:
         except LogFailedError:
             self._lifecycle.commit(_E.WRITE_FAILURE)
             raise
+
+
+def _fsync_file(fs: FileSystem, path: str) -> None:
+    handle = fs.open_rw(path)
+    try:
+        handle.fsync()
+    finally:
+        handle.close()
 
 
 def _free_session_id(fs: FileSystem, directory: str, base: str) -> str:

@@ -1,0 +1,67 @@
+"""Model-based verification of the coordinator, with crashes and injected faults.
+
+The machine (coord_machine.py) runs the runtime in lock step with the reference
+model. The same machine must fail on each planted bug (coord_factories.py) within the CI budget.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from hypothesis import HealthCheck, Phase, settings
+from tests.coordinator.coord_factories import (
+    SplitPairCoordinator,
+    TipBeforeWriteCoordinator,
+    UsageBeforeWriteCoordinator,
+    runtime_factory,
+)
+from tests.coordinator.coord_machine import CoordinatorFactory, CoordinatorMachine
+
+from sessionspec.conformance import run_machine
+
+DEEP = bool(os.environ.get("SESSIONSPEC_DEEP"))
+BUDGET = settings(
+    max_examples=1000 if DEEP else 150,
+    stateful_step_count=60 if DEEP else 30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+#: For planted bugs: find, do not shrink (shrinking is for saving cases, done by hand).
+HUNT = settings(
+    BUDGET,
+    max_examples=300,
+    phases=[Phase.explicit, Phase.generate],
+)
+
+
+def run(factory: CoordinatorFactory, budget: settings) -> None:
+    run_machine(lambda: CoordinatorMachine(factory), settings=budget)
+
+
+@pytest.mark.req(
+    "COORD-002", "COORD-004", "COORD-010", "COORD-011", "COORD-012", "COORD-014",
+    "COORD-016", "COORD-017", "COORD-020", "COORD-021", "COORD-030", "COORD-031",
+    "COORD-032", "COORD-036", "COORD-040", "COORD-041", "COORD-043", "COORD-050",
+    "COORD-051",
+)
+def test_runtime_conforms_to_the_reference_model() -> None:
+    run(runtime_factory(), BUDGET)
+
+
+@pytest.mark.req("COORD-032")
+def test_finds_planted_bug_split_pair() -> None:
+    with pytest.raises(AssertionError):
+        run(runtime_factory(SplitPairCoordinator), HUNT)
+
+
+@pytest.mark.req("COORD-002", "COORD-011")
+def test_finds_planted_bug_usage_counted_before_the_write() -> None:
+    with pytest.raises(AssertionError):
+        run(runtime_factory(UsageBeforeWriteCoordinator), HUNT)
+
+
+@pytest.mark.req("COORD-002", "COORD-040")
+def test_finds_planted_bug_tip_moved_before_the_write() -> None:
+    with pytest.raises(AssertionError):
+        run(runtime_factory(TipBeforeWriteCoordinator), HUNT)
