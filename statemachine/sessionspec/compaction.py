@@ -65,6 +65,7 @@ __all__ = [
     "LlmSummarizer",
     "Summarizer",
     "TokenBudgetPolicy",
+    "budget_cut",
     "candidates_of",
     "compaction_decision",
     "core_summary",
@@ -73,10 +74,9 @@ __all__ = [
     "estimate_text_tokens",
     "estimate_tokens",
     "extract_text",
-    "has_no_valid_cut",
     "implies",
-    "is_nearest_valid_cut",
     "is_valid_cut",
+    "nearest_cut",
     "pair_safe_cut",
     "plan_compaction",
     "render_transcript",
@@ -349,20 +349,22 @@ def valid_cuts(items: tuple[CutCandidate, ...]) -> tuple[int, ...]:
     return tuple(cuts)
 
 
-def has_no_valid_cut(items: tuple[CutCandidate, ...]) -> bool:
-    """No ``k`` is a valid cut of ``items`` (by the definition), for contracts."""
-    return not any(is_valid_cut(items, k) for k in range(len(items) + 1))
+def nearest_cut(cuts: tuple[int, ...], proposed: int) -> int | None:
+    """The member of ``cuts`` nearest to ``proposed``; a tie goes to the smaller one.
 
-
-def is_nearest_valid_cut(items: tuple[CutCandidate, ...], proposed: int, k: int) -> bool:
-    """``k`` is valid and no valid cut is nearer to ``proposed`` (by the definition)."""
-    if not is_valid_cut(items, k):
-        return False
-    return all(
-        abs(other - proposed) >= abs(k - proposed)
-        for other in range(len(items) + 1)
-        if is_valid_cut(items, other)
-    )
+    post: (__return__ is None) == (len(cuts) == 0)
+    post: __return__ is None or __return__ in cuts
+    post: __return__ is None or all(abs(c - proposed) >= abs(__return__ - proposed) for c in cuts)
+    post: __return__ is None or all(c >= __return__ for c in cuts if abs(c - proposed) == abs(__return__ - proposed))
+    """  # noqa: E501  (contract lines are single expressions)
+    best: int | None = None
+    for k in cuts:
+        distance = abs(k - proposed)
+        if best is None or distance < abs(best - proposed) or (
+            distance == abs(best - proposed) and k < best
+        ):
+            best = k
+    return best
 
 
 def pair_safe_cut(items: tuple[CutCandidate, ...], proposed: int) -> int | None:
@@ -371,29 +373,40 @@ def pair_safe_cut(items: tuple[CutCandidate, ...], proposed: int) -> int | None:
     ``None`` when the buffer has no valid cut: nothing to compact (COORD-104, COORD-107).
 
     pre: len(items) <= 4
-    post: implies(__return__ is not None, is_valid_cut(items, __return__))
-    post: implies(__return__ is None, has_no_valid_cut(items))
-    post: implies(__return__ is not None, is_nearest_valid_cut(items, proposed, __return__))
+    post: __return__ is None or is_valid_cut(items, __return__)
     """
-    best: int | None = None
-    for k in valid_cuts(items):
-        if best is None or abs(k - proposed) < abs(best - proposed):
-            best = k
-    return best
+    return nearest_cut(valid_cuts(items), proposed)
 
 
 def count_tail_first_kept(items: tuple[CutCandidate, ...]) -> int | None:
     """opi's count rule (keep the last ``max(1, n // 4)`` items) moved to a valid cut.
 
     pre: len(items) <= 4
-    post: implies(__return__ is not None, is_valid_cut(items, __return__))
-    post: implies(__return__ is not None, items[__return__].role != "summary")
-    post: implies(len(items) < 2, __return__ is None)
+    post: __return__ is None or is_valid_cut(items, __return__)
     """
     n = len(items)
     if n < 2:
         return None
     return pair_safe_cut(items, n - max(1, n // 4))
+
+
+def budget_cut(cuts: tuple[int, ...], tokens: tuple[int, ...], keep_tokens: int) -> int | None:
+    """The largest of ``cuts`` whose tail ``tokens[k:]`` sums to at least ``keep_tokens``.
+
+    pre: all(0 <= c < len(tokens) for c in cuts)
+    pre: all(a < b for a, b in zip(cuts, cuts[1:]))
+    post: __return__ is None or (__return__ in cuts and sum(tokens[__return__:]) >= keep_tokens)
+    post: all(sum(tokens[c:]) < keep_tokens for c in cuts if __return__ is None or c > __return__)
+    """
+    kept = 0
+    position = len(tokens)
+    for k in reversed(cuts):
+        while position > k:
+            position -= 1
+            kept += tokens[position]
+        if kept >= keep_tokens:
+            return k
+    return None
 
 
 def token_budget_first_kept(items: tuple[CutCandidate, ...], keep_tokens: int) -> int | None:
@@ -403,19 +416,9 @@ def token_budget_first_kept(items: tuple[CutCandidate, ...], keep_tokens: int) -
     tokens; ``None`` when no valid cut keeps that much (the buffer fits the budget).
 
     pre: len(items) <= 4
-    post: implies(__return__ is not None, is_valid_cut(items, __return__))
-    post: implies(__return__ is not None, sum(c.tokens for c in items[__return__:]) >= keep_tokens)
+    post: __return__ is None or is_valid_cut(items, __return__)
     """
-    cuts = valid_cuts(items)
-    kept = 0
-    position = len(items)
-    for k in reversed(cuts):
-        while position > k:
-            position -= 1
-            kept += items[position].tokens
-        if kept >= keep_tokens:
-            return k
-    return None
+    return budget_cut(valid_cuts(items), tuple(c.tokens for c in items), keep_tokens)
 
 
 class CutPolicy(Protocol):
