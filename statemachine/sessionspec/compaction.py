@@ -65,16 +65,19 @@ __all__ = [
     "LlmSummarizer",
     "Summarizer",
     "TokenBudgetPolicy",
+    "bounded_body",
     "budget_cut",
     "candidates_of",
     "compaction_decision",
     "core_summary",
+    "core_summary_body",
     "core_summary_of_texts",
     "count_tail_first_kept",
     "estimate_text_tokens",
     "estimate_tokens",
     "extract_text",
     "implies",
+    "is_utf8_encodable",
     "is_valid_cut",
     "nearest_cut",
     "pair_safe_cut",
@@ -511,18 +514,35 @@ def _scrub_surrogates(text: str) -> str:
     return text.encode("utf-8", "replace").decode("utf-8")
 
 
-def core_summary_of_texts(texts: tuple[str, ...]) -> str:
-    """opi's ``generate_core_summary`` over the extracted texts (COORD-108).
+def is_utf8_encodable(text: str) -> bool:
+    """``text`` has no lone surrogate, so its UTF-8 form exists (for contracts)."""
+    return not any(0xD800 <= ord(ch) <= 0xDFFF for ch in text)
 
-    post: __return__.startswith("Compacted " + str(len(texts)) + " messages: ")
-    post: utf8_length(__return__) <= len("Compacted " + str(len(texts)) + " messages: ") + 500
-    post: __return__.encode("utf-8").decode("utf-8") == __return__
+
+def bounded_body(combined: str, limit: int, cut: int) -> str:
+    """``combined`` if it fits ``limit`` UTF-8 bytes, else its ``cut``-byte prefix + "...".
+
+    pre: is_utf8_encodable(combined)
+    pre: 0 <= cut and cut + 3 <= limit
+    post: utf8_length(__return__) <= limit
+    post: is_utf8_encodable(__return__)
+    post: __return__ == combined or combined.startswith(__return__[:-3])
+    post: (__return__ == combined) == (utf8_length(combined) <= limit)
     """
+    if utf8_length(combined) <= limit:
+        return combined
+    return utf8_prefix(combined, cut) + "..."
+
+
+def core_summary_body(combined: str) -> str:
+    """opi's 500-byte rule: :func:`bounded_body` with limit 500 and cut 496 (COORD-108)."""
+    return bounded_body(combined, CORE_SUMMARY_BODY_LIMIT, CORE_SUMMARY_CUT_BYTES)
+
+
+def core_summary_of_texts(texts: tuple[str, ...]) -> str:
+    """opi's ``generate_core_summary`` over the extracted texts (COORD-108)."""
     combined = _scrub_surrogates(". ".join(texts))
-    prefix = f"Compacted {len(texts)} messages: "
-    if utf8_length(combined) <= CORE_SUMMARY_BODY_LIMIT:
-        return prefix + combined
-    return prefix + utf8_prefix(combined, CORE_SUMMARY_CUT_BYTES) + "..."
+    return f"Compacted {len(texts)} messages: {core_summary_body(combined)}"
 
 
 def core_summary(items: Sequence[BufferItem]) -> str:
