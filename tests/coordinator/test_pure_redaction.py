@@ -1,0 +1,157 @@
+"""Redaction of persisted tool arguments and details (spec §4.2, COORD-150..COORD-154).
+
+opi's tests: session_coordinator_redacts_tool_result_details_but_keeps_content and
+session_coordinator_redacts_assistant_tool_call_arguments (crates/opi-coding-agent/tests/
+session_runtime.rs); the key list and the path heuristic follow opi's diagnostic.rs.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+
+from sessionspec.redaction import (
+    DEFAULT_REDACTED_KEYS,
+    REDACTED,
+    RedactionPolicy,
+    looks_like_absolute_path,
+    redact_for_log,
+)
+
+CANARY = "canary-7f3a9"
+POLICY = RedactionPolicy()
+
+
+def tool_result(details: Any, text: str = f"output mentions {CANARY}") -> dict[str, Any]:
+    return {
+        "role": "tool_result",
+        "tool_call_id": "c1",
+        "tool_name": "bash",
+        "content": [{"type": "text", "text": text}],
+        "details": details,
+        "is_error": False,
+        "truncated": False,
+        "timestamp_ms": 1,
+    }
+
+
+def assistant_call(arguments: str) -> dict[str, Any]:
+    return {
+        "role": "assistant",
+        "content": [
+            {"type": "text", "text": f"I will run {CANARY}"},
+            {
+                "type": "tool_call",
+                "tool_call": {"id": "c1", "name": "bash", "arguments": arguments},
+            },
+        ],
+        "api": "Anthropic",
+        "provider": "anthropic",
+        "model": "claude-sonnet-4",
+        "usage": {"input_tokens": 1, "output_tokens": 1},
+        "stop_reason": "tool_use",
+        "timestamp_ms": 1,
+    }
+
+
+@pytest.mark.req("COORD-150", "COORD-151")
+def test_session_coordinator_redacts_tool_result_details_but_keeps_content() -> None:
+    message = tool_result({"command": f"echo {CANARY}", "cwd": "/home/me/project", "exit": 0})
+    out = redact_for_log(message, POLICY)
+    assert out["details"] == {"command": REDACTED, "cwd": REDACTED, "exit": 0}
+    assert out["content"] == message["content"]  # content kept, canary and all
+    assert CANARY not in json.dumps(out["details"])
+
+
+@pytest.mark.req("COORD-150", "COORD-151")
+def test_session_coordinator_redacts_assistant_tool_call_arguments() -> None:
+    message = assistant_call(json.dumps({"command": f"cat {CANARY}", "timeout": 5}))
+    out = redact_for_log(message, POLICY)
+    arguments = out["content"][1]["tool_call"]["arguments"]
+    assert CANARY not in arguments
+    assert json.loads(arguments) == {"command": REDACTED, "timeout": 5}
+    assert out["content"][0] == message["content"][0]  # the text block is kept
+
+
+@pytest.mark.req("COORD-150")
+def test_unparseable_arguments_become_redacted_json_string() -> None:
+    out = redact_for_log(assistant_call(f"not json {CANARY}"), POLICY)
+    assert out["content"][1]["tool_call"]["arguments"] == '"[REDACTED]"'
+
+
+@pytest.mark.req("COORD-151")
+def test_keys_match_case_insensitively_and_nested() -> None:
+    details = {"Env": {"A": "1"}, "STDOUT": "x", "nested": [{"Path": "rel/file"}, {"ok": 1}]}
+    out = redact_for_log(tool_result(details), POLICY)
+    assert out["details"] == {
+        "Env": REDACTED,
+        "STDOUT": REDACTED,
+        "nested": [{"Path": REDACTED}, {"ok": 1}],
+    }
+
+
+@pytest.mark.req("COORD-151")
+def test_default_key_list_is_opis() -> None:
+    for key in ("prompt", "tool_output", "command", "args", "cwd", "headers", "stderr",
+                "adapter_error", "path", "resolved_path", "user_path"):
+        assert key in DEFAULT_REDACTED_KEYS
+    assert "endpoint" not in DEFAULT_REDACTED_KEYS
+
+
+@pytest.mark.req("COORD-152")
+def test_absolute_paths_are_redacted() -> None:
+    for path in ("/home/me/.ssh/id_rsa", "see /tmp/x/y", "C:\\Users\\me", "d:/work",
+                 "\\\\server\\share", "/Users/me/"):
+        assert looks_like_absolute_path(path), path
+    for text in ("https://example.com/a", "relative/path", "/other/root", "ratio 3:4"):
+        assert not looks_like_absolute_path(text), text
+    out = redact_for_log(tool_result({"file": "/var/log/syslog", "url": "https://x.io/a"}), POLICY)
+    assert out["details"] == {"file": REDACTED, "url": "https://x.io/a"}
+
+
+@pytest.mark.req("COORD-153")
+def test_secret_shapes_are_scrubbed_inside_strings() -> None:
+    details = {"note": "key sk-abcdefghijklmnop1234 and Bearer abc.def.ghi123", "n": 3}
+    out = redact_for_log(tool_result(details), POLICY)
+    assert "sk-abcdefghijklmnop1234" not in out["details"]["note"]
+    assert "abc.def.ghi123" not in out["details"]["note"]
+    assert out["details"]["note"].startswith("key [REDACTED]")
+
+
+@pytest.mark.req("COORD-151", "COORD-152", "COORD-153")
+def test_policy_is_configurable() -> None:
+    details = {"command": "ls", "token_hint": "/home/me", "secret": "sk-abcdefghijklmnop1234"}
+    custom = RedactionPolicy(
+        keys=frozenset({"token_hint"}), redact_absolute_paths=False, scrub_secrets=False
+    )
+    assert redact_for_log(tool_result(details), custom)["details"] == {
+        "command": "ls",
+        "token_hint": REDACTED,
+        "secret": "sk-abcdefghijklmnop1234",
+    }
+    off = redact_for_log(tool_result(details), RedactionPolicy(enabled=False))
+    assert off == tool_result(details)
+
+
+@pytest.mark.req("COORD-154")
+def test_input_is_never_mutated_and_output_is_new() -> None:
+    for message in (
+        tool_result({"command": "rm -rf /tmp/x", "deep": {"cwd": "/home"}}),
+        assistant_call(json.dumps({"path": "/etc/passwd"})),
+    ):
+        before = copy.deepcopy(message)
+        out = redact_for_log(message, POLICY)
+        assert message == before
+        assert out is not message
+        assert out["content"] is not message["content"]
+
+
+@pytest.mark.req("COORD-150")
+def test_user_messages_and_null_details_are_unchanged() -> None:
+    text = [{"type": "text", "text": "/home/me cwd"}]
+    user = {"role": "user", "content": text, "timestamp_ms": 1}
+    assert redact_for_log(user, POLICY) == user
+    assert redact_for_log(tool_result(None), POLICY) == tool_result(None)
