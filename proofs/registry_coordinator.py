@@ -80,7 +80,7 @@ PROOFS: list[Proof] = [
     ),
     Proof(
         target="sessionspec.reference.branch.select_branch",
-        requirements=("COORD-120", "COORD-121", "COORD-122", "COORD-123"),
+        requirements=("COORD-120", "COORD-121", "COORD-122", "COORD-123", "COORD-124"),
         effort=10,
         claim="branch selection terminates on cycles; the chain is parent-linked, maximal and "
         "ends at the tip; the last valid leaf wins; a tip exists iff the log has content",

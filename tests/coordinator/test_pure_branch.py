@@ -121,10 +121,13 @@ def test_walk_stops_at_missing_parent() -> None:
     assert selection.chain == ("b", "c") and not selection.cycle
 
 
-@pytest.mark.req("COORD-123")
-def test_later_duplicate_id_replaces_earlier_in_the_walk() -> None:
+@pytest.mark.req("COORD-124")
+def test_repeated_id_first_entry_counts_differs_from_opi() -> None:
     entries = (msg("r1", None), msg("r2", None), msg("x", "r1"), msg("x", "r2"), leaf("l", "x"))
-    assert select_branch(entries).chain == ("r2", "x")
+    # opi indexes later duplicates over earlier ones and would walk x -> r2.
+    assert select_branch(entries).chain == ("r1", "x")
+    legacy = select_branch(entries[:4])
+    assert legacy.legacy_order and legacy.chain == ("r1", "r2", "x")
 
 
 @pytest.mark.req("COORD-121")
@@ -179,7 +182,7 @@ def logs(draw: st.DrawFn) -> tuple[EntryRef, ...]:
     return tuple(out)
 
 
-@pytest.mark.req("COORD-120", "COORD-121", "COORD-122", "COORD-123")
+@pytest.mark.req("COORD-120", "COORD-121", "COORD-122", "COORD-123", "COORD-124")
 @settings(max_examples=EXAMPLES, deadline=None)
 @given(logs())
 def test_property_select_branch_terminates_and_links(entries: tuple[EntryRef, ...]) -> None:
@@ -188,6 +191,8 @@ def test_property_select_branch_terminates_and_links(entries: tuple[EntryRef, ..
     has_leaf = any(e.kind == "leaf" for e in entries)
     assert selection.legacy_order == (not has_leaf)
     assert (selection.tip is None) == (not index)
+    if selection.legacy_order:
+        assert selection.chain == tuple(index)
     if selection.tip is not None:
         assert selection.chain[-1] == selection.tip
         assert selection.tip in index

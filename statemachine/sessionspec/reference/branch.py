@@ -12,11 +12,12 @@ Rules (spec/SPEC.md §4.2):
   empties the context; we never do that while the file holds content (§9).
 * **No leaf: file order** (COORD-122). A session without any leaf (opi's legacy linear
   sessions) uses every content entry in file order, parent links ignored.
+* **A repeated id** (COORD-124): the first content entry with an id is the one that counts,
+  everywhere (the log's reading rule LOG-013); opi lets a later one replace it.
 * **The parent walk terminates** (COORD-123). From the tip, ``parent_id`` is followed over
-  content entries only (a later entry with the same id replaces an earlier one, as in
-  opi); the walk stops at a null parent, at a parent that is not a content entry, or at an
-  id already visited (a cycle, reported in ``cycle``). The chain runs root to tip, is
-  parent-linked, repeats no id, and ends at the tip.
+  content entries only; the walk stops at a null parent, at a parent that is not a
+  content entry, or at an id already visited (a cycle, reported in ``cycle``). The chain
+  runs root to tip, is parent-linked, repeats no id, and ends at the tip.
 
 Theory of operation: a pure function over a tuple of :class:`EntryRef` (id, parent, kind,
 leaf target), so that the same function serves the runtime's resume, the reference model's
@@ -73,8 +74,12 @@ class BranchSelection:
 
 
 def content_index(entries: tuple[EntryRef, ...]) -> dict[str, EntryRef]:
-    """Content entries by id; a later entry with the same id replaces an earlier one."""
-    return {e.id: e for e in entries if e.kind in CONTENT_KINDS}
+    """Content entries by id; the first entry with an id counts (COORD-124, LOG-013)."""
+    index: dict[str, EntryRef] = {}
+    for entry in entries:
+        if entry.kind in CONTENT_KINDS and entry.id not in index:
+            index[entry.id] = entry
+    return index
 
 
 def is_parent_linked(entries: tuple[EntryRef, ...], chain: tuple[str, ...]) -> bool:
@@ -104,7 +109,7 @@ def last_valid_leaf_target(entries: tuple[EntryRef, ...]) -> str | None:
 
 
 def select_branch(entries: tuple[EntryRef, ...]) -> BranchSelection:
-    """Select the active branch of a log (COORD-120..COORD-123).
+    """Select the active branch of a log (COORD-120..COORD-124).
 
     pre: len(entries) <= 4
     post: __return__.tip is None or (len(__return__.chain) > 0 and __return__.chain[-1] == __return__.tip)
@@ -113,12 +118,13 @@ def select_branch(entries: tuple[EntryRef, ...]) -> BranchSelection:
     post: __return__.legacy_order or is_parent_linked(entries, __return__.chain)
     post: __return__.legacy_order or chain_is_maximal(entries, __return__.chain)
     post: __return__.legacy_order == all(e.kind != "leaf" for e in entries)
+    post: not __return__.legacy_order or __return__.chain == tuple(content_index(entries))
     post: last_valid_leaf_target(entries) is None or __return__.tip == last_valid_leaf_target(entries)
     """  # noqa: E501  (contract lines are single expressions)
     index = content_index(entries)
     leaves = [e for e in entries if e.kind == "leaf"]
     if not leaves:
-        chain = tuple(e.id for e in entries if e.kind in CONTENT_KINDS)
+        chain = tuple(index)  # file order of first occurrences (dicts keep insertion order)
         return BranchSelection(
             tip=chain[-1] if chain else None,
             chain=chain,
@@ -133,12 +139,9 @@ def select_branch(entries: tuple[EntryRef, ...]) -> BranchSelection:
             tip = leaf.target
             break
         dangling.append(leaf.id)
-    if tip is None:
+    if tip is None and index:
         # COORD-121: no valid leaf; fall back to the most recent content entry.
-        for entry in reversed(entries):
-            if entry.kind in CONTENT_KINDS:
-                tip = entry.id
-                break
+        tip = next(e.id for e in reversed(entries) if e.kind in CONTENT_KINDS)
     if tip is None:
         return BranchSelection(
             tip=None,
