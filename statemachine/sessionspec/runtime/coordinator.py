@@ -63,14 +63,12 @@ from sessionspec.errors import (
 from sessionspec.lifecycle import Lifecycle
 from sessionspec.pricing import CostBreakdown, PricingTable, cost_of
 from sessionspec.redaction import RedactionPolicy, redact_for_log
-from sessionspec.reference.branch import BranchSelection, select_branch
 from sessionspec.reference.coordinator import (
     ACCOUNTING_FIELD,
     COUNTER_NAMES,
     NO_TIP,
     Figures,
     context_dicts,
-    entry_refs,
     seq_of,
     summary_slot_id,
 )
@@ -98,6 +96,7 @@ __all__ = [
 
 _MESSAGE_ADAPTER: TypeAdapter[Message] = TypeAdapter(Message)
 _CONTENT_KINDS = frozenset({"message", "compaction"})
+_COUNTER_SET = frozenset(COUNTER_NAMES)
 _E = CoordinatorEvent
 
 
@@ -244,6 +243,13 @@ def _normalize_message(message: WireModel | Mapping[str, Any]) -> dict[str, Any]
 def _normalize_usage(usage: Usage | Mapping[str, Any] | None) -> dict[str, int]:
     if usage is None:
         return dict.fromkeys(COUNTER_NAMES, 0)
+    # The common case, checked without pydantic: a dict of opi's u32 counters (WIRE-003).
+    if (
+        type(usage) is dict
+        and usage.keys() <= _COUNTER_SET
+        and all(type(v) is int and 0 <= v < 2**32 for v in usage.values())
+    ):
+        return {name: usage.get(name, 0) for name in COUNTER_NAMES}
     try:
         model = usage if isinstance(usage, Usage) else Usage.model_validate(usage)
     except ValidationError as exc:
@@ -267,17 +273,73 @@ class _Replay:
     report: ResumeReport
 
 
-def _replay(entries: Sequence[Mapping[str, Any]], log_report: RecoveryReport | None) -> _Replay:
-    """Rebuild memory from a log's entries (file order)."""
-    selection: BranchSelection = select_branch(entry_refs(entries))
+@dataclass(frozen=True, slots=True)
+class _Branch:
+    chain: list[Mapping[str, Any]]
+    dangling_leaves: tuple[str, ...]
+    cycle: bool
+    legacy_order: bool
+    highest_seq: int
+
+
+def _select_active_branch(entries: Sequence[Mapping[str, Any]]) -> _Branch:
+    """The active branch, by the rule of :func:`sessionspec.reference.branch.select_branch`
+    (COORD-021), computed in one pass over the raw entries without building an
+    :class:`EntryRef` per entry: resume cost is dominated by this loop (DESIGN §5). The
+    tests check that both agree (test_resume.py, and the stateful machine, whose model uses
+    ``select_branch``)."""
     content: dict[str, Mapping[str, Any]] = {}
+    leaves: list[Mapping[str, Any]] = []
     highest = 0
     for entry in entries:
-        entry_id = str(entry.get("id"))
-        highest = max(highest, seq_of(entry_id))
-        if entry.get("type") in _CONTENT_KINDS:
-            content.setdefault(entry_id, entry)
-    chain = [content[i] for i in selection.chain if i in content]
+        entry_id = entry.get("id")
+        kind = entry.get("type")
+        if type(entry_id) is str:
+            _, dash, suffix = entry_id.partition("-")
+            if dash and suffix.isdigit() and suffix.isascii():
+                highest = max(highest, int(suffix))
+        if kind == "message" or kind == "compaction":
+            content[str(entry_id)] = entry
+        elif kind == "leaf" and entry.get("entry_id") != NO_TIP:
+            leaves.append(entry)
+    if not leaves:
+        chain = [e for e in entries if e.get("type") in _CONTENT_KINDS]
+        return _Branch(chain, (), False, True, highest)
+    tip: str | None = None
+    dangling: list[str] = []
+    for leaf in reversed(leaves):
+        target = leaf.get("entry_id")
+        if isinstance(target, str) and target in content:
+            tip = target
+            break
+        dangling.append(str(leaf.get("id")))
+    if tip is None:
+        for entry in reversed(entries):
+            if entry.get("type") in _CONTENT_KINDS:
+                tip = str(entry.get("id"))
+                break
+    if tip is None:
+        return _Branch([], tuple(reversed(dangling)), False, False, highest)
+    walk = [content[tip]]
+    visited = {tip}
+    cycle = False
+    parent = content[tip].get("parent_id")
+    while isinstance(parent, str) and parent in content:
+        if parent in visited:
+            cycle = True
+            break
+        visited.add(parent)
+        walk.append(content[parent])
+        parent = content[parent].get("parent_id")
+    walk.reverse()
+    return _Branch(walk, tuple(reversed(dangling)), cycle, False, highest)
+
+
+def _replay(entries: Sequence[Mapping[str, Any]], log_report: RecoveryReport | None) -> _Replay:
+    """Rebuild memory from a log's entries (file order)."""
+    branch = _select_active_branch(entries)
+    chain = branch.chain
+    highest = branch.highest_seq
 
     # The buffer, by id only; messages are validated once, at the end, only if they survive.
     ids: list[str] = []
@@ -317,9 +379,9 @@ def _replay(entries: Sequence[Mapping[str, Any]], log_report: RecoveryReport | N
     tip = str(chain[-1].get("id")) if chain else None
     report = ResumeReport(
         log=log_report,
-        dangling_leaves=tuple(selection.dangling_leaves),
-        cycle=selection.cycle,
-        legacy_order=selection.legacy_order and bool(chain),
+        dangling_leaves=branch.dangling_leaves,
+        cycle=branch.cycle,
+        legacy_order=branch.legacy_order and bool(chain),
         reconstructed=tuple((name, getattr(figures, name)) for name in reconstructed),
         missing_first_kept=tuple(missing),
         invalid_entries=tuple(invalid),
@@ -437,7 +499,7 @@ class SessionCoordinator:
         )
         if self._due(memory.figures):
             # The replayed figures are already over the threshold (COORD-030).
-            self._lifecycle.commit(_E.THRESHOLD_REACHED)
+            self._commit(_E.THRESHOLD_REACHED)
 
     # -- construction (COORD-006, COORD-021) -----------------------------------------------
 
@@ -672,7 +734,7 @@ class SessionCoordinator:
                     "id": entry_id,
                     "parent_id": parent,
                     "timestamp": timestamp,
-                    "message": redact_for_log(message, self._redaction),
+                    "message": self._for_log(message),
                 }
             )
             items.append(BufferItem.of_message(entry_id, message))
@@ -682,11 +744,11 @@ class SessionCoordinator:
         return batch, _Memory(tuple(items), parent, figures, seq + 1)
 
     def _commit_turn(self, figures: Figures) -> CompactionReason | None:
-        self._lifecycle.commit(_E.TURN_END)
+        self._commit(_E.TURN_END)
         # Not a table rule: whether the threshold is reached is a condition on the figures.
         if self._due(figures):
             if self._lifecycle.state is CoordinatorState.READY:
-                self._lifecycle.commit(_E.THRESHOLD_REACHED)
+                self._commit(_E.THRESHOLD_REACHED)
             return CompactionReason.THRESHOLD
         return None
 
@@ -736,7 +798,7 @@ class SessionCoordinator:
         kept = memory.items[plan.first_kept_index :]
         slot = BufferItem.of_summary(summary_slot_id(entry_id), plan.summary)
         self._memory = _Memory((slot, *kept), entry_id, figures, memory.next_seq + 2)
-        self._lifecycle.commit(_E.COMPACTION)
+        self._commit(_E.COMPACTION)
         return CompactionResult(
             reason=reason,
             summary=plan.summary,
@@ -764,7 +826,7 @@ class SessionCoordinator:
         batch, memory = self._plan_leaf_move(entry_id)
         self._persist(batch)
         self._memory = memory
-        self._lifecycle.commit(_E.LEAF_MOVE)
+        self._commit(_E.LEAF_MOVE)
 
     def _plan_leaf_move(self, entry_id: str) -> tuple[list[dict[str, Any]], _Memory]:
         memory = self._memory
@@ -797,7 +859,7 @@ class SessionCoordinator:
         }
         self._persist([entry])
         self._memory = _Memory(memory.items, memory.tip, memory.figures, memory.next_seq + 1)
-        self._lifecycle.commit(_E.EXTENSION_STATE)
+        self._commit(_E.EXTENSION_STATE)
         return entry_id
 
     # -- fork (COORD-050, COORD-051) -------------------------------------------------------
@@ -817,14 +879,10 @@ class SessionCoordinator:
         directory = posixpath.dirname(self.session_path) if dir is None else os.fspath(dir)
         timestamp = iso_timestamp(self._clock())
         entries = [r.entry for r in read_log(self.session_path, fs=self._fs).records]
-        selection = select_branch(entry_refs(entries))
-        content: dict[str, Mapping[str, Any]] = {}
-        for entry in entries:
-            if entry.get("type") in _CONTENT_KINDS:
-                content.setdefault(str(entry.get("id")), entry)
-        copied: list[dict[str, Any]] = [dict(content[i]) for i in selection.chain if i in content]
+        chain = _select_active_branch(entries).chain
+        copied: list[dict[str, Any]] = [dict(e) for e in chain]
         tip = str(copied[-1]["id"]) if copied else None
-        extension = _active_extension_state(entries, frozenset(selection.chain))
+        extension = _active_extension_state(entries, frozenset(str(e["id"]) for e in chain))
         if extension is not None:
             copied.append(dict(extension))
         seq = 1 + max((seq_of(str(e["id"])) for e in copied), default=0)
@@ -845,7 +903,7 @@ class SessionCoordinator:
             parent_session=self.session_id,
         ).to_json_dict()
         _write_fork(self._fs, temporary, final, header, copied)
-        self._lifecycle.commit(_E.FORK)
+        self._commit(_E.FORK)
         return ForkResult(session_id, final, self.session_id, len(copied))
 
     # -- closing -------------------------------------------------------------------------------
@@ -856,7 +914,7 @@ class SessionCoordinator:
             return
         self._lifecycle.check(_E.CLOSE)
         self._log.close()
-        self._lifecycle.commit(_E.CLOSE)
+        self._commit(_E.CLOSE)
 
     def __enter__(self) -> SessionCoordinator:
         return self
@@ -866,10 +924,30 @@ class SessionCoordinator:
 
     # -- internals -----------------------------------------------------------------------------
 
+    def _commit(self, event: CoordinatorEvent) -> None:
+        """Commit ``event`` after its write (GEN-006). A self-loop (most turn ends) changes no
+        state, so only the table is consulted; the ``transitions`` trigger fires for real
+        changes, as the log does for its appends."""
+        if COORDINATOR_TABLE.step(self._lifecycle.state, event) is not self._lifecycle.state:
+            self._lifecycle.commit(event)
+
     def _due(self, figures: Figures) -> bool:
         return should_compact(
             self._config, figures.since_watermark(), CompactionReason.THRESHOLD
         )
+
+    def _for_log(self, message: dict[str, Any]) -> dict[str, Any]:
+        """The form of ``message`` the file gets (COORD-017). Redaction touches only assistant
+        tool-call arguments and tool-result details (COORD-150); a message with neither is
+        written as it is, without the copy."""
+        role = message.get("role")
+        if role == "assistant":
+            if any(block.get("type") == "tool_call" for block in message["content"]):
+                return redact_for_log(message, self._redaction)
+            return message
+        if role == "tool_result" and message.get("details") is not None:
+            return redact_for_log(message, self._redaction)
+        return message
 
     @staticmethod
     def _leaf(seq: int, tip: str | None, figures: Figures, timestamp: str) -> dict[str, Any]:
@@ -887,7 +965,7 @@ class SessionCoordinator:
         try:
             self._head = self._log.append(batch, expected_head=self._head)
         except LogFailedError:
-            self._lifecycle.commit(_E.WRITE_FAILURE)
+            self._commit(_E.WRITE_FAILURE)
             raise
 
 
