@@ -140,7 +140,15 @@ def _strip_docstrings(tree: ast.Module) -> None:
                 and isinstance(first.value, ast.Constant)
                 and isinstance(first.value.value, str)
             ):
-                node.body[0] = ast.Pass()
+                # Removed, not replaced: a module's `from __future__` must stay first.
+                node.body[:1] = [] if len(node.body) > 1 else [ast.Pass()]
+
+
+def unmutated(source: str) -> str:
+    """The module as every mutant is built from it: docstrings stripped, re-rendered."""
+    tree = ast.parse(source)
+    _strip_docstrings(tree)
+    return ast.unparse(tree)
 
 
 def mutants(source: str, lines: range | None) -> Iterator[Mutant]:
@@ -206,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         workdir = Path(tmp)
         (workdir / "_mutant_plugin.py").write_text(PLUGIN, encoding="utf-8")
         # The unmutated module, served the same way, must pass: else every "kill" is noise.
-        original = Mutant(-1, 0, "none", Path(origin).read_text(encoding="utf-8"))
+        original = Mutant(-1, 0, "none", unmutated(Path(origin).read_text(encoding="utf-8")))
         if _run(original, args.module, origin, args.tests, extra, workdir):
             print("the tests fail on the unmutated module; fix that first", file=sys.stderr)
             return 2
