@@ -92,7 +92,6 @@ _CONTENT_KINDS = frozenset({"message", "compaction"})
 def seq_of(entry_id: str) -> int:
     """The numeric suffix of an id after its first ``-`` (opi's rule), or 0 if there is none.
 
-    pre: len(entry_id) < 12
     post: __return__ >= 0
     post: implies(__return__ > 0, "-" in entry_id)
     """
@@ -110,6 +109,7 @@ def next_seq_of(entry_ids: tuple[str, ...]) -> int:
     """The next id number of a session: one more than the highest in its file (COORD-004).
 
     pre: len(entry_ids) < 4
+    pre: all(len(i) < 12 for i in entry_ids)
     post: __return__ >= 1
     post: all(seq_of(i) < __return__ for i in entry_ids)
     """
