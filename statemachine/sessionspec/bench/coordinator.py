@@ -241,7 +241,17 @@ def _resume_benchmark(directory: Path, entries: int) -> list[BenchResult]:
     def read_only() -> None:
         read_log(path)
 
+    def bare_without_collector() -> None:
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            bare()
+        finally:
+            if collecting:
+                gc.enable()
+
     elapsed, baseline = measure_pair(ours, bare, rounds=3)
+    _, baseline_no_gc = measure_pair(ours, bare_without_collector, rounds=2)
     replay_time = measure(replay_only, repeat=3) - measure(read_only, repeat=3)
     small_path = _write_session(directory, "small", entries // 10)
     large_total, large_own = _retained_bytes(path)
@@ -254,6 +264,14 @@ def _resume_benchmark(directory: Path, entries: int) -> list[BenchResult]:
             elapsed / baseline,
             "ms",
             "ratio <= 2.0 (time against an orjson parse of every line)",
+        ),
+        BenchResult(
+            f"resume of a {entries:,}-entry session, against orjson with the collector paused",
+            elapsed * 1000,
+            baseline_no_gc * 1000,
+            elapsed / baseline_no_gc,
+            "ms",
+            "(the resume pauses the cyclic collector; this baseline does too)",
         ),
         BenchResult(
             f"  of which branch selection and replay (after the log's read), {entries:,}",
