@@ -404,3 +404,33 @@ def test_usage_counters_do_not_wrap_at_32_bits(tmp_path: Path) -> None:
     coordinator.close()
     resumed = SessionCoordinator.open_existing(coordinator.session_path)
     assert resumed.usage.input_tokens == 3 * (2**32 - 1)
+
+
+@pytest.mark.req("COORD-035", "COORD-042")
+def test_on_turn_end_simple_compacts_inline_when_due(tmp_path: Path) -> None:
+    coordinator = new(tmp_path, compaction_config=CompactionConfig(threshold_tokens=100))
+    assert coordinator.on_turn_end_simple([user("a"), assistant("b")], {"input_tokens": 10}) is None
+    result = coordinator.on_turn_end_simple([user("c"), assistant("d")], {"input_tokens": 95})
+    assert result is not None and coordinator.state is CoordinatorState.READY
+    ids = [item.id for item in coordinator.compaction_entries()]
+    assert ids[0] == f"{result.entry_id}/summary"
+    assert len(ids) == len(coordinator.context())
+
+
+@pytest.mark.req("COORD-003")
+def test_every_line_reads_as_an_opi_v1_entry(tmp_path: Path) -> None:
+    from sessionspec.wire.log import ENTRY_TYPES, SessionHeader, parse_entry
+
+    coordinator = new(tmp_path, compaction_config=CompactionConfig(threshold_tokens=10))
+    coordinator.append_extension_state({"k": 1})
+    coordinator.on_turn_end([], {"input_tokens": 1})
+    coordinator.on_turn_end([user("q"), assistant("a", calls=(("c", "{}"),)),
+                             tool_result("c", "r")], {"input_tokens": 20})
+    coordinator.on_turn_end_simple([user("q2"), assistant("a2")], {"input_tokens": 20})
+    coordinator.append_leaf("msg-3")
+    lines = Path(coordinator.session_path).read_text().splitlines()
+    SessionHeader.model_validate(json.loads(lines[0]))
+    for line in lines[1:]:
+        entry = json.loads(line)
+        assert entry["type"] in ENTRY_TYPES
+        parse_entry(entry)  # the opi v1 model, extra fields allowed (WIRE-005)
