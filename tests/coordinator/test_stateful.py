@@ -22,8 +22,8 @@ from sessionspec.conformance import run_machine
 
 DEEP = bool(os.environ.get("SESSIONSPEC_DEEP"))
 BUDGET = settings(
-    max_examples=1000 if DEEP else 150,
-    stateful_step_count=60 if DEEP else 30,
+    max_examples=4000 if DEEP else 700,
+    stateful_step_count=80 if DEEP else 40,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
