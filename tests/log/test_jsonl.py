@@ -507,3 +507,69 @@ def test_our_lines_read_in_an_opi_style_reader(path: str) -> None:
         assert parse_entry(obj).to_json_dict() == obj  # extras kept on our side
         assert set(obj) - set(opi_view) <= {"ss_seq", "ss_end", "ss_crc"}
         assert parse_entry(opi_view).to_json_dict() == opi_view
+
+
+# -- edges found by mutation testing (tests/mutation/mutate.py) --------------------------------
+
+
+@pytest.mark.req("LOG-008")
+@pytest.mark.parametrize(
+    "framing",
+    [(0, False), (5, True)],
+    ids=["header-without-commit-record", "header-with-wrong-seq"],
+)
+def test_a_framed_header_must_be_a_whole_batch_at_position_zero(
+    path: str, framing: tuple[int, bool]
+) -> None:
+    seq, end = framing
+    Path(path).parent.mkdir(parents=True)
+    content = frame_line(orjson.dumps(HEADER), seq, end)
+    Path(path).write_bytes(content)
+    with pytest.raises(BadHeaderError, match="ss_seq 0"):
+        read_log(path)
+    assert Path(path).read_bytes() == content
+
+
+@pytest.mark.req("LOG-017", "LOG-007")
+def test_crlf_line_endings_are_tolerated(path: str) -> None:
+    write_two_turns(path)
+    crlf = Path(path).read_bytes().replace(b"\n", b"\r\n")
+    Path(path).write_bytes(crlf)
+    snapshot = read_log(path)
+    assert snapshot.report.clean and [r.entry["id"] for r in snapshot.records] == [
+        "msg-1",
+        "leaf-2",
+        "msg-3",
+        "leaf-4",
+    ]
+
+
+@pytest.mark.req("LOG-007")
+def test_findings_carry_the_exact_length_of_their_line(path: str) -> None:
+    write_two_turns(path)
+    garbage = b"not json\n"
+    with open(path, "ab") as handle:
+        handle.write(garbage)
+        handle.write(frame_line(orjson.dumps(entry(6)), 6, True))
+        handle.write(b'{"torn')
+    first, second = read_log(path).report.damage
+    assert (first.kind, first.length) == (DamageKind.CORRUPT_ENTRY, len(garbage))
+    assert (second.kind, second.length) == (DamageKind.TORN_TAIL, len(b'{"torn'))
+
+
+@pytest.mark.req("LOG-007", "LOG-002")
+def test_a_line_with_a_valid_checksum_but_no_json_is_corrupt(path: str) -> None:
+    write_two_turns(path)
+    with open(path, "ab") as handle:  # framing computed over a body that is not JSON
+        handle.write(frame_line(b"{not json}", 5, True))
+    (finding,) = read_log(path).report.damage
+    assert finding.kind is DamageKind.CORRUPT_ENTRY and "not JSON" in finding.detail
+
+
+@pytest.mark.req("LOG-008")
+def test_opening_a_clean_log_writes_nothing() -> None:
+    fs = SimulatedFileSystem()
+    JsonlLog.create("/d/s.jsonl", HEADER, fs=fs).close()
+    before = fs.operation_count
+    JsonlLog.open("/d/s.jsonl", fs=fs).close()
+    assert fs.operation_count - before == 1  # the open itself: no truncate, no fsync
