@@ -566,10 +566,11 @@ def test_a_line_with_a_valid_checksum_but_no_json_is_corrupt(path: str) -> None:
     assert finding.kind is DamageKind.CORRUPT_ENTRY and "not JSON" in finding.detail
 
 
-@pytest.mark.req("LOG-008")
+@pytest.mark.req("LOG-008", "LOG-020")
 def test_opening_a_clean_log_writes_nothing() -> None:
     fs = SimulatedFileSystem()
     JsonlLog.create("/d/s.jsonl", HEADER, fs=fs).close()
     before = fs.operation_count
+    fs.arm("truncate")  # would fail the open if it tried to cut anything
     JsonlLog.open("/d/s.jsonl", fs=fs).close()
-    assert fs.operation_count - before == 1  # the open itself: no truncate, no fsync
+    assert fs.operation_count - before == 2  # the open and its fsync (LOG-020)

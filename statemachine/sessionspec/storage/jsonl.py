@@ -10,7 +10,9 @@ Rules
   marker on the last line of a batch, a CRC-32. Reading tells a torn tail, an uncommitted
   tail, orphaned batch lines, corrupt lines, unknown entry types, duplicate ids and sequence
   gaps apart, each with its line number and byte offset (LOG-007).
-* Opening for writing cuts only a torn or uncommitted tail, and fsyncs the cut (LOG-008).
+* Opening for writing cuts only a torn or uncommitted tail (LOG-008), then fsyncs the file:
+  what a writer read and builds on is durable, even if it was only in the page cache
+  (LOG-020).
   Nothing else is ever rewritten: a bad or missing header is :class:`BadHeaderError` and
   the file is left exactly as it is.
 * One writer: opening or creating for writing takes an exclusive lock; a second writer gets
@@ -444,9 +446,12 @@ class JsonlLog:
                 data, path=path, header_model=header_model, entry_types=entry_types
             )
             if snapshot.report.kept_bytes < len(data):
-                # LOG-008: only crash residue is cut, and the cut is made durable.
+                # LOG-008: only crash residue is cut.
                 handle.truncate(snapshot.report.kept_bytes)
-                handle.fsync()
+            # LOG-020: what was just read may sit only in the page cache (a writer that
+            # died, or whose fsync failed, left it there); make it durable before
+            # anything is built on it, and make the cut durable too.
+            handle.fsync()
         except BaseException:
             handle.close()
             lock.release()
