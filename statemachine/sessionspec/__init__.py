@@ -9,6 +9,12 @@ from sessionspec.compaction import (
 )
 from sessionspec.pricing import CostBreakdown, PricingTable
 from sessionspec.redaction import RedactionPolicy
+from sessionspec.runtime.realtime import (
+    ApplyOutcome,
+    CoordinatorSink,
+    InvalidRealtimeEventError,
+    RealtimeTranscript,
+)
 from sessionspec.runtime.coordinator import (
     CompactionResult,
     ForkResult,
@@ -18,15 +24,19 @@ from sessionspec.runtime.coordinator import (
 from sessionspec.usage import CumulativeUsage
 
 __all__ = [
+    "ApplyOutcome",
     "CompactionConfig",
     "CompactionReason",
     "CompactionResult",
+    "CoordinatorSink",
     "CostBreakdown",
     "CountTailPolicy",
     "CumulativeUsage",
     "ForkResult",
+    "InvalidRealtimeEventError",
     "LlmSummarizer",
     "PricingTable",
+    "RealtimeTranscript",
     "RedactionPolicy",
     "ResumeReport",
     "SessionCoordinator",

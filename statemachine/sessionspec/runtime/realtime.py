@@ -294,6 +294,9 @@ class RealtimeTranscript:
         self._raw: Mapping[str, Any] | None = None
         self._new_messages: list[UserMessage | AssistantMessage] = []
         self._dirty = False
+        self._handlers: dict[str, Callable[[Mapping[str, Any]], ApplyOutcome]] = {
+            kind: getattr(self, name) for kind, name in _HANDLERS.items()
+        }
 
     # -- construction on a journal (RT-040) ------------------------------------------------
 
@@ -475,13 +478,13 @@ class RealtimeTranscript:
         else:
             raise _bad(f"an event is a wire model or a mapping, not {type(event).__name__}")
         kind = raw.get("type")
-        handler = _HANDLERS.get(kind) if type(kind) is str else None
+        handler = self._handlers.get(kind) if type(kind) is str else None
         if handler is None:
             raise _bad(f"unknown realtime event type {kind!r}")
         self._raw = raw
         self._new_messages = []
         self._dirty = False
-        outcome = handler(self, raw)
+        outcome = handler(raw)
         if self._dirty:
             self._walk()
         if self._new_messages:
@@ -1163,16 +1166,17 @@ def _wall_clock_ms() -> int:
     return int(datetime.now(UTC).timestamp() * 1000)
 
 
-_HANDLERS: dict[str, Callable[[RealtimeTranscript, Mapping[str, Any]], ApplyOutcome]] = {
-    "item_observed": RealtimeTranscript._on_item_observed,
-    "item_skipped": RealtimeTranscript._on_item_skipped,
-    "user_transcript_final": RealtimeTranscript._on_user_final,
-    "assistant_text_delta": RealtimeTranscript._on_delta,
-    "assistant_transcript_delta": RealtimeTranscript._on_delta,
-    "assistant_transcript_truncated": RealtimeTranscript._on_spoken_text,
-    "assistant_transcript_final_text": RealtimeTranscript._on_spoken_text,
-    "assistant_turn_completed": RealtimeTranscript._on_completed,
-    "assistant_turn_interrupted": RealtimeTranscript._on_interrupted,
+#: Event type -> name of the handler method (bound per instance, so subclasses can override).
+_HANDLERS: dict[str, str] = {
+    "item_observed": "_on_item_observed",
+    "item_skipped": "_on_item_skipped",
+    "user_transcript_final": "_on_user_final",
+    "assistant_text_delta": "_on_delta",
+    "assistant_transcript_delta": "_on_delta",
+    "assistant_transcript_truncated": "_on_spoken_text",
+    "assistant_transcript_final_text": "_on_spoken_text",
+    "assistant_turn_completed": "_on_completed",
+    "assistant_turn_interrupted": "_on_interrupted",
 }
 assert tuple(_HANDLERS) == REALTIME_EVENT_TYPES
 
