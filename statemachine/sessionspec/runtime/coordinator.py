@@ -300,12 +300,11 @@ def _select_active_branch(entries: Sequence[Mapping[str, Any]]) -> _Branch:
             if dash and suffix.isdigit() and suffix.isascii():
                 highest = max(highest, int(suffix))
         if kind == "message" or kind == "compaction":
-            content[str(entry_id)] = entry
+            content.setdefault(str(entry_id), entry)  # the first with an id counts (COORD-124)
         elif kind == "leaf" and entry.get("entry_id") != NO_TIP:
             leaves.append(entry)
     if not leaves:
-        chain = [e for e in entries if e.get("type") in _CONTENT_KINDS]
-        return _Branch(chain, (), False, True, highest)
+        return _Branch(list(content.values()), (), False, True, highest)
     tip: str | None = None
     dangling: list[str] = []
     for leaf in reversed(leaves):
