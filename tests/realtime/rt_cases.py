@@ -60,7 +60,8 @@ def text_delta(
 def spoken_delta(
     response: str, delta_id: str, item: str, delta: str, prev: str | None = None
 ) -> Event:
-    return {**text_delta(response, delta_id, item, delta, prev), "type": "assistant_transcript_delta"}
+    event = text_delta(response, delta_id, item, delta, prev)
+    return {**event, "type": "assistant_transcript_delta"}
 
 
 def truncated(response: str, item: str, text: str) -> Event:

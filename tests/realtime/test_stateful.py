@@ -32,7 +32,7 @@ pytestmark = pytest.mark.req(
 
 
 def run(factory: SubjectFactory, budget: settings) -> None:
-    run_state_machine_as_test(lambda: RealtimeMachine(factory), settings=budget)
+    run_state_machine_as_test(lambda: RealtimeMachine(factory), settings=budget)  # type: ignore[arg-type]
 
 
 def test_runtime_in_memory_agrees_with_reference() -> None:

@@ -12,6 +12,7 @@ from pydantic import TypeAdapter
 
 from sessionspec.wire.log import SessionEntry, SessionHeader
 from sessionspec.wire.messages import Message, Usage
+from sessionspec.wire.realtime import RealtimeEvent, RealtimeJournalEntry, RealtimeJournalHeader
 
 __all__ = ["SCHEMAS"]
 
@@ -20,4 +21,7 @@ SCHEMAS: dict[str, TypeAdapter[Any]] = {
     "session-entry": TypeAdapter(SessionEntry),
     "message": TypeAdapter(Message),
     "usage": TypeAdapter(Usage),
+    "realtime-event": TypeAdapter(RealtimeEvent),
+    "realtime-journal-header": TypeAdapter(RealtimeJournalHeader),
+    "realtime-journal-entry": TypeAdapter(RealtimeJournalEntry),
 }
