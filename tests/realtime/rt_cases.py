@@ -260,8 +260,12 @@ def build_cases() -> list[dict[str, Any]]:
                 step(text_delta("r1", "d1", "a1", "partial", "u1")),
                 step(interrupted("r1"), "accepted", 1),
                 step(user("u2", "next", "a2")),
-                step(spoken_delta("r1", "d2", "a2", "late words", "a1"), "accepted", 1,
-                     "late_content"),
+                step(
+                    spoken_delta("r1", "d2", "a2", "late words", "a1"),
+                    "accepted",
+                    1,
+                    "late_content",
+                ),
                 step(completed("r1"), "rejected", 0, "already_terminal"),
             ],
             [u("hello"), a("r1", "cancelled", ("partial", D)), u("next")],
@@ -445,8 +449,9 @@ def build_cases() -> list[dict[str, Any]]:
             [
                 step(hello, "accepted", 1),
                 step(text_delta("r1", "d1", "a1", "text", "u1")),
-                step(spoken_delta("r1", "d2", "a1", "spoken", "u1"), "rejected", 0,
-                     "lane_conflict"),
+                step(
+                    spoken_delta("r1", "d2", "a1", "spoken", "u1"), "rejected", 0, "lane_conflict"
+                ),
                 step(completed("r1"), "accepted", 1),
             ],
             [u("hello"), a("r1", "end_turn", ("text", D))],

@@ -186,8 +186,8 @@ class RealtimeMachine(RuleBasedStateMachine):
         response_id = data.draw(st.sampled_from(self._ended_responses()))
         facts = ref.facts_of(self.history)
         own = [i for i, item in facts.items.items() if item.response_id == response_id]
-        item_id = f"late{len(self.delivered)}" if new_item or not own else data.draw(
-            st.sampled_from(own)
+        item_id = (
+            f"late{len(self.delivered)}" if new_item or not own else data.draw(st.sampled_from(own))
         )
         self.both(
             ref.Delta(

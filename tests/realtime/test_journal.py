@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from typing import Any
 
@@ -96,7 +97,7 @@ def test_persistence_is_one_append_per_accepted_event_and_nothing_for_duplicates
     for event in EVENTS:
         transcript.apply(event)
     assert fs.operation_count == before
-    growth = [b - a for a, b in zip(sizes, sizes[1:], strict=False)]
+    growth = [b - a for a, b in itertools.pairwise(sizes)]
     assert max(growth) < 400
 
 
@@ -237,8 +238,12 @@ def test_wire_models_and_dicts_are_the_same_event() -> None:
         {"type": "user_transcript_final", "item_id": 3, "content_index": 0, "text": "a"},
         {"type": "assistant_text_delta", "response_id": "r", "item_id": "i", "delta": "a"},
         {"type": "assistant_turn_completed", "response_id": "r", "stop_reason": "done"},
-        {"type": "assistant_turn_completed", "response_id": "r", "stop_reason": "end_turn",
-         "usage": {"input_tokens": -1}},
+        {
+            "type": "assistant_turn_completed",
+            "response_id": "r",
+            "stop_reason": "end_turn",
+            "usage": {"input_tokens": -1},
+        },
     ],
 )
 def test_malformed_events_raise_and_change_nothing(event: dict[str, Any]) -> None:
