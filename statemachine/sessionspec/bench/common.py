@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["BenchResult", "measure", "measure_pair"]
+__all__ = ["BenchResult", "measure", "measure_interleaved", "measure_pair"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,3 +58,43 @@ def measure_pair(
         best_ours = min(best_ours, measure(ours, repeat=1))
         best_baseline = min(best_baseline, measure(baseline, repeat=1))
     return best_ours, best_baseline
+
+
+def measure_interleaved(
+    count: int,
+    ours: Callable[[int], object],
+    baseline: Callable[[int], object],
+    after_ours: Callable[[int], object] | None = None,
+) -> tuple[float, float]:
+    """Total wall times of ``ours(i)`` and ``baseline(i)`` for ``i`` in ``range(count)``.
+
+    The two run one operation at a time, turn about, and the side going first alternates:
+    on a shared disk, fsync latency drifts by several times within seconds, and only
+    pairing every operation with its baseline keeps that drift out of the ratio.
+    ``after_ours(i)``, if given, runs untimed right after ``ours(i)`` (for instance to
+    record the bytes the baseline must write).
+    """
+    ours_total = baseline_total = 0.0
+    clock = time.perf_counter
+
+    def run_ours(index: int) -> float:
+        start = clock()
+        ours(index)
+        elapsed = clock() - start
+        if after_ours is not None:
+            after_ours(index)
+        return elapsed
+
+    def run_baseline(index: int) -> float:
+        start = clock()
+        baseline(index)
+        return clock() - start
+
+    for index in range(count):
+        if index % 2:
+            baseline_total += run_baseline(index)
+            ours_total += run_ours(index)
+        else:
+            ours_total += run_ours(index)
+            baseline_total += run_baseline(index)
+    return ours_total, baseline_total

@@ -24,7 +24,7 @@ from typing import Any
 
 import orjson
 
-from sessionspec.bench.common import BenchResult, measure, measure_pair
+from sessionspec.bench.common import BenchResult, measure, measure_interleaved, measure_pair
 from sessionspec.compaction import CompactionConfig, CompactionReason
 from sessionspec.lifecycle import Lifecycle
 from sessionspec.runtime.coordinator import SessionCoordinator, _replay
@@ -99,9 +99,7 @@ class _CountingHandle:
         self.inner.fsync()
 
 
-def _turn_end_benchmark(
-    directory: Path, turns: int, rounds: int = 5
-) -> tuple[BenchResult, BenchResult, float]:
+def _turn_end_benchmark(directory: Path, turns: int) -> tuple[BenchResult, BenchResult, float]:
     counting = _CountingFs()
     fs: FileSystem = counting
     coordinator = SessionCoordinator.new(
@@ -114,38 +112,36 @@ def _turn_end_benchmark(
     )
     path = Path(coordinator.session_path)
     bare_fd = os.open(directory / "bare.jsonl", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    per_round = max(1, turns // rounds)
-    ours_time = bare_time = 0.0
-    fsyncs = 0
+    batches = [_turn(n) for n in range(turns)]
+    # The bytes each turn of ours wrote, recorded untimed; the baseline writes them too.
     chunks: list[bytes] = []
+    before = counting.fsyncs
 
-    def bare() -> None:
-        for chunk in chunks:
-            os.write(bare_fd, chunk)
-            os.fsync(bare_fd)
+    def ours(index: int) -> None:
+        coordinator.on_turn_end(batches[index], _USAGE)
 
-    for round_number in range(rounds):
-        first = round_number * per_round
-        batches = [_turn(n) for n in range(first, first + per_round)]
+    def record(index: int) -> None:
+        with open(path, "rb") as handle:
+            handle.seek(sizes[-1])
+            chunks.append(handle.read())
+        sizes.append(path.stat().st_size)
 
-        def ours(batches: list[list[dict[str, Any]]] = batches) -> None:
-            for messages in batches:
-                coordinator.on_turn_end(messages, _USAGE)
+    def bare(index: int) -> None:
+        # When the baseline goes first, this turn of ours is not written yet: it writes the
+        # previous turn's bytes (the same shape) instead.
+        os.write(bare_fd, chunks[index] if index < len(chunks) else chunks[-1])
+        os.fsync(bare_fd)
 
-        # The baseline writes exactly the bytes of a round of ours (the previous round's
-        # when it goes first: same shape); the side going first alternates, so neither
-        # always meets a warmer disk.
-        if round_number % 2:
-            bare_time += measure(bare, repeat=1)
-        size, before = path.stat().st_size, counting.fsyncs
-        ours_time += measure(ours, repeat=1)
-        fsyncs += counting.fsyncs - before
-        chunks = _turn_chunks(path, size)
-        if not round_number % 2:
-            bare_time += measure(bare, repeat=1)
+    sizes = [path.stat().st_size]
+    ours(0)  # a warm-up turn, so the baseline always has bytes to write
+    record(0)
+    chunks.pop(0)
+    batches.pop(0)
+    ours_time, bare_time = measure_interleaved(len(batches), ours, bare, after_ours=record)
+    fsyncs = counting.fsyncs - before - 1
     coordinator.close()
     os.close(bare_fd)
-    total = per_round * rounds
+    total = len(batches)
     ours_rate, bare_rate = total / ours_time, total / bare_time
     throughput = BenchResult(
         "durable turn end (user + assistant, one batch)",
@@ -158,21 +154,6 @@ def _turn_end_benchmark(
     per_turn = fsyncs / total
     fsync_row = BenchResult("fsyncs per turn", per_turn, 1.0, per_turn, "fsyncs", "<= 1")
     return throughput, fsync_row, ours_time / total
-
-
-def _turn_chunks(path: Path, start: int) -> list[bytes]:
-    """The bytes of each turn written after offset ``start``: split after commit markers."""
-    with open(path, "rb") as handle:
-        handle.seek(start)
-        lines = handle.read().splitlines(keepends=True)
-    chunks: list[bytes] = []
-    current: list[bytes] = []
-    for line in lines:
-        current.append(line)
-        if b'"ss_end":true' in line:
-            chunks.append(b"".join(current))
-            current = []
-    return chunks
 
 
 def _turn_cpu(directory: Path, turns: int) -> BenchResult:

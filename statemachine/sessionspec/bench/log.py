@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from sessionspec.bench.common import BenchResult, measure, measure_pair
+from sessionspec.bench.common import BenchResult, measure_interleaved, measure_pair
 from sessionspec.storage.framing import frame_line
 from sessionspec.storage.jsonl import JsonlLog, read_log
 from sessionspec.storage.log import Durability
@@ -46,41 +46,24 @@ def _message(n: int) -> dict[str, Any]:
     }
 
 
-def _append_benchmark(directory: Path, batches: int, rounds: int = 5) -> BenchResult:
+def _append_benchmark(directory: Path, batches: int) -> BenchResult:
     log = JsonlLog.create(str(directory / "append.jsonl"), HEADER)
     bare_fd = os.open(directory / "bare.jsonl", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    per_round = max(1, batches // rounds)
-    next_id = 1
-    ours_time = bare_time = 0.0
-    for round_number in range(rounds):
-        entries = [_message(n) for n in range(next_id, next_id + per_round)]
-        next_id += per_round
-        # The baseline writes the very bytes the log writes, one batch at a time; the two
-        # sides take turns going first, so neither always meets a warmer disk.
-        lines = [
-            frame_line(orjson.dumps(item), log.head + index + 1, True)
-            for index, item in enumerate(entries)
-        ]
+    entries = [_message(n) for n in range(1, batches + 1)]
+    # The baseline writes the very bytes the log writes, one batch at a time.
+    lines = [frame_line(orjson.dumps(item), n, True) for n, item in enumerate(entries, 1)]
 
-        def ours(entries: list[dict[str, Any]] = entries) -> None:
-            for item in entries:
-                log.append([item])
+    def ours(index: int) -> None:
+        log.append([entries[index]])
 
-        def bare(lines: list[bytes] = lines) -> None:
-            for line in lines:
-                os.write(bare_fd, line)
-                os.fsync(bare_fd)
+    def bare(index: int) -> None:
+        os.write(bare_fd, lines[index])
+        os.fsync(bare_fd)
 
-        if round_number % 2:
-            bare_time += measure(bare, repeat=1)
-            ours_time += measure(ours, repeat=1)
-        else:
-            ours_time += measure(ours, repeat=1)
-            bare_time += measure(bare, repeat=1)
+    ours_time, bare_time = measure_interleaved(batches, ours, bare)
     log.close()
     os.close(bare_fd)
-    total = per_round * rounds
-    ours_rate, bare_rate = total / ours_time, total / bare_time
+    ours_rate, bare_rate = batches / ours_time, batches / bare_time
     return BenchResult(
         "durable append (1-entry batches, fsync each)",
         ours_rate,
