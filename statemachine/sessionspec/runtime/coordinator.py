@@ -598,13 +598,9 @@ class SessionCoordinator:
     ) -> SessionCoordinator:
         log = JsonlLog.open(os.fspath(path), fs=fs, durability=durability)
         try:
-            if durability is Durability.SYNC:
-                # COORD-026: what we replay must be durable before anything is built on it.
-                # After a failed fsync the page cache may hold lines that never reached the
-                # disk; without this, a power cut after the resume would take back state
-                # the resumed coordinator already exposed (found by the stateful test,
-                # spec/cases/coordinator/resume_after_failed_fsync.json).
-                _fsync_file(fs, log.path)
+            # COORD-026: JsonlLog.open has fsynced what it read (LOG-020), so the replay
+            # below builds only on durable lines (spec/cases/coordinator/
+            # resume_after_failed_fsync.json).
             snapshot = log.snapshot
             if snapshot is None:  # pragma: no cover - open always sets it
                 raise StorageError(f"{path}: the log returned no snapshot")
@@ -994,14 +990,6 @@ class SessionCoordinator:
         except LogFailedError:
             self._commit(_E.WRITE_FAILURE)
             raise
-
-
-def _fsync_file(fs: FileSystem, path: str) -> None:
-    handle = fs.open_rw(path)
-    try:
-        handle.fsync()
-    finally:
-        handle.close()
 
 
 def _free_session_id(fs: FileSystem, directory: str, base: str) -> str:
