@@ -396,6 +396,7 @@ def merge_segments(segments: tuple[tuple[int, str], ...]) -> str:
 
     The result does not depend on the order the parts arrived in.
 
+    pre: len(segments) <= 4
     pre: len({index for index, _ in segments}) == len(segments)
     post: len(__return__) == sum(len(text) for _, text in segments)
     post: __return__ == "".join(text for _, text in sorted(segments))
@@ -424,6 +425,7 @@ def fold_lanes(lanes: tuple[Lane | None, ...]) -> tuple[Lane | None, int]:
 
     Without conflicts the result does not depend on the order of the events (RT-013, RT-035).
 
+    pre: len(lanes) <= 4
     post: __return__[1] > 0 or __return__[0] == fold_lanes(tuple(reversed(lanes)))[0]
     post: __return__[1] == 0 or __return__[0] is not None
     """
@@ -445,6 +447,7 @@ def causal_order(preds: tuple[int, ...]) -> tuple[int, ...]:
     is placed (or who have none), the earliest-seen goes next. Items on a cycle or below an
     unknown predecessor are not placed.
 
+    pre: len(preds) <= 5
     post: len(set(__return__)) == len(__return__)
     post: all(preds[x] == -1 or preds[x] in __return__[:k] for k, x in enumerate(__return__))
     post: len(preds) == 0 or __return__[:len(causal_order(preds[:-1]))] == causal_order(preds[:-1])
@@ -675,6 +678,8 @@ def _late(
         item.state = "skipped"
         item.segments.clear()
         facts.accepted.add(event)
+        if isinstance(event, Delta):
+            facts.deltas[event.delta_id] = event
         facts.discarded.extend(fragments)
         return Verdict(ApplyStatus.ACCEPTED, (diag,), fragments)
     return Verdict(ApplyStatus.REJECTED, (diag,), fragments)

@@ -38,7 +38,7 @@ import heapq
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, cast, get_args
 
 from sessionspec.errors import (
     AppendFailedError,
@@ -66,7 +66,9 @@ from sessionspec.tables.realtime import (
     TranscriptState,
 )
 from sessionspec.wire.messages import (
+    ApiKind,
     AssistantMessage,
+    StopReason,
     TextContent,
     Usage,
     UserMessage,
@@ -269,6 +271,8 @@ class RealtimeTranscript:
         model: str = "gpt-realtime",
         clock: Callable[[], int] | None = None,
     ) -> None:
+        if api not in get_args(ApiKind):
+            raise CallerError(f"api must be one of {get_args(ApiKind)}, not {api!r}")
         self.api = api
         self.provider = provider
         self.model = model
@@ -285,6 +289,8 @@ class RealtimeTranscript:
         self._messages: list[UserMessage | AssistantMessage] = []
         self._discarded: list[DiscardedFragment] = []
         self._lifecycle: Lifecycle[TranscriptState, TranscriptEvent] = Lifecycle(TRANSCRIPT_TABLE)
+        #: Mirrors ``self._lifecycle.state is OPEN`` for the hot path; set by :meth:`_commit`.
+        self._open = True
         self._journal: JsonlLog | None = None
         self._group_commit = False
         self._pending: list[dict[str, Any]] = []
@@ -383,8 +389,57 @@ class RealtimeTranscript:
 
     def apply(self, event: WireModel | Mapping[str, Any]) -> ApplyOutcome:
         """Apply one event; see the module docstring (RT-004)."""
-        self._check_open()
-        self._now = None
+        if type(event) is dict and self._open and self._journal is None:
+            # The hot path, inlined: a delta in the wire form, new or replayed, in memory.
+            # It decides exactly what the checked path decides for these events, and hands
+            # everything else to it (the conformance tests drive both paths).
+            kind = event.get("type")
+            if kind == "assistant_transcript_delta" or kind == "assistant_text_delta":
+                try:
+                    response_id = event["response_id"].strip()
+                    delta_id = event["delta_id"].strip()
+                    item_id = event["item_id"].strip()
+                    delta = event["delta"]
+                    index = event["content_index"]
+                    prev = event.get("previous_item_id")
+                    if prev is not None:
+                        prev = prev.strip() or None
+                except (KeyError, AttributeError, TypeError):
+                    delta = None
+                if (
+                    type(delta) is str
+                    and type(index) is int
+                    and 0 <= index <= 0xFFFFFFFF
+                    and delta_id
+                    and item_id
+                    and response_id
+                ):
+                    lane = _DISPLAY if kind == "assistant_text_delta" else _SPOKEN
+                    key = (lane, response_id, delta_id, item_id, prev, index, delta)
+                    seen = self._deltas.get(delta_id)
+                    if seen is not None:
+                        if seen == key:
+                            return _DUPLICATE
+                    else:
+                        item = self._items.get(item_id)
+                        if (
+                            item is not None
+                            and item.state is _OBSERVED
+                            and item.response_id == response_id
+                            and (prev is None or prev == item.prev)
+                            and self._responses[response_id].state is _STREAMING
+                            and (not delta or item.lane is lane or item.lane is None)
+                        ):
+                            if delta:
+                                item.lane = lane
+                            self._deltas[delta_id] = key
+                            segment = item.segments.get(index)
+                            if segment is None:
+                                segment = item.segments[index] = _Segment()
+                            segment.deltas.append(delta)
+                            return _ACCEPTED
+        if not self._open:
+            self._check_open()
         try:
             return self._apply_one(event)
         finally:
@@ -413,7 +468,7 @@ class RealtimeTranscript:
         try:
             self._journal.append(self._pending)
         except LogFailedError:
-            self._lifecycle.commit(TranscriptEvent.PERSIST_FAILED)
+            self._commit(TranscriptEvent.PERSIST_FAILED)
             raise
         self._pending = []
 
@@ -453,7 +508,7 @@ class RealtimeTranscript:
         finally:
             if self._journal is not None:
                 self._journal.close()
-            self._lifecycle.commit(TranscriptEvent.CLOSE)
+            self._commit(TranscriptEvent.CLOSE)
 
     def __enter__(self) -> RealtimeTranscript:
         return self
@@ -463,6 +518,10 @@ class RealtimeTranscript:
 
     # -- dispatch ----------------------------------------------------------------------------
 
+    def _commit(self, event: TranscriptEvent) -> None:
+        self._lifecycle.commit(event)
+        self._open = self._lifecycle.state is TranscriptState.OPEN
+
     def _check_open(self) -> None:
         decision = TRANSCRIPT_TABLE.decide(self._lifecycle.state, TranscriptEvent.APPLY)
         if not isinstance(decision, TranscriptState):
@@ -471,8 +530,10 @@ class RealtimeTranscript:
             )
 
     def _apply_one(self, event: WireModel | Mapping[str, Any]) -> ApplyOutcome:
-        if isinstance(event, WireModel):
-            raw: Mapping[str, Any] = event.__dict__
+        if type(event) is dict:
+            raw: Mapping[str, Any] = event
+        elif isinstance(event, WireModel):
+            raw = event.__dict__
         elif isinstance(event, Mapping):
             raw = event
         else:
@@ -482,14 +543,13 @@ class RealtimeTranscript:
         if handler is None:
             raise _bad(f"unknown realtime event type {kind!r}")
         self._raw = raw
-        self._new_messages = []
         self._dirty = False
         outcome = handler(raw)
         if self._dirty:
             self._walk()
         if self._new_messages:
             messages = tuple(self._new_messages)
-            self._new_messages = []
+            self._new_messages.clear()
             return ApplyOutcome(outcome.status, messages, outcome.diagnostics, outcome.discarded)
         return outcome
 
@@ -513,7 +573,7 @@ class RealtimeTranscript:
             try:
                 journal.append([entry])
             except LogFailedError:
-                self._lifecycle.commit(TranscriptEvent.PERSIST_FAILED)
+                self._commit(TranscriptEvent.PERSIST_FAILED)
                 raise
             except AppendFailedError:
                 raise
@@ -965,7 +1025,10 @@ class RealtimeTranscript:
         if item is None or (item.state is _OBSERVED and not item.has_content()):
             # The causal residue: the item exists, as a contentless anchor (RT-026).
             self._persist()
-            self._accepted.add(key)
+            if key[0] in (_DISPLAY, _SPOKEN):
+                self._deltas[key[2]] = key
+            else:
+                self._accepted.add(key)
             item, _ = self._declare(item_id, prev, "assistant", response_id)
             self._skip(item)
             self._discarded.extend(fragments)
@@ -1098,8 +1161,9 @@ class RealtimeTranscript:
     # -- message construction (RT-032) -------------------------------------------------------
 
     def _emit_user(self, item: _Item) -> None:
-        message = UserMessage(
-            content=[TextContent(text=item.text())],
+        # The fields are built here from validated data: construct without re-validating.
+        message = UserMessage.model_construct(
+            content=[TextContent.model_construct(text=item.text())],
             timestamp_ms=self._stamp(),
             ss_item_id=item.item_id,
         )
@@ -1111,9 +1175,13 @@ class RealtimeTranscript:
         for item in run:
             text = item.text()
             if item.lane is _SPOKEN:
-                blocks.append(TextContent(text=text, ss_item_id=item.item_id, ss_lane="spoken"))
+                blocks.append(
+                    TextContent.model_construct(
+                        text=text, ss_item_id=item.item_id, ss_lane="spoken"
+                    )
+                )
             else:
-                blocks.append(TextContent(text=text, ss_item_id=item.item_id))
+                blocks.append(TextContent.model_construct(text=text, ss_item_id=item.item_id))
             for segment in item.segments.values():
                 segment.deltas = []
         usage = response.usage if not response.usage_spent else None
@@ -1123,14 +1191,14 @@ class RealtimeTranscript:
             "ss_response_id": response_id,
             "ss_realtime_stop_reason": stop_reason,
         }
-        message = AssistantMessage(
+        message = AssistantMessage.model_construct(
             content=list(blocks),
-            api=self.api,
+            api=cast(ApiKind, self.api),
             provider=self.provider,
             model=self.model,
             response_id=response_id,
             usage=_opi_usage(usage),
-            stop_reason=STOP_REASON_MAP[stop_reason],
+            stop_reason=cast(StopReason, STOP_REASON_MAP[stop_reason]),
             timestamp_ms=self._stamp(),
             **extras,
         )
