@@ -21,12 +21,12 @@ from sessionspec.reference import realtime as ref
 
 DEEP = bool(os.environ.get("SESSIONSPEC_DEEP"))
 EXAMPLES = settings(
-    max_examples=2000 if DEEP else 150,
+    max_examples=2000 if DEEP else 200,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
-pytestmark = pytest.mark.req("RT-035", "RT-010", "RT-030", "RT-031")
+pytestmark = pytest.mark.req("RT-035", "RT-010", "RT-014", "RT-022", "RT-030", "RT-031")
 
 
 def reference_transcript(order: list[ref.RtEvent]) -> tuple[ref.RefMessage, ...]:

@@ -19,15 +19,31 @@ from rt_machine import RealtimeMachine, SubjectFactory
 
 DEEP = bool(os.environ.get("SESSIONSPEC_DEEP"))
 BUDGET = settings(
-    max_examples=500 if DEEP else 40,
-    stateful_step_count=60 if DEEP else 25,
+    max_examples=500 if DEEP else 100,
+    stateful_step_count=60 if DEEP else 30,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 HUNT = settings(BUDGET, max_examples=200, phases=[Phase.explicit, Phase.generate])
 
 pytestmark = pytest.mark.req(
-    "RT-004", "RT-010", "RT-011", "RT-023", "RT-024", "RT-026", "RT-031", "RT-033", "RT-034"
+    "RT-003",
+    "RT-004",
+    "RT-005",
+    "RT-010",
+    "RT-011",
+    "RT-012",
+    "RT-013",
+    "RT-015",
+    "RT-016",
+    "RT-017",
+    "RT-020",
+    "RT-023",
+    "RT-024",
+    "RT-026",
+    "RT-031",
+    "RT-033",
+    "RT-034",
 )
 
 
