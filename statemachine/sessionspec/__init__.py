@@ -9,17 +9,17 @@ from sessionspec.compaction import (
 )
 from sessionspec.pricing import CostBreakdown, PricingTable
 from sessionspec.redaction import RedactionPolicy
-from sessionspec.runtime.realtime import (
-    ApplyOutcome,
-    CoordinatorSink,
-    InvalidRealtimeEventError,
-    RealtimeTranscript,
-)
 from sessionspec.runtime.coordinator import (
     CompactionResult,
     ForkResult,
     ResumeReport,
     SessionCoordinator,
+)
+from sessionspec.runtime.realtime import (
+    ApplyOutcome,
+    CoordinatorSink,
+    InvalidRealtimeEventError,
+    RealtimeTranscript,
 )
 from sessionspec.usage import CumulativeUsage
 

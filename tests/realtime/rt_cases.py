@@ -3,7 +3,7 @@
 Each case is a list of events in the wire form, what each step must do, and the expected
 transcript, written from what the seed test asserts (never computed by our code).
 ``python tests/realtime/rt_cases.py`` writes them to ``spec/cases/realtime/<name>.json``;
-``test_cases.py`` checks the files are current and replays each against the runtime and the
+``test_meerkat_cases.py`` checks the files are current and replays each against the runtime and the
 reference model.
 """
 

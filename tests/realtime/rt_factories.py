@@ -12,7 +12,7 @@ import random
 from collections.abc import Mapping
 from typing import Any
 
-from rt_machine import Observed, Subject, SubjectFactory
+from tests.realtime.rt_machine import Observed, Subject, SubjectFactory
 
 from sessionspec.errors import IllegalTransitionError
 from sessionspec.reference.realtime import ApplyStatus, DiscardedFragment, Lane

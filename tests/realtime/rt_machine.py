@@ -32,7 +32,7 @@ from hypothesis.stateful import (
     precondition,
     rule,
 )
-from rt_scripts import WORDS, conversation, delivery
+from tests.realtime.rt_scripts import WORDS, conversation, delivery
 
 from sessionspec.reference import realtime as ref
 

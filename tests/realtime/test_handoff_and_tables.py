@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from rt_cases import completed, interrupted, spoken_delta, text_delta, user
+from tests.realtime.rt_cases import completed, interrupted, spoken_delta, text_delta, user
 
 from sessionspec import CoordinatorSink, RealtimeTranscript, SessionCoordinator
 from sessionspec.errors import IllegalTransitionError

@@ -7,7 +7,7 @@ import random
 from typing import Any
 
 import pytest
-from rt_cases import completed, interrupted, spoken_delta, text_delta, user
+from tests.realtime.rt_cases import completed, interrupted, spoken_delta, text_delta, user
 
 from sessionspec import InvalidRealtimeEventError, RealtimeTranscript
 from sessionspec.errors import AppendFailedError, IllegalTransitionError, LogFailedError

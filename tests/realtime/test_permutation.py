@@ -13,8 +13,8 @@ import os
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from rt_factories import KeepsSpokenOnBargeIn, LastCompletionWins
-from rt_scripts import Script, conversation, delivery
+from tests.realtime.rt_factories import KeepsSpokenOnBargeIn, LastCompletionWins
+from tests.realtime.rt_scripts import Script, conversation, delivery
 
 from sessionspec import RealtimeTranscript
 from sessionspec.reference import realtime as ref

@@ -8,14 +8,14 @@ import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.errors import Flaky
 from hypothesis.stateful import run_state_machine_as_test
-from rt_factories import (
+from tests.realtime.rt_factories import (
     ForgetsDedupAfterRestart,
     KeepsSpokenOnBargeIn,
     LastCompletionWins,
     durable_factory,
     runtime_factory,
 )
-from rt_machine import RealtimeMachine, SubjectFactory
+from tests.realtime.rt_machine import RealtimeMachine, SubjectFactory
 
 DEEP = bool(os.environ.get("SESSIONSPEC_DEEP"))
 BUDGET = settings(

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from rt_cases import CASE_DIR, build_cases
+from tests.realtime.rt_cases import CASE_DIR, build_cases
 
 from sessionspec import RealtimeTranscript
 from sessionspec.reference import realtime as ref
