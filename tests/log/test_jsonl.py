@@ -574,3 +574,74 @@ def test_opening_a_clean_log_writes_nothing() -> None:
     fs.arm("truncate")  # would fail the open if it tried to cut anything
     JsonlLog.open("/d/s.jsonl", fs=fs).close()
     assert fs.operation_count - before == 2  # the open and its fsync (LOG-020)
+
+
+@pytest.mark.req("LOG-017", "LOG-002")
+def test_crlf_lines_read_exactly_like_lf_lines(path: str) -> None:
+    write_two_turns(path)
+    lf_entries = [r.entry for r in read_log(path).records]
+    Path(path).write_bytes(Path(path).read_bytes().replace(b"\n", b"\r\n"))
+    assert [r.entry for r in read_log(path).records] == lf_entries  # framing stripped too
+
+
+@pytest.mark.req("LOG-007", "LOG-002")
+def test_a_checksummed_line_without_a_sequence_number_is_corrupt(path: str) -> None:
+    from sessionspec.storage.framing import CRC_MARKER, crc_hex
+
+    write_two_turns(path)
+    body = orjson.dumps(entry(5))[:-1]
+    with open(path, "ab") as handle:
+        handle.write(body + CRC_MARKER + crc_hex(body) + b'"}\n')
+    (finding,) = read_log(path).report.damage
+    assert finding.kind is DamageKind.CORRUPT_ENTRY and "ss_seq" in finding.detail
+
+
+@pytest.mark.req("LOG-007")
+@pytest.mark.parametrize(
+    "obj", [{"type": "message"}, {"id": "x-1"}, {"type": 3, "id": "x-1"}, {"type": "leaf", "id": 4}]
+)
+def test_an_entry_without_a_string_type_and_id_is_corrupt(path: str, obj: dict[str, Any]) -> None:
+    write_two_turns(path)
+    with open(path, "ab") as handle:
+        handle.write(frame_line(orjson.dumps(obj), 5, True))
+    (finding,) = read_log(path).report.damage
+    assert finding.kind is DamageKind.CORRUPT_ENTRY and "string type and id" in finding.detail
+
+
+@pytest.mark.req("LOG-016", "LOG-019")
+@pytest.mark.parametrize(
+    "header",
+    [{**HEADER, "version": 2}, {**HEADER, "type": "sessions"}, {**HEADER, "ss_seq": 0}],
+    ids=["version", "type", "framing-field"],
+)
+def test_create_refuses_a_bad_header_and_writes_nothing(path: str, header: dict[str, Any]) -> None:
+    with pytest.raises(CallerError):
+        JsonlLog.create(path, header)
+    assert not Path(path).exists()
+
+
+@pytest.mark.req("LOG-011", "LOG-008")
+def test_a_failed_open_releases_the_lock(path: str) -> None:
+    Path(path).parent.mkdir(parents=True)
+    Path(path).write_bytes(b"garbage\n")
+    with pytest.raises(BadHeaderError):
+        JsonlLog.open(path)
+    Path(path).unlink()
+    write_two_turns(path)  # creates anew; then a writer can open it
+    with JsonlLog.open(path) as log:
+        assert log.head == 4
+    fs = SimulatedFileSystem()
+    JsonlLog.create("/d/s.jsonl", HEADER, fs=fs).close()
+    fs.arm("open")
+    with pytest.raises(OSError):
+        JsonlLog.open("/d/s.jsonl", fs=fs)
+    JsonlLog.open("/d/s.jsonl", fs=fs).close()  # the lock was released
+
+
+@pytest.mark.req("LOG-013")
+def test_the_writer_knows_every_id_in_the_log(path: str) -> None:
+    write_two_turns(path)
+    with JsonlLog.open(path) as log:
+        assert log.contains("msg-3") and not log.contains("msg-5")
+        log.append([entry(5, "msg-3")])
+        assert log.contains("msg-5")

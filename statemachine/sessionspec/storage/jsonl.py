@@ -288,7 +288,6 @@ def scan_log_bytes(
         number, offset, length = torn
         kept_bytes = min(kept_bytes, offset)
         damage.append(Damage(DamageKind.TORN_TAIL, number, offset, length, "no final newline"))
-    damage.sort(key=lambda d: d.offset)
     report = RecoveryReport(tuple(damage), size, kept_bytes)
     return LogSnapshot(header_obj, records, report, position)
 
