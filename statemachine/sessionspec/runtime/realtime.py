@@ -38,7 +38,7 @@ import heapq
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol, cast, get_args
+from typing import Any, Protocol, TypeVar, get_args
 
 from sessionspec.errors import (
     AppendFailedError,
@@ -68,7 +68,6 @@ from sessionspec.tables.realtime import (
 from sessionspec.wire.messages import (
     ApiKind,
     AssistantMessage,
-    StopReason,
     TextContent,
     Usage,
     UserMessage,
@@ -95,10 +94,10 @@ _MATERIALIZED = ItemState.MATERIALIZED
 _SKIPPED = ItemState.SKIPPED
 _STREAMING = ResponseState.STREAMING
 _WAITING = ResponseState.WAITING_FOR_TOOL_RESULTS
-_LIVE = frozenset({_STREAMING, _WAITING})
 _DISPLAY = Lane.DISPLAY
 _SPOKEN = Lane.SPOKEN
 _STOP_REASONS = frozenset(STOP_REASON_MAP)
+_DELTA_KINDS = frozenset({"assistant_text_delta", "assistant_transcript_delta"})
 
 
 class InvalidRealtimeEventError(CallerError):
@@ -389,55 +388,67 @@ class RealtimeTranscript:
 
     def apply(self, event: WireModel | Mapping[str, Any]) -> ApplyOutcome:
         """Apply one event; see the module docstring (RT-004)."""
-        if type(event) is dict and self._open and self._journal is None:
-            # The hot path, inlined: a delta in the wire form, new or replayed, in memory.
-            # It decides exactly what the checked path decides for these events, and hands
-            # everything else to it (the conformance tests drive both paths).
+        if type(event) is dict and self._open:
+            # The hot path, inlined: a delta in the wire form, new or replayed, in memory or
+            # on a journal. It decides exactly what the checked path decides for the events
+            # it takes (the same exact types, the same key, the same acceptance conditions)
+            # and hands everything else to it; the conformance tests drive both paths.
             kind = event.get("type")
             if kind == "assistant_transcript_delta" or kind == "assistant_text_delta":
                 try:
-                    response_id = event["response_id"].strip()
-                    delta_id = event["delta_id"].strip()
-                    item_id = event["item_id"].strip()
+                    delta_id = event["delta_id"]
+                    item_id = event["item_id"]
+                    response_id = event["response_id"]
                     delta = event["delta"]
                     index = event["content_index"]
-                    prev = event.get("previous_item_id")
-                    if prev is not None:
-                        prev = prev.strip() or None
-                except (KeyError, AttributeError, TypeError):
+                except KeyError:
                     delta = None
+                prev = event.get("previous_item_id")
                 if (
                     type(delta) is str
+                    and type(delta_id) is str
+                    and type(item_id) is str
+                    and type(response_id) is str
                     and type(index) is int
                     and 0 <= index <= 0xFFFFFFFF
-                    and delta_id
-                    and item_id
-                    and response_id
+                    and (prev is None or type(prev) is str)
                 ):
-                    lane = _DISPLAY if kind == "assistant_text_delta" else _SPOKEN
-                    key = (lane, response_id, delta_id, item_id, prev, index, delta)
-                    seen = self._deltas.get(delta_id)
-                    if seen is not None:
-                        if seen == key:
-                            return _DUPLICATE
-                    else:
-                        item = self._items.get(item_id)
-                        if (
-                            item is not None
-                            and item.state is _OBSERVED
-                            and item.response_id == response_id
-                            and (prev is None or prev == item.prev)
-                            and self._responses[response_id].state is _STREAMING
-                            and (not delta or item.lane is lane or item.lane is None)
-                        ):
-                            if delta:
-                                item.lane = lane
-                            self._deltas[delta_id] = key
-                            segment = item.segments.get(index)
-                            if segment is None:
-                                segment = item.segments[index] = _Segment()
-                            segment.deltas.append(delta)
-                            return _ACCEPTED
+                    delta_id = delta_id.strip()
+                    item_id = item_id.strip()
+                    response_id = response_id.strip()
+                    if prev is not None:
+                        prev = prev.strip() or None
+                    if delta_id and item_id and response_id:
+                        key = (kind, response_id, delta_id, item_id, prev, index, delta)
+                        seen = self._deltas.get(delta_id)
+                        if seen is not None:
+                            if seen == key:
+                                return _DUPLICATE
+                        else:
+                            item = self._items.get(item_id)
+                            if (
+                                item is not None
+                                and item.state is _OBSERVED
+                                and item.response_id == response_id
+                                and (prev is None or prev == item.prev)
+                                and self._responses[response_id].state is _STREAMING
+                            ):
+                                lane = _DISPLAY if kind == "assistant_text_delta" else _SPOKEN
+                                if not delta or item.lane is lane or item.lane is None:
+                                    if self._journal is not None:
+                                        self._raw = event
+                                        try:
+                                            self._persist()
+                                        finally:
+                                            self._now = None
+                                    if delta:
+                                        item.lane = lane
+                                    self._deltas[delta_id] = key
+                                    segment = item.segments.get(index)
+                                    if segment is None:
+                                        segment = item.segments[index] = _Segment()
+                                    segment.deltas.append(delta)
+                                    return _ACCEPTED
         if not self._open:
             self._check_open()
         try:
@@ -484,7 +495,7 @@ class RealtimeTranscript:
         """Live responses with an open assistant item, in first-seen order (RT-034)."""
         found: list[tuple[int, str]] = []
         for rid, response in self._responses.items():
-            if response.state not in _LIVE:
+            if response.state is not _STREAMING and response.state is not _WAITING:
                 continue
             ranks = [
                 i.rank for i in response.items if i.state is _OBSERVED and i.role == "assistant"
@@ -837,8 +848,11 @@ class RealtimeTranscript:
         prev = _opt_id(raw, "previous_item_id")
         index = _index(raw)
         delta = _req_str(raw, "delta")
-        lane = _DISPLAY if raw["type"] == "assistant_text_delta" else _SPOKEN
-        key = (lane, response_id, delta_id, item_id, prev, index, delta)
+        kind = raw["type"]
+        lane = _DISPLAY if kind == "assistant_text_delta" else _SPOKEN
+        # The event type, not the lane, heads the key: a tuple of strings and integers only,
+        # which the garbage collector stops tracking (one is kept per delta).
+        key = (kind, response_id, delta_id, item_id, prev, index, delta)
         seen = self._deltas.get(delta_id)
         if seen == key or key in self._accepted:
             return _DUPLICATE
@@ -945,7 +959,11 @@ class RealtimeTranscript:
         if not response_id:
             return self._reject(DiagnosticCode.INVALID_ID, None, None, "empty or blank id")
         response = self._responses.get(response_id)
-        if response is not None and response.state not in _LIVE:
+        if (
+            response is not None
+            and response.state is not _STREAMING
+            and response.state is not _WAITING
+        ):
             return self._reject(
                 DiagnosticCode.ALREADY_TERMINAL,
                 None,
@@ -965,7 +983,8 @@ class RealtimeTranscript:
         response.state = ResponseState.COMPLETED
         response.stop_reason = str(stop_reason)
         response.usage = usage
-        return ApplyOutcome(ApplyStatus.ACCEPTED, (), (), self._end(response_id, "all"))
+        discarded = self._end(response_id, "all")
+        return ApplyOutcome(ApplyStatus.ACCEPTED, (), (), discarded) if discarded else _ACCEPTED
 
     def _on_interrupted(self, raw: Mapping[str, Any]) -> ApplyOutcome:
         response_id = _req_str(raw, "response_id").strip()
@@ -975,7 +994,11 @@ class RealtimeTranscript:
         if not response_id:
             return self._reject(DiagnosticCode.INVALID_ID, None, None, "empty or blank id")
         response = self._responses.get(response_id)
-        if response is not None and response.state not in _LIVE:
+        if (
+            response is not None
+            and response.state is not _STREAMING
+            and response.state is not _WAITING
+        ):
             return self._reject(
                 DiagnosticCode.ALREADY_TERMINAL,
                 None,
@@ -993,7 +1016,12 @@ class RealtimeTranscript:
 
     def _response_ended(self, response_id: str) -> bool:
         response = self._responses.get(response_id)
-        return response is not None and response.state not in _LIVE
+        # Identity tests: an enum in a frozenset costs a Python-level __hash__.
+        return (
+            response is not None
+            and response.state is not _STREAMING
+            and response.state is not _WAITING
+        )
 
     def _touch(self, response_id: str) -> None:
         response = self._response(response_id)
@@ -1025,7 +1053,7 @@ class RealtimeTranscript:
         if item is None or (item.state is _OBSERVED and not item.has_content()):
             # The causal residue: the item exists, as a contentless anchor (RT-026).
             self._persist()
-            if key[0] in (_DISPLAY, _SPOKEN):
+            if key[0] in _DELTA_KINDS:
                 self._deltas[key[2]] = key
             else:
                 self._accepted.add(key)
@@ -1162,10 +1190,12 @@ class RealtimeTranscript:
 
     def _emit_user(self, item: _Item) -> None:
         # The fields are built here from validated data: construct without re-validating.
-        message = UserMessage.model_construct(
-            content=[TextContent.model_construct(text=item.text())],
-            timestamp_ms=self._stamp(),
-            ss_item_id=item.item_id,
+        block = _construct(TextContent, {"type": "text", "text": item.text()}, {"text"}, {})
+        message = _construct(
+            UserMessage,
+            {"role": "user", "content": [block], "timestamp_ms": self._stamp()},
+            {"content", "timestamp_ms"},
+            {"ss_item_id": item.item_id},
         )
         self._messages.append(message)
         self._new_messages.append(message)
@@ -1175,32 +1205,41 @@ class RealtimeTranscript:
         for item in run:
             text = item.text()
             if item.lane is _SPOKEN:
-                blocks.append(
-                    TextContent.model_construct(
-                        text=text, ss_item_id=item.item_id, ss_lane="spoken"
-                    )
-                )
+                extra = {"ss_item_id": item.item_id, "ss_lane": "spoken"}
             else:
-                blocks.append(TextContent.model_construct(text=text, ss_item_id=item.item_id))
+                extra = {"ss_item_id": item.item_id}
+            blocks.append(_construct(TextContent, {"type": "text", "text": text}, {"text"}, extra))
             for segment in item.segments.values():
                 segment.deltas = []
         usage = response.usage if not response.usage_spent else None
         response.usage_spent = True
         stop_reason = response.stop_reason or "end_turn"
-        extras: dict[str, Any] = {
-            "ss_response_id": response_id,
-            "ss_realtime_stop_reason": stop_reason,
-        }
-        message = AssistantMessage.model_construct(
-            content=list(blocks),
-            api=cast(ApiKind, self.api),
-            provider=self.provider,
-            model=self.model,
-            response_id=response_id,
-            usage=_opi_usage(usage),
-            stop_reason=cast(StopReason, STOP_REASON_MAP[stop_reason]),
-            timestamp_ms=self._stamp(),
-            **extras,
+        message = _construct(
+            AssistantMessage,
+            {
+                "role": "assistant",
+                "content": blocks,
+                "api": self.api,
+                "provider": self.provider,
+                "model": self.model,
+                "response_model": None,
+                "response_id": response_id,
+                "usage": _opi_usage(usage),
+                "stop_reason": STOP_REASON_MAP[stop_reason],
+                "error_message": None,
+                "timestamp_ms": self._stamp(),
+            },
+            {
+                "content",
+                "api",
+                "provider",
+                "model",
+                "response_id",
+                "usage",
+                "stop_reason",
+                "timestamp_ms",
+            },
+            {"ss_response_id": response_id, "ss_realtime_stop_reason": stop_reason},
         )
         self._messages.append(message)
         self._new_messages.append(message)
@@ -1210,16 +1249,105 @@ def _rank(item: _Item) -> int:
     return item.rank
 
 
+_M = TypeVar("_M", bound=WireModel)
+_set_attribute = object.__setattr__
+_U32_MAX = 0xFFFFFFFF
+
+
+def _construct(
+    cls: type[_M], values: dict[str, Any], fields_set: set[str], extra: dict[str, Any]
+) -> _M:
+    """``cls.model_construct(**fields, **extra)`` for trusted values, without its per-field
+    walk: ``values`` holds every field in declaration order (defaults included),
+    ``fields_set`` the fields given explicitly, ``extra`` the extra fields.
+
+    It sets exactly the four slots ``model_construct`` sets; the tests compare the two
+    field by field, and :func:`_check_construct` does so once at import.
+    """
+    model = cls.__new__(cls)
+    _set_attribute(model, "__dict__", values)
+    _set_attribute(model, "__pydantic_fields_set__", fields_set)
+    _set_attribute(model, "__pydantic_extra__", extra)
+    _set_attribute(model, "__pydantic_private__", None)
+    return model
+
+
 def _opi_usage(usage: Mapping[str, Any] | None) -> Usage:
     """meerkat usage -> opi usage: ``cache_write_tokens`` <- ``cache_creation_tokens``."""
     if not usage:
-        return Usage()
+        return _construct(
+            Usage,
+            {
+                "input_tokens": 0,
+                "output_tokens": 0,
+                "cache_read_tokens": 0,
+                "cache_write_tokens": 0,
+            },
+            set(),
+            {},
+        )
+    input_tokens = usage.get("input_tokens", 0)
+    output_tokens = usage.get("output_tokens", 0)
+    cache_read = usage.get("cache_read_tokens") or 0
+    cache_write = usage.get("cache_creation_tokens") or 0
+    if (
+        type(input_tokens) is int
+        and type(output_tokens) is int
+        and type(cache_read) is int
+        and type(cache_write) is int
+        and 0 <= input_tokens <= _U32_MAX
+        and 0 <= output_tokens <= _U32_MAX
+        and 0 <= cache_read <= _U32_MAX
+        and 0 <= cache_write <= _U32_MAX
+    ):
+        # Already valid opi counters: what validation would build, without validating.
+        return _construct(
+            Usage,
+            {
+                "input_tokens": input_tokens,
+                "output_tokens": output_tokens,
+                "cache_read_tokens": cache_read,
+                "cache_write_tokens": cache_write,
+            },
+            {"input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens"},
+            {},
+        )
+    # Anything else goes through validation, which converts or rejects it as before.
     return Usage(
-        input_tokens=usage.get("input_tokens", 0),
-        output_tokens=usage.get("output_tokens", 0),
-        cache_read_tokens=usage.get("cache_read_tokens") or 0,
-        cache_write_tokens=usage.get("cache_creation_tokens") or 0,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        cache_read_tokens=cache_read,
+        cache_write_tokens=cache_write,
     )
+
+
+def _check_construct() -> None:
+    """Fail at import if :func:`_construct` no longer builds what ``model_construct`` does
+    (a pydantic upgrade changing its internals)."""
+    for built, expected in (
+        (
+            _construct(TextContent, {"type": "text", "text": "t"}, {"text"}, {"ss_x": 1}),
+            TextContent.model_construct(text="t", ss_x=1),
+        ),
+        (_opi_usage(None), Usage()),
+        (
+            _opi_usage({"input_tokens": 1, "output_tokens": 2}),
+            Usage(input_tokens=1, output_tokens=2, cache_read_tokens=0, cache_write_tokens=0),
+        ),
+    ):
+        if (
+            type(built) is not type(expected)
+            or built.__dict__ != expected.__dict__
+            or list(built.__dict__) != list(expected.__dict__)
+            or built.__pydantic_fields_set__ != expected.__pydantic_fields_set__
+            or built.__pydantic_extra__ != expected.__pydantic_extra__
+            or built.__pydantic_private__ != expected.__pydantic_private__
+        ):
+            raise RuntimeError("sessionspec: fast message construction disagrees with pydantic")
+
+
+def _has_hooks(cls: type[WireModel]) -> bool:
+    return bool(cls.__pydantic_post_init__) or bool(cls.__pydantic_root_model__)
 
 
 def _copy_event(event: Mapping[str, Any]) -> dict[str, Any]:
@@ -1247,6 +1375,10 @@ _HANDLERS: dict[str, str] = {
     "assistant_turn_interrupted": "_on_interrupted",
 }
 assert tuple(_HANDLERS) == REALTIME_EVENT_TYPES
+for _model in (TextContent, UserMessage, AssistantMessage, Usage):
+    if _has_hooks(_model):
+        raise RuntimeError(f"sessionspec: {_model.__name__} needs model_construct's hooks")
+_check_construct()
 
 
 # -- hand-off to the coordinator (RT-050) ----------------------------------------------------
