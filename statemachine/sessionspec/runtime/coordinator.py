@@ -216,29 +216,292 @@ class ForkResult:
 
 @dataclass(frozen=True, slots=True)
 class _Memory:
-    """The coordinator's state apart from the log and the lifecycle (swapped as a whole)."""
+    """The coordinator's state apart from the log and the lifecycle (swapped as a whole).
 
-    items: tuple[BufferItem, ...]
+    The buffer is the first ``length`` items of ``store``, a list that successive memories
+    share and that is only ever appended to: a turn adds its items to the end instead of
+    copying the buffer, so it costs O(its own messages), not O(session length). No item of
+    ``store[:length]`` ever changes, so an older memory (or one a failed append left behind)
+    keeps seeing exactly its own buffer. A memory whose store has grown past its own length
+    (the items of a plan whose append failed) branches off a copy before adding to it.
+    """
+
+    store: list[BufferItem]
+    length: int
     tip: str | None
     figures: Figures
     next_seq: int
 
+    @classmethod
+    def of(
+        cls, items: Iterable[BufferItem], tip: str | None, figures: Figures, next_seq: int
+    ) -> _Memory:
+        store = list(items)
+        return cls(store, len(store), tip, figures, next_seq)
+
+    @property
+    def items(self) -> tuple[BufferItem, ...]:
+        """The compaction buffer, as a tuple (a copy: O(buffer length))."""
+        return tuple(self.store[: self.length])
+
+    def extended(
+        self, added: Sequence[BufferItem], tip: str | None, figures: Figures, next_seq: int
+    ) -> _Memory:
+        """The memory after ``added`` joins the buffer. This memory still sees its own
+        buffer: the shared store is appended to, never changed below ``length``."""
+        store = self.store
+        if len(store) != self.length:
+            store = store[: self.length]  # items of an abandoned plan follow ours: branch off
+        store.extend(added)
+        return _Memory(store, len(store), tip, figures, next_seq)
+
+    def moved(self, tip: str | None, figures: Figures, next_seq: int) -> _Memory:
+        """The same buffer with another tip, figures or next id."""
+        return _Memory(self.store, self.length, tip, figures, next_seq)
+
+
+_TIMESTAMP_CACHE: list[Any] = [-1, ""]
+
 
 def iso_timestamp(epoch_seconds: float) -> str:
-    """opi's ``now_iso``: UTC, second precision, ``YYYY-MM-DDTHH:MM:SSZ`` (COORD-007)."""
+    """opi's ``now_iso``: UTC, second precision, ``YYYY-MM-DDTHH:MM:SSZ`` (COORD-007).
+
+    The text of the last whole second is cached: a clock read many times a second formats
+    it once (``time.gmtime`` truncates a non-negative time to its whole second, as
+    ``int`` does)."""
+    if type(epoch_seconds) is float and 0.0 <= epoch_seconds < 1e15:
+        second = int(epoch_seconds)
+        cache = _TIMESTAMP_CACHE
+        if cache[0] == second:
+            text: str = cache[1]
+            return text
+        text = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
+        cache[1] = text
+        cache[0] = second
+        return text
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch_seconds))
 
 
 def _normalize_message(message: WireModel | Mapping[str, Any]) -> dict[str, Any]:
-    """A message in its normalized wire form; a caller error if it is not one (COORD-015)."""
+    """A message in its normalized wire form; a caller error if it is not one (COORD-015).
+
+    A plain dict made only of exact JSON types is normalized by :func:`_plain_message`
+    without pydantic; anything else (other types, unknown block kinds, values pydantic
+    would coerce, invalid messages) is judged by pydantic, which gives the error."""
+    if isinstance(message, WireModel):
+        message = message.to_json_dict()
+    normalized = _plain_message(message)
+    if normalized is not None:
+        return normalized
     try:
-        if isinstance(message, WireModel):
-            model = _MESSAGE_ADAPTER.validate_python(message.to_json_dict())
-        else:
-            model = _MESSAGE_ADAPTER.validate_python(message)
+        model = _MESSAGE_ADAPTER.validate_python(message)
     except ValidationError as exc:
         raise CallerError(f"not a valid message: {exc.errors()[0]['msg']}") from None
     return model.to_json_dict()
+
+
+# -- messages normalized without pydantic (COORD-015) ------------------------------------
+#
+# ``_plain_message(m)`` returns exactly ``_MESSAGE_ADAPTER.validate_python(m).to_json_dict()``
+# for the inputs it accepts, and ``None`` for every other input (which then goes to
+# pydantic). It accepts only what pydantic takes without coercion: dicts, lists, and values
+# whose type is exactly ``str``, ``int`` (in range), ``bool`` or ``None``; each model's
+# declared fields come out in declaration order with their defaults filled in, then its
+# extra fields in input order (``extra="allow"``; extras only with string keys and scalar
+# values, which a JSON-mode dump leaves as they are). Every container in the result is
+# new, so the caller's objects are never shared with the buffer or the log.
+# tests/coordinator/test_plain_message.py checks the equality against pydantic.
+
+_INVALID: Any = object()
+_REQUIRED: Any = object()
+_I64_MIN, _I64_MAX = -(2**63), 2**63 - 1
+_U32_MAX = 2**32 - 1
+_EXTRA_TYPES = frozenset({str, int, bool, type(None)})
+
+_Check = Callable[[Any], Any]
+_Fields = tuple[tuple[str, _Check, Any], ...]
+
+
+def _exact_str(value: Any) -> Any:
+    return value if type(value) is str else _INVALID
+
+
+def _optional_str(value: Any) -> Any:
+    return value if value is None or type(value) is str else _INVALID
+
+
+def _i64(value: Any) -> Any:
+    return value if type(value) is int and _I64_MIN <= value <= _I64_MAX else _INVALID
+
+
+def _u32(value: Any) -> Any:
+    return value if type(value) is int and 0 <= value <= _U32_MAX else _INVALID
+
+
+def _exact_bool(value: Any) -> Any:
+    return value if type(value) is bool else _INVALID
+
+
+def _null(value: Any) -> Any:
+    return None if value is None else _INVALID
+
+
+def _literal(*allowed: str) -> _Check:
+    choices = frozenset(allowed)
+
+    def check(value: Any) -> Any:
+        return value if type(value) is str and value in choices else _INVALID
+
+    return check
+
+
+def _plain_object(obj: Any, fields: _Fields, names: frozenset[str]) -> dict[str, Any] | None:
+    """One model's object: declared fields in order (defaults filled in), then extras."""
+    if type(obj) is not dict:
+        return None
+    out: dict[str, Any] = {}
+    found = 0
+    for name, check, default in fields:
+        if name in obj:
+            value = check(obj[name])
+            if value is _INVALID:
+                return None
+            found += 1
+        elif default is _REQUIRED:
+            return None
+        else:
+            value = default
+        out[name] = value
+    if found != len(obj):
+        for key, value in obj.items():
+            if key in names:
+                continue
+            if type(key) is not str or type(value) not in _EXTRA_TYPES:
+                return None
+            out[key] = value
+    return out
+
+
+def _nested(fields: _Fields) -> _Check:
+    names = frozenset(name for name, _, _ in fields)
+
+    def check(value: Any) -> Any:
+        out = _plain_object(value, fields, names)
+        return _INVALID if out is None else out
+
+    return check
+
+
+def _tagged_list(kinds: Mapping[str, _Fields], tag: str = "type") -> _Check:
+    """A list of objects discriminated by ``tag`` (a content block list)."""
+    by_kind = {kind: (fields, frozenset(n for n, _, _ in fields)) for kind, fields in kinds.items()}
+
+    def check(value: Any) -> Any:
+        if type(value) is not list:
+            return _INVALID
+        out: list[dict[str, Any]] = []
+        for element in value:
+            if type(element) is not dict:
+                return _INVALID
+            kind = element.get(tag)
+            if type(kind) is not str or kind not in by_kind:
+                return _INVALID
+            fields, names = by_kind[kind]
+            block = _plain_object(element, fields, names)
+            if block is None:
+                return _INVALID
+            out.append(block)
+        return out
+
+    return check
+
+
+_TEXT: _Fields = (("type", _literal("text"), _REQUIRED), ("text", _exact_str, _REQUIRED))
+_THINKING: _Fields = (
+    ("type", _literal("thinking"), _REQUIRED),
+    ("thinking", _exact_str, _REQUIRED),
+)
+_TOOL_CALL: _Fields = (
+    ("type", _literal("tool_call"), _REQUIRED),
+    (
+        "tool_call",
+        _nested(
+            (
+                ("id", _exact_str, _REQUIRED),
+                ("name", _exact_str, _REQUIRED),
+                ("arguments", _exact_str, _REQUIRED),
+            )
+        ),
+        _REQUIRED,
+    ),
+)
+_IMAGE_SOURCE = _tagged_list(
+    {
+        "url": (("type", _literal("url"), _REQUIRED), ("url", _exact_str, _REQUIRED)),
+        "base64": (("type", _literal("base64"), _REQUIRED), ("data", _exact_str, _REQUIRED)),
+    }
+)
+
+
+def _image_source(value: Any) -> Any:
+    out = _IMAGE_SOURCE([value])
+    return _INVALID if out is _INVALID else out[0]
+
+
+_IMAGE: _Fields = (
+    ("type", _literal("image"), _REQUIRED),
+    ("source", _image_source, _REQUIRED),
+    ("media_type", _literal("image/png", "image/jpeg", "image/gif", "image/webp"), _REQUIRED),
+)
+_INPUT_CONTENT = _tagged_list({"text": _TEXT, "image": _IMAGE})
+_ASSISTANT_CONTENT = _tagged_list(
+    {"text": _TEXT, "thinking": _THINKING, "tool_call": _TOOL_CALL}
+)
+_USAGE_FIELDS = _nested(tuple((name, _u32, 0) for name in COUNTER_NAMES))
+
+_MESSAGE_FIELDS: dict[str, _Fields] = {
+    "user": (
+        ("role", _literal("user"), _REQUIRED),
+        ("content", _INPUT_CONTENT, _REQUIRED),
+        ("timestamp_ms", _i64, _REQUIRED),
+    ),
+    "assistant": (
+        ("role", _literal("assistant"), _REQUIRED),
+        ("content", _ASSISTANT_CONTENT, _REQUIRED),
+        ("api", _literal("Anthropic", "OpenAi", "Google", "Mistral"), _REQUIRED),
+        ("provider", _exact_str, _REQUIRED),
+        ("model", _exact_str, _REQUIRED),
+        ("response_model", _optional_str, None),
+        ("response_id", _optional_str, None),
+        ("usage", _USAGE_FIELDS, _REQUIRED),
+        ("stop_reason", _literal("stop", "length", "tool_use", "error", "aborted"), _REQUIRED),
+        ("error_message", _optional_str, None),
+        ("timestamp_ms", _i64, _REQUIRED),
+    ),
+    "tool_result": (
+        ("role", _literal("tool_result"), _REQUIRED),
+        ("tool_call_id", _exact_str, _REQUIRED),
+        ("tool_name", _exact_str, _REQUIRED),
+        ("content", _INPUT_CONTENT, _REQUIRED),
+        ("details", _null, None),
+        ("is_error", _exact_bool, _REQUIRED),
+        ("truncated", _exact_bool, False),
+        ("timestamp_ms", _i64, _REQUIRED),
+    ),
+}
+_MESSAGE_NAMES = {
+    role: frozenset(name for name, _, _ in fields) for role, fields in _MESSAGE_FIELDS.items()
+}
+
+
+def _plain_message(message: Any) -> dict[str, Any] | None:
+    """``message`` normalized without pydantic, or ``None`` if pydantic must judge it."""
+    if type(message) is not dict:
+        return None
+    role = message.get("role")
+    if type(role) is not str or role not in _MESSAGE_FIELDS:
+        return None
+    return _plain_object(message, _MESSAGE_FIELDS[role], _MESSAGE_NAMES[role])
 
 
 def _normalize_usage(usage: Usage | Mapping[str, Any] | None) -> dict[str, int]:
@@ -386,7 +649,7 @@ def _replay(entries: Sequence[Mapping[str, Any]], log_report: RecoveryReport | N
         missing_first_kept=tuple(missing),
         invalid_entries=tuple(invalid),
     )
-    return _Replay(_Memory(tuple(items), tip, figures, highest + 1), report)
+    return _Replay(_Memory(items, len(items), tip, figures, highest + 1), report)
 
 
 def _figures(
@@ -539,7 +802,7 @@ class SessionCoordinator:
             log=log,
             fs=fs,
             header=header,
-            memory=_Memory((), None, Figures(), 1),
+            memory=_Memory([], 0, None, Figures(), 1),
             report=ResumeReport(),
             config=compaction_config or CompactionConfig(),
             model=model,
@@ -742,12 +1005,16 @@ class SessionCoordinator:
     def _plan_turn(
         self, messages: Sequence[dict[str, Any]], counters: Mapping[str, int]
     ) -> tuple[list[dict[str, Any]], _Memory]:
+        """The turn's batch and the memory after it. O(the turn's messages): the buffer is
+        extended, not copied (see :class:`_Memory`); the new items stay invisible until the
+        returned memory is installed, which happens only after the append (COORD-002)."""
         memory = self._memory
         timestamp = iso_timestamp(self._clock())
         seq = memory.next_seq
         parent = memory.tip
         batch: list[dict[str, Any]] = []
-        items = list(memory.items)
+        added: list[BufferItem] = []
+        for_log = self._for_log
         for message in messages:
             entry_id = f"msg-{seq}"
             seq += 1
@@ -757,20 +1024,23 @@ class SessionCoordinator:
                     "id": entry_id,
                     "parent_id": parent,
                     "timestamp": timestamp,
-                    "message": self._for_log(message),
+                    "message": for_log(message),
                 }
             )
-            items.append(BufferItem.of_message(entry_id, message))
+            added.append(BufferItem(entry_id, message, None))
             parent = entry_id
         figures = memory.figures.after_turn(counters)
         batch.append(self._leaf(seq, parent, figures, timestamp))
-        return batch, _Memory(tuple(items), parent, figures, seq + 1)
+        return batch, memory.extended(added, parent, figures, seq + 1)
 
     def _commit_turn(self, figures: Figures) -> CompactionReason | None:
-        self._commit(_E.TURN_END)
+        state = self._lifecycle.state
+        after = COORDINATOR_TABLE.step(state, _E.TURN_END)
+        if after is not state:
+            self._lifecycle.commit(_E.TURN_END)
         # Not a table rule: whether the threshold is reached is a condition on the figures.
         if self._due(figures):
-            if self._lifecycle.state is CoordinatorState.READY:
+            if after is CoordinatorState.READY:
                 self._commit(_E.THRESHOLD_REACHED)
             return CompactionReason.THRESHOLD
         return None
@@ -818,9 +1088,9 @@ class SessionCoordinator:
         figures = memory.figures.after_compaction()
         leaf = self._leaf(memory.next_seq + 1, entry_id, figures, timestamp)
         self._persist([entry, leaf])
-        kept = memory.items[plan.first_kept_index :]
+        kept = memory.store[plan.first_kept_index : memory.length]
         slot = BufferItem.of_summary(summary_slot_id(entry_id), plan.summary)
-        self._memory = _Memory((slot, *kept), entry_id, figures, memory.next_seq + 2)
+        self._memory = _Memory.of((slot, *kept), entry_id, figures, memory.next_seq + 2)
         self._commit(_E.COMPACTION)
         return CompactionResult(
             reason=reason,
@@ -857,7 +1127,7 @@ class SessionCoordinator:
         leaf = self._leaf(memory.next_seq, entry_id, memory.figures, timestamp)
         leaf["parent_id"] = entry_id
         if entry_id == memory.tip:
-            return [leaf], _Memory(memory.items, memory.tip, memory.figures, memory.next_seq + 1)
+            return [leaf], memory.moved(memory.tip, memory.figures, memory.next_seq + 1)
         # Not a table rule: the target must exist. Other branches are not in memory, so the
         # file is read once and replayed with the new leaf (what a resume would compute).
         entries = [r.entry for r in read_log(self.session_path, fs=self._fs).records]
@@ -866,7 +1136,7 @@ class SessionCoordinator:
         ):
             raise UnknownEntryError(entry_id)
         replayed = _replay([*entries, leaf], None).memory
-        return [leaf], _Memory(replayed.items, replayed.tip, memory.figures, memory.next_seq + 1)
+        return [leaf], replayed.moved(replayed.tip, memory.figures, memory.next_seq + 1)
 
     def append_extension_state(self, state: Any) -> str:
         """Append an extension state entry parented to the tip; returns its id (COORD-043)."""
@@ -881,7 +1151,7 @@ class SessionCoordinator:
             "state": state,
         }
         self._persist([entry])
-        self._memory = _Memory(memory.items, memory.tip, memory.figures, memory.next_seq + 1)
+        self._memory = memory.moved(memory.tip, memory.figures, memory.next_seq + 1)
         self._commit(_E.EXTENSION_STATE)
         return entry_id
 
