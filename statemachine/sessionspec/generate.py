@@ -45,6 +45,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, TextIO
 
+from sessionspec.errors import CallerError
+
 __all__ = [
     "CheckOutcome",
     "ProofEntry",
@@ -86,7 +88,7 @@ _OWNED_PATTERNS = ((SCHEMA_DIR, ".json"), (DIAGRAM_DIR, ".mmd"))
 _MAX_RULE_EXCERPT = 110
 
 
-class RootNotFoundError(Exception):
+class RootNotFoundError(CallerError):
     """No directory holding ``spec/SPEC.md`` and ``pyproject.toml`` above the start."""
 
 
