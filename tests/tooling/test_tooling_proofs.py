@@ -1,22 +1,13 @@
 """The CrossHair proof runner: a proof must have a contract that can fail, CrossHair's output
-is classified strictly, the known-bug gate bites, and RESULTS.md holds no timings.
-
-These tests name no requirement id: SPEC.md has no rule about the proof gate itself yet
-(the runner's rules are in the header of proofs/run.py).
+is classified strictly, the known-bug gate bites, and RESULTS.md holds no timings (GEN-007).
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:  # `proofs` lives at the repository root, outside the package
-    sys.path.insert(0, str(ROOT))
-
-from proofs.run import (  # noqa: E402
+from proofs.run import (
     KNOWN_BUG,
     ConditionResult,
     ProofResult,
@@ -27,7 +18,9 @@ from proofs.run import (  # noqa: E402
     run_proof,
 )
 
-from sessionspec.generate import ProofEntry  # noqa: E402
+from sessionspec.generate import ProofEntry
+
+pytestmark = pytest.mark.req("GEN-007")
 
 FIXTURE = '''\
 def with_contract(x: int) -> int:
