@@ -35,6 +35,7 @@ this; the stateful tests drive both in lock step.
 from __future__ import annotations
 
 import heapq
+import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -125,9 +126,11 @@ _ACCEPTED = ApplyOutcome(ApplyStatus.ACCEPTED)
 
 
 class _Segment:
-    __slots__ = ("deltas", "final", "truncation", "user_text")
+    __slots__ = ("context", "deltas", "final", "truncation", "user_text")
 
     def __init__(self) -> None:
+        #: The delta context last remembered for this segment, shared by its deltas.
+        self.context: tuple[Any, ...] | None = None
         self.deltas: list[str] = []
         self.truncation: str | None = None
         self.final: str | None = None
@@ -170,7 +173,8 @@ class _Item:
         self.state = _OBSERVED
         #: Passed by the walk: materialized, or (for an anchor) stepped over (RT-031).
         self.consumed = False
-        self.children: list[_Item] = []
+        #: Items declared with this one as predecessor (``None`` until there is one).
+        self.children: list[_Item] | None = None
 
     def text(self) -> str:
         segments = self.segments
@@ -230,10 +234,13 @@ def _index(event: Mapping[str, Any]) -> int:
 
 
 def _usage_dict(value: Any) -> dict[str, Any]:
-    if isinstance(value, RealtimeUsage):
-        return value.to_json_dict()
-    if not isinstance(value, Mapping):
-        raise _bad("assistant_turn_completed: usage must be an object")
+    """meerkat usage, checked: ``input_tokens`` and ``output_tokens`` always present (0 when
+    absent), the cache counters only when given."""
+    if type(value) is not dict:
+        if isinstance(value, RealtimeUsage):
+            return value.to_json_dict()
+        if not isinstance(value, Mapping):
+            raise _bad("assistant_turn_completed: usage must be an object")
     usage: dict[str, Any] = {}
     for name in ("input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens"):
         count = value.get(name)
@@ -245,6 +252,31 @@ def _usage_dict(value: Any) -> dict[str, Any]:
             raise _bad(f"assistant_turn_completed: usage.{name} must be a non-negative integer")
         usage[name] = count
     return usage
+
+
+def _completion_key(response_id: str, stop_reason: Any, usage: dict[str, Any]) -> tuple[Any, ...]:
+    """The dedup key of a completion. Usually flat, the four counters in a fixed order (an
+    absent one as ``None``: a usage dict never holds ``None``); with extra usage fields (a
+    model's extras), the sorted items. The two forms differ in length, so equal usages give
+    equal keys and different usages different keys, as the sorted items alone would."""
+    inputs = usage.get("input_tokens")
+    outputs = usage.get("output_tokens")
+    creation = usage.get("cache_creation_tokens")
+    read = usage.get("cache_read_tokens")
+    known = (
+        (inputs is not None) + (outputs is not None) + (creation is not None) + (read is not None)
+    )
+    if len(usage) == known:
+        return (
+            "assistant_turn_completed",
+            response_id,
+            stop_reason,
+            inputs,
+            outputs,
+            creation,
+            read,
+        )
+    return ("assistant_turn_completed", response_id, stop_reason, tuple(sorted(usage.items())))
 
 
 class _Journal(Protocol):
@@ -278,7 +310,12 @@ class RealtimeTranscript:
         self._clock = clock or _wall_clock_ms
         self._items: dict[str, _Item] = {}
         self._responses: dict[str, _Response] = {}
+        #: Accepted deltas: delta id -> context ``(type, response_id, item_id, prev, index)``
+        #: and delta id -> text. A delta's dedup key is its context, its id and its text;
+        #: contexts are shared (one per segment, usually), so remembering a delta allocates
+        #: nothing the garbage collector must track.
         self._deltas: dict[str, tuple[Any, ...]] = {}
+        self._delta_texts: dict[str, str] = {}
         self._accepted: set[tuple[Any, ...]] = set()
         #: Ranks of the items whose predecessor is consumed (or who have none): a heap.
         self._frontier: list[int] = []
@@ -365,10 +402,12 @@ class RealtimeTranscript:
             api=header["api"], provider=header["provider"], model=header["model"], clock=clock
         )
         try:
+            # Replay through apply: a delta takes the same fast path as when it was live.
+            apply = transcript.apply
             for record in snapshot.records:
                 entry = record.entry
                 transcript._now = int(entry["ts"])
-                transcript._apply_one(entry["event"])
+                apply(entry["event"])
             transcript._now = None
         except BaseException:
             journal.close()
@@ -395,60 +434,66 @@ class RealtimeTranscript:
             # and hands everything else to it; the conformance tests drive both paths.
             kind = event.get("type")
             if kind == "assistant_transcript_delta" or kind == "assistant_text_delta":
+                # str.strip, unbound, raises TypeError for anything but a string; a string
+                # subclass (which the checked path rejects) is told apart by identity below.
                 try:
-                    delta_id = event["delta_id"]
-                    item_id = event["item_id"]
-                    response_id = event["response_id"]
-                    delta = event["delta"]
-                    index = event["content_index"]
-                except KeyError:
+                    raw_delta_id, raw_item_id, raw_response_id, delta, index = _delta_fields(event)
+                    delta_id = _strip(raw_delta_id)
+                    item_id = _strip(raw_item_id)
+                    response_id = _strip(raw_response_id)
+                    prev = event.get("previous_item_id")
+                    if prev is not None:
+                        if type(prev) is not str:
+                            raise TypeError
+                        prev = _strip(prev) or None
+                except (KeyError, TypeError):
                     delta = None
-                prev = event.get("previous_item_id")
                 if (
                     type(delta) is str
-                    and type(delta_id) is str
-                    and type(item_id) is str
-                    and type(response_id) is str
                     and type(index) is int
                     and 0 <= index <= 0xFFFFFFFF
-                    and (prev is None or type(prev) is str)
+                    and delta_id
+                    and item_id
+                    and response_id
+                    # Unchanged by strip: an exact str without padding (the usual case).
+                    and (delta_id is raw_delta_id or type(raw_delta_id) is str)
+                    and (item_id is raw_item_id or type(raw_item_id) is str)
+                    and (response_id is raw_response_id or type(raw_response_id) is str)
                 ):
-                    delta_id = delta_id.strip()
-                    item_id = item_id.strip()
-                    response_id = response_id.strip()
-                    if prev is not None:
-                        prev = prev.strip() or None
-                    if delta_id and item_id and response_id:
-                        key = (kind, response_id, delta_id, item_id, prev, index, delta)
-                        seen = self._deltas.get(delta_id)
-                        if seen is not None:
-                            if seen == key:
-                                return _DUPLICATE
-                        else:
-                            item = self._items.get(item_id)
-                            if (
-                                item is not None
-                                and item.state is _OBSERVED
-                                and item.response_id == response_id
-                                and (prev is None or prev == item.prev)
-                                and self._responses[response_id].state is _STREAMING
-                            ):
-                                lane = _DISPLAY if kind == "assistant_text_delta" else _SPOKEN
-                                if not delta or item.lane is lane or item.lane is None:
-                                    if self._journal is not None:
-                                        self._raw = event
-                                        try:
-                                            self._persist()
-                                        finally:
-                                            self._now = None
-                                    if delta:
-                                        item.lane = lane
-                                    self._deltas[delta_id] = key
-                                    segment = item.segments.get(index)
-                                    if segment is None:
-                                        segment = item.segments[index] = _Segment()
-                                    segment.deltas.append(delta)
-                                    return _ACCEPTED
+                    context = (kind, response_id, item_id, prev, index)
+                    seen = self._deltas.get(delta_id)
+                    if seen is not None:
+                        if seen == context and self._delta_texts.get(delta_id) == delta:
+                            return _DUPLICATE
+                    else:
+                        item = self._items.get(item_id)
+                        if (
+                            item is not None
+                            and item.state is _OBSERVED
+                            and item.response_id == response_id
+                            and (prev is None or prev == item.prev)
+                            and self._responses[response_id].state is _STREAMING
+                        ):
+                            lane = _DISPLAY if kind == "assistant_text_delta" else _SPOKEN
+                            if not delta or item.lane is lane or item.lane is None:
+                                if self._journal is not None:
+                                    self._raw = event
+                                    try:
+                                        self._persist()
+                                    finally:
+                                        self._now = None
+                                if delta:
+                                    item.lane = lane
+                                segment = item.segments.get(index)
+                                if segment is None:
+                                    segment = item.segments[index] = _Segment()
+                                shared = segment.context
+                                if shared != context:
+                                    segment.context = shared = context
+                                self._deltas[delta_id] = shared
+                                self._delta_texts[delta_id] = delta
+                                segment.deltas.append(delta)
+                                return _ACCEPTED
         if not self._open:
             self._check_open()
         try:
@@ -694,7 +739,10 @@ class RealtimeTranscript:
         if parent is not None and parent.consumed:
             heapq.heappush(self._frontier, item.rank)
         elif parent is not None:
-            parent.children.append(item)
+            if parent.children is None:
+                parent.children = [item]
+            else:
+                parent.children.append(item)
         else:
             self._waiting_children.setdefault(prev, []).append(item)
         # A re-linked item may leave the frontier (lazily, in the walk): re-walk.
@@ -850,11 +898,9 @@ class RealtimeTranscript:
         delta = _req_str(raw, "delta")
         kind = raw["type"]
         lane = _DISPLAY if kind == "assistant_text_delta" else _SPOKEN
-        # The event type, not the lane, heads the key: a tuple of strings and integers only,
-        # which the garbage collector stops tracking (one is kept per delta).
         key = (kind, response_id, delta_id, item_id, prev, index, delta)
         seen = self._deltas.get(delta_id)
-        if seen == key or key in self._accepted:
+        if seen == _delta_context(key) and self._delta_texts.get(delta_id) == delta:
             return _DUPLICATE
         if not (response_id and delta_id and item_id):
             return self._reject(
@@ -930,8 +976,6 @@ class RealtimeTranscript:
         self._persist()
         if delta_id is None:
             self._accepted.add(key)
-        else:
-            self._deltas[delta_id] = key
         item, _ = self._declare(item_id, prev, "assistant", response_id)
         if lane is not None and item.lane is None:
             item.lane = lane
@@ -939,6 +983,7 @@ class RealtimeTranscript:
         if segment is None:
             segment = item.segments[index] = _Segment()
         if delta_id is not None:
+            self._remember_delta(key, segment)
             segment.deltas.append(text)
         elif truncation:
             segment.truncation = text
@@ -953,7 +998,7 @@ class RealtimeTranscript:
         if stop_reason not in _STOP_REASONS:
             raise _bad(f"assistant_turn_completed: unknown stop_reason {stop_reason!r}")
         usage = _usage_dict(raw.get("usage", {}))
-        key = ("assistant_turn_completed", response_id, stop_reason, tuple(sorted(usage.items())))
+        key = _completion_key(response_id, stop_reason, usage)
         if key in self._accepted:
             return _DUPLICATE
         if not response_id:
@@ -1054,7 +1099,7 @@ class RealtimeTranscript:
             # The causal residue: the item exists, as a contentless anchor (RT-026).
             self._persist()
             if key[0] in _DELTA_KINDS:
-                self._deltas[key[2]] = key
+                self._remember_delta(key, None)
             else:
                 self._accepted.add(key)
             item, _ = self._declare(item_id, prev, "assistant", response_id)
@@ -1062,6 +1107,16 @@ class RealtimeTranscript:
             self._discarded.extend(fragments)
             return ApplyOutcome(ApplyStatus.ACCEPTED, (), (diagnostic,), fragments)
         return ApplyOutcome(ApplyStatus.REJECTED, (), (diagnostic,), fragments)
+
+    def _remember_delta(self, key: tuple[Any, ...], segment: _Segment | None) -> None:
+        """Remember an accepted delta (its 7-field key), sharing the segment's context."""
+        context = _delta_context(key)
+        if segment is not None:
+            if segment.context != context:
+                segment.context = context
+            context = segment.context
+        self._deltas[key[2]] = context
+        self._delta_texts[key[2]] = key[6]
 
     def _skip(self, item: _Item) -> None:
         if item.state is not _SKIPPED:
@@ -1117,8 +1172,10 @@ class RealtimeTranscript:
         frontier = self._frontier
         heapq.heappop(frontier)
         item.consumed = True
-        for child in item.children:
-            heapq.heappush(frontier, child.rank)
+        children = item.children
+        if children:
+            for child in children:
+                heapq.heappush(frontier, child.rank)
         waiting = self._waiting_children.get(item.item_id)
         if waiting:
             for child in waiting:
@@ -1183,7 +1240,7 @@ class RealtimeTranscript:
         return True
 
     def _forget_children(self, item: _Item) -> None:
-        item.children = []
+        item.children = None
         self._waiting_children.pop(item.item_id, None)
 
     # -- message construction (RT-032) -------------------------------------------------------
@@ -1210,7 +1267,7 @@ class RealtimeTranscript:
                 extra = {"ss_item_id": item.item_id}
             blocks.append(_construct(TextContent, {"type": "text", "text": text}, {"text"}, extra))
             for segment in item.segments.values():
-                segment.deltas = []
+                segment.deltas.clear()
         usage = response.usage if not response.usage_spent else None
         response.usage_spent = True
         stop_reason = response.stop_reason or "end_turn"
@@ -1245,10 +1302,19 @@ class RealtimeTranscript:
         self._new_messages.append(message)
 
 
+def _delta_context(key: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``(type, response_id, item_id, prev, index)`` of a delta's key
+    ``(type, response_id, delta_id, item_id, prev, index, delta)``."""
+    return (key[0], key[1], key[3], key[4], key[5])
+
+
 def _rank(item: _Item) -> int:
     return item.rank
 
 
+_strip = str.strip
+#: The fields of a delta event, read in one call (KeyError when one is missing).
+_delta_fields = operator.itemgetter("delta_id", "item_id", "response_id", "delta", "content_index")
 _M = TypeVar("_M", bound=WireModel)
 _set_attribute = object.__setattr__
 _U32_MAX = 0xFFFFFFFF
