@@ -97,7 +97,13 @@ __all__ = [
 
 _MESSAGE_ADAPTER: TypeAdapter[Message] = TypeAdapter(Message)
 _CONTENT_KINDS = frozenset({"message", "compaction"})
-_COUNTER_SET = frozenset(COUNTER_NAMES)
+_STATE_BY_NAME = {state.value: state for state in CoordinatorState}
+#: The table's TURN_END rules, by the name of the source state (the turn's hot path).
+_TURN_END_TARGETS = {
+    state.value: target
+    for (state, event), target in COORDINATOR_TABLE.transitions.items()
+    if event is CoordinatorEvent.TURN_END
+}
 _E = CoordinatorEvent
 
 
@@ -508,12 +514,14 @@ def _normalize_usage(usage: Usage | Mapping[str, Any] | None) -> dict[str, int]:
     if usage is None:
         return dict.fromkeys(COUNTER_NAMES, 0)
     # The common case, checked without pydantic: a dict of opi's u32 counters (WIRE-003).
-    if (
-        type(usage) is dict
-        and usage.keys() <= _COUNTER_SET
-        and all(type(v) is int and 0 <= v < 2**32 for v in usage.values())
-    ):
-        return {name: usage.get(name, 0) for name in COUNTER_NAMES}
+    if type(usage) is dict:
+        counters = dict.fromkeys(COUNTER_NAMES, 0)
+        for name, value in usage.items():
+            if name not in counters or type(value) is not int or not 0 <= value <= _U32_MAX:
+                break
+            counters[name] = value
+        else:
+            return counters
     try:
         model = usage if isinstance(usage, Usage) else Usage.model_validate(usage)
     except ValidationError as exc:
@@ -994,7 +1002,7 @@ class SessionCoordinator:
         The turn's messages and a leaf carrying the turn's usage are appended as one batch
         (one write, one fsync). Memory changes only after the append returned (COORD-002).
         """
-        self._lifecycle.check(_E.TURN_END)
+        self._turn_end_target()  # the lifecycle's check (raises; changes nothing)
         messages = [_normalize_message(m) for m in new_messages]
         counters = _normalize_usage(usage)
         batch, memory = self._plan_turn(messages, counters)
@@ -1033,9 +1041,20 @@ class SessionCoordinator:
         batch.append(self._leaf(seq, parent, figures, timestamp))
         return batch, memory.extended(added, parent, figures, seq + 1)
 
+    def _turn_end_target(self) -> CoordinatorState:
+        """``self._lifecycle.check(TURN_END)`` on the hot path: the table's answer for the
+        committed state, read from a dict keyed by the state's name (``Lifecycle.state``
+        builds the enum by value, and the table hashes an enum pair); any state the table
+        has no TURN_END rule for goes to the table itself, which raises."""
+        name = self._lifecycle.state_name
+        target = _TURN_END_TARGETS.get(name)
+        if target is None:
+            return COORDINATOR_TABLE.step(_STATE_BY_NAME[name], _E.TURN_END)
+        return target
+
     def _commit_turn(self, figures: Figures) -> CompactionReason | None:
-        state = self._lifecycle.state
-        after = COORDINATOR_TABLE.step(state, _E.TURN_END)
+        state = _STATE_BY_NAME[self._lifecycle.state_name]
+        after = self._turn_end_target()
         if after is not state:
             self._lifecycle.commit(_E.TURN_END)
         # Not a table rule: whether the threshold is reached is a condition on the figures.

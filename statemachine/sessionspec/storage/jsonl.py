@@ -89,7 +89,12 @@ __all__ = [
 ]
 
 #: Fields the framing owns; an entry handed to :meth:`JsonlLog.append` must not carry them.
+#: (``_encode_batch`` spells them out on its hot path: keep both in step.)
 FRAMING_FIELDS = ("ss_seq", "ss_end", "ss_crc")
+#: The names of the states in which the table accepts APPEND.
+_APPENDABLE_STATES = frozenset(
+    state.value for (state, event) in LOG_TABLE.transitions if event is LogEvent.APPEND
+)
 
 
 class LogNotFoundError(StorageError, FileNotFoundError):
@@ -535,7 +540,12 @@ class JsonlLog:
     # -- internals --------------------------------------------------------------------------
 
     def _check_writable(self) -> None:
-        decision = LOG_TABLE.decide(self._lifecycle.state, LogEvent.APPEND)
+        # The hot path: states the table lets append are known by name (Lifecycle.state
+        # builds the enum by value); any other state goes to the table for its rejection.
+        name = self._lifecycle.state_name
+        if name in _APPENDABLE_STATES:
+            return
+        decision = LOG_TABLE.decide(LogState(name), LogEvent.APPEND)
         if isinstance(decision, LogState):
             return
         if decision.code == "failed":
@@ -543,30 +553,36 @@ class JsonlLog:
         raise IllegalTransitionError("log", decision.state, decision.event, decision.code)
 
     def _encode_batch(self, entries: Sequence[Mapping[str, Any]]) -> tuple[bytes, list[str]]:
-        if isinstance(entries, Mapping) or not entries:
+        if (type(entries) is not list and isinstance(entries, Mapping)) or not entries:
             raise CallerError("a batch is a non-empty sequence of entry objects")
         ids: list[str] = []
         batch_ids: set[str] = set()
         lines: list[bytes] = []
+        known = self._ids
+        entry_types = self._entry_types
+        first_seq = self._head + 1
         last = len(entries) - 1
+        dumps = orjson.dumps
         for index, entry in enumerate(entries):
-            if not isinstance(entry, Mapping):
+            # A plain dict is the common case; the ABC check is for other mappings.
+            if type(entry) is not dict and not isinstance(entry, Mapping):
                 raise CallerError(f"entry {index} is not a JSON object")
             entry_type, entry_id = entry.get("type"), entry.get("id")
-            if not isinstance(entry_type, str) or entry_type not in self._entry_types:
+            if not isinstance(entry_type, str) or entry_type not in entry_types:
                 raise CallerError(f"entry {index}: unknown entry type {entry_type!r}")
             if not isinstance(entry_id, str) or not entry_id:
                 raise CallerError(f"entry {index}: an entry needs a non-empty string id")
-            if entry_id in self._ids or entry_id in batch_ids:
+            if entry_id in known or entry_id in batch_ids:
                 raise DuplicateEntryIdError(entry_id)
-            _check_no_framing(entry)
+            if "ss_seq" in entry or "ss_end" in entry or "ss_crc" in entry:
+                _check_no_framing(entry)  # FRAMING_FIELDS
             try:
-                body = orjson.dumps(entry if isinstance(entry, dict) else dict(entry))
+                body = dumps(entry if isinstance(entry, dict) else dict(entry))
             except TypeError as exc:
                 raise CallerError(f"entry {entry_id!r} is not JSON-serializable: {exc}") from exc
             batch_ids.add(entry_id)
             ids.append(entry_id)
-            lines.append(frame_line(body, self._head + index + 1, index == last))
+            lines.append(frame_line(body, first_seq + index, index == last))
         return b"".join(lines), ids
 
     def _cut_back(self, start: int, cause: OSError) -> None:
