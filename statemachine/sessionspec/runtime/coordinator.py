@@ -320,6 +320,7 @@ def _normalize_message(message: WireModel | Mapping[str, Any]) -> dict[str, Any]
 
 _INVALID: Any = object()
 _REQUIRED: Any = object()
+_MISSING: Any = object()
 _I64_MIN, _I64_MAX = -(2**63), 2**63 - 1
 _U32_MAX = 2**32 - 1
 _EXTRA_TYPES = frozenset({str, int, bool, type(None)})
@@ -368,15 +369,16 @@ def _plain_object(obj: Any, fields: _Fields, names: frozenset[str]) -> dict[str,
     out: dict[str, Any] = {}
     found = 0
     for name, check, default in fields:
-        if name in obj:
-            value = check(obj[name])
+        value = obj.get(name, _MISSING)
+        if value is _MISSING:
+            if default is _REQUIRED:
+                return None
+            value = default
+        else:
+            value = check(value)
             if value is _INVALID:
                 return None
             found += 1
-        elif default is _REQUIRED:
-            return None
-        else:
-            value = default
         out[name] = value
     if found != len(obj):
         for key, value in obj.items():
