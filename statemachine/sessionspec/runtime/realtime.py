@@ -126,11 +126,13 @@ _ACCEPTED = ApplyOutcome(ApplyStatus.ACCEPTED)
 
 
 class _Segment:
-    __slots__ = ("context", "deltas", "final", "truncation", "user_text")
+    __slots__ = ("context", "context_number", "deltas", "final", "truncation", "user_text")
 
     def __init__(self) -> None:
-        #: The delta context last remembered for this segment, shared by its deltas.
+        #: The delta context last remembered for this segment, shared by its deltas, and
+        #: its number in the transcript's list of contexts.
         self.context: tuple[Any, ...] | None = None
+        self.context_number = 0
         self.deltas: list[str] = []
         self.truncation: str | None = None
         self.final: str | None = None
@@ -310,12 +312,15 @@ class RealtimeTranscript:
         self._clock = clock or _wall_clock_ms
         self._items: dict[str, _Item] = {}
         self._responses: dict[str, _Response] = {}
-        #: Accepted deltas: delta id -> context ``(type, response_id, item_id, prev, index)``
-        #: and delta id -> text. A delta's dedup key is its context, its id and its text;
-        #: contexts are shared (one per segment, usually), so remembering a delta allocates
-        #: nothing the garbage collector must track.
-        self._deltas: dict[str, tuple[Any, ...]] = {}
+        #: Accepted deltas: delta id -> number of its context in ``_delta_contexts`` (a
+        #: context is ``(type, response_id, item_id, prev, index)``, usually one per
+        #: segment) and delta id -> text. A delta's dedup key is its context, id and text.
+        #: Both dicts hold only strings and integers, so the garbage collector does not
+        #: track them (a full collection does not walk one entry per delta), and
+        #: remembering a delta allocates no tracked object.
+        self._deltas: dict[str, int] = {}
         self._delta_texts: dict[str, str] = {}
+        self._delta_contexts: list[tuple[Any, ...]] = []
         self._accepted: set[tuple[Any, ...]] = set()
         #: Ranks of the items whose predecessor is consumed (or who have none): a heap.
         self._frontier: list[int] = []
@@ -463,7 +468,10 @@ class RealtimeTranscript:
                     context = (kind, response_id, item_id, prev, index)
                     seen = self._deltas.get(delta_id)
                     if seen is not None:
-                        if seen == context and self._delta_texts.get(delta_id) == delta:
+                        if (
+                            self._delta_contexts[seen] == context
+                            and self._delta_texts.get(delta_id) == delta
+                        ):
                             return _DUPLICATE
                     else:
                         item = self._items.get(item_id)
@@ -487,10 +495,9 @@ class RealtimeTranscript:
                                 segment = item.segments.get(index)
                                 if segment is None:
                                     segment = item.segments[index] = _Segment()
-                                shared = segment.context
-                                if shared != context:
-                                    segment.context = shared = context
-                                self._deltas[delta_id] = shared
+                                if segment.context != context:
+                                    self._new_context(segment, context)
+                                self._deltas[delta_id] = segment.context_number
                                 self._delta_texts[delta_id] = delta
                                 segment.deltas.append(delta)
                                 return _ACCEPTED
@@ -688,9 +695,14 @@ class RealtimeTranscript:
         return None
 
     def _reaches(self, start: str, target: str) -> bool:
+        items = self._items
+        if start != target:
+            # The usual case, without allocating: the first step ends at a consumed item.
+            node = items.get(start)
+            if node is None or node.consumed:
+                return False
         seen: set[str] = set()
         current: str | None = start
-        items = self._items
         while current is not None and current not in seen:
             if current == target:
                 return True
@@ -900,7 +912,11 @@ class RealtimeTranscript:
         lane = _DISPLAY if kind == "assistant_text_delta" else _SPOKEN
         key = (kind, response_id, delta_id, item_id, prev, index, delta)
         seen = self._deltas.get(delta_id)
-        if seen == _delta_context(key) and self._delta_texts.get(delta_id) == delta:
+        if (
+            seen is not None
+            and self._delta_contexts[seen] == _delta_context(key)
+            and self._delta_texts.get(delta_id) == delta
+        ):
             return _DUPLICATE
         if not (response_id and delta_id and item_id):
             return self._reject(
@@ -1111,12 +1127,17 @@ class RealtimeTranscript:
     def _remember_delta(self, key: tuple[Any, ...], segment: _Segment | None) -> None:
         """Remember an accepted delta (its 7-field key), sharing the segment's context."""
         context = _delta_context(key)
-        if segment is not None:
-            if segment.context != context:
-                segment.context = context
-            context = segment.context
-        self._deltas[key[2]] = context
+        if segment is None:
+            segment = _Segment()
+        if segment.context != context:
+            self._new_context(segment, context)
+        self._deltas[key[2]] = segment.context_number
         self._delta_texts[key[2]] = key[6]
+
+    def _new_context(self, segment: _Segment, context: tuple[Any, ...]) -> None:
+        segment.context = context
+        segment.context_number = len(self._delta_contexts)
+        self._delta_contexts.append(context)
 
     def _skip(self, item: _Item) -> None:
         if item.state is not _SKIPPED:
@@ -1127,7 +1148,8 @@ class RealtimeTranscript:
     def _end(self, response_id: str, keep: str | None) -> tuple[DiscardedFragment, ...]:
         response = self._responses[response_id]
         fragments: list[DiscardedFragment] = []
-        for item in sorted(response.items, key=_rank):
+        items = response.items
+        for item in sorted(items, key=_rank) if len(items) > 1 else items:
             if item.state is not _OBSERVED:
                 continue
             text = item.text()
