@@ -28,6 +28,17 @@ A response's consecutive items become one assistant message; when a run could st
 not yet placed), the walk rolls back and waits (RT-031). Each consumed item pushes its
 children onto the heap. Every step is O(log n) per item; a delta costs a few dict lookups.
 
+Hot path. Deltas are nearly all of a stream, so :meth:`RealtimeTranscript.apply` decides a
+delta given as a plain dict inline (in memory and on a journal alike; a reopen replays
+through it too) and hands every other event, and every delta it cannot decide, to the
+checked handlers; ``tests/realtime/test_fast_paths.py`` holds the two to the same answers.
+What is kept per delta is chosen for the garbage collector as much as for lookups: its
+dedup key (type, ids, predecessor, index, text) is split into the delta's text and the
+number of a *context* shared by the segment's deltas, in two dicts of strings and integers
+that the collector does not track, so a long stream adds no tracked object per delta.
+Messages are built by :func:`_construct`, which sets what ``model_construct`` sets without
+its per-field walk.
+
 The reference model (:mod:`sessionspec.reference.realtime`) is the specification of all of
 this; the stateful tests drive both in lock step.
 """
