@@ -1454,7 +1454,8 @@ def _has_hooks(cls: type[WireModel]) -> bool:
 def _copy_event(event: Mapping[str, Any]) -> dict[str, Any]:
     copied = dict(event)
     usage = copied.get("usage")
-    if isinstance(usage, Mapping):
+    # ``None`` first: most events have no usage, and an ABC check is slow.
+    if usage is not None and isinstance(usage, Mapping):
         copied["usage"] = dict(usage)
     return copied
 
