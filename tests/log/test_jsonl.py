@@ -581,7 +581,9 @@ def test_crlf_lines_read_exactly_like_lf_lines(path: str) -> None:
     write_two_turns(path)
     lf_entries = [r.entry for r in read_log(path).records]
     Path(path).write_bytes(Path(path).read_bytes().replace(b"\n", b"\r\n"))
-    assert [r.entry for r in read_log(path).records] == lf_entries  # framing stripped too
+    snapshot = read_log(path)
+    assert [r.entry for r in snapshot.records] == lf_entries  # framing stripped too
+    assert snapshot.header == HEADER
 
 
 @pytest.mark.req("LOG-007", "LOG-002")
@@ -626,10 +628,12 @@ def test_a_failed_open_releases_the_lock(path: str) -> None:
     Path(path).write_bytes(b"garbage\n")
     with pytest.raises(BadHeaderError):
         JsonlLog.open(path)
-    Path(path).unlink()
-    write_two_turns(path)  # creates anew; then a writer can open it
+    good = frame_line(orjson.dumps(HEADER), 0, True)
+    with open(path, "r+b") as handle:  # repaired in place: the same file, the same lock
+        handle.truncate(0)
+        handle.write(good)
     with JsonlLog.open(path) as log:
-        assert log.head == 4
+        assert log.head == 0
     fs = SimulatedFileSystem()
     JsonlLog.create("/d/s.jsonl", HEADER, fs=fs).close()
     fs.arm("open")
@@ -645,3 +649,14 @@ def test_the_writer_knows_every_id_in_the_log(path: str) -> None:
         assert log.contains("msg-3") and not log.contains("msg-5")
         log.append([entry(5, "msg-3")])
         assert log.contains("msg-5")
+
+
+@pytest.mark.req("LOG-001", "LOG-019")
+def test_any_sequence_of_mappings_is_a_batch(path: str) -> None:
+    from types import MappingProxyType
+
+    with JsonlLog.create(path, HEADER) as log:
+        assert log.append((entry(1), MappingProxyType(leaf(2, "msg-1")))) == 2
+        with pytest.raises(CallerError):
+            log.append(entry(3))  # type: ignore[arg-type]  # one entry is not a batch
+    assert ids(path) == ["msg-1", "leaf-2"]
