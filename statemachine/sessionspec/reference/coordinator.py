@@ -489,11 +489,24 @@ def compaction_batch(
     plan = plan_compaction(state.items, reason, policy=config.policy, summarizer=summarizer)
     if plan is None:
         return (), None
-    entry_id = f"cmp-{state.next_seq}"
-    entry = {
+    entry = compaction_entry(f"cmp-{state.next_seq}", state.tip, timestamp, plan, reason)
+    figures = state.figures.after_compaction()
+    leaf = _leaf(state.next_seq + 1, entry["id"], figures, timestamp)
+    return (entry, leaf), plan
+
+
+def compaction_entry(
+    entry_id: str,
+    parent_id: str | None,
+    timestamp: str,
+    plan: CompactionPlan,
+    reason: CompactionReason,
+) -> dict[str, Any]:
+    """A compaction entry in opi's form plus our two extra fields (COORD-031, WIRE-005)."""
+    return {
         "type": "compaction",
         "id": entry_id,
-        "parent_id": state.tip,
+        "parent_id": parent_id,
         "timestamp": timestamp,
         "summary": plan.summary,
         "first_kept_entry_id": plan.first_kept_entry_id,
@@ -502,8 +515,6 @@ def compaction_batch(
         "ss_reason": reason.value,
         "ss_summary_source": plan.summary_source,
     }
-    leaf = _leaf(state.next_seq + 1, entry_id, state.figures.after_compaction(), timestamp)
-    return (entry, leaf), plan
 
 
 def leaf_batch(

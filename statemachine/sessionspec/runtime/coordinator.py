@@ -69,6 +69,7 @@ from sessionspec.reference.coordinator import (
     COUNTER_NAMES,
     NO_TIP,
     Figures,
+    compaction_entry,
     context_dicts,
     seq_of,
     summary_slot_id,
@@ -1094,18 +1095,7 @@ class SessionCoordinator:
             return None
         timestamp = iso_timestamp(self._clock())
         entry_id = f"cmp-{memory.next_seq}"
-        entry = {
-            "type": "compaction",
-            "id": entry_id,
-            "parent_id": memory.tip,
-            "timestamp": timestamp,
-            "summary": plan.summary,
-            "first_kept_entry_id": plan.first_kept_entry_id,
-            "tokens_before": plan.tokens_before,
-            "tokens_after": plan.tokens_after,
-            "ss_reason": reason.value,
-            "ss_summary_source": plan.summary_source,
-        }
+        entry = compaction_entry(entry_id, memory.tip, timestamp, plan, reason)
         figures = memory.figures.after_compaction()
         leaf = self._leaf(memory.next_seq + 1, entry_id, figures, timestamp)
         self._persist([entry, leaf])

@@ -1032,18 +1032,9 @@ class RealtimeTranscript:
             return _DUPLICATE
         if not response_id:
             return self._reject(DiagnosticCode.INVALID_ID, None, None, "empty or blank id")
-        response = self._responses.get(response_id)
-        if (
-            response is not None
-            and response.state is not _STREAMING
-            and response.state is not _WAITING
-        ):
-            return self._reject(
-                DiagnosticCode.ALREADY_TERMINAL,
-                None,
-                response_id,
-                f"it is {response.state.value}",
-            )
+        refused = self._refuse_if_ended(response_id)
+        if refused is not None:
+            return refused
         self._persist()
         self._accepted.add(key)
         response = self._response(response_id)
@@ -1060,6 +1051,15 @@ class RealtimeTranscript:
         discarded = self._end(response_id, "all")
         return ApplyOutcome(ApplyStatus.ACCEPTED, (), (), discarded) if discarded else _ACCEPTED
 
+    def _refuse_if_ended(self, response_id: str) -> ApplyOutcome | None:
+        """First end wins: a second, different end of a response is refused (RT-025)."""
+        response = self._responses.get(response_id)
+        if response is None or response.state is _STREAMING or response.state is _WAITING:
+            return None
+        return self._reject(
+            DiagnosticCode.ALREADY_TERMINAL, None, response_id, f"it is {response.state.value}"
+        )
+
     def _on_interrupted(self, raw: Mapping[str, Any]) -> ApplyOutcome:
         response_id = _req_str(raw, "response_id").strip()
         key = ("assistant_turn_interrupted", response_id)
@@ -1067,18 +1067,9 @@ class RealtimeTranscript:
             return _DUPLICATE
         if not response_id:
             return self._reject(DiagnosticCode.INVALID_ID, None, None, "empty or blank id")
-        response = self._responses.get(response_id)
-        if (
-            response is not None
-            and response.state is not _STREAMING
-            and response.state is not _WAITING
-        ):
-            return self._reject(
-                DiagnosticCode.ALREADY_TERMINAL,
-                None,
-                response_id,
-                f"it is {response.state.value}",
-            )
+        refused = self._refuse_if_ended(response_id)
+        if refused is not None:
+            return refused
         self._persist()
         self._accepted.add(key)
         response = self._response(response_id)
