@@ -6,6 +6,7 @@ machines are noisy; they are never timed tests (DESIGN §5).
 
 from __future__ import annotations
 
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -66,35 +67,37 @@ def measure_interleaved(
     baseline: Callable[[int], object],
     after_ours: Callable[[int], object] | None = None,
 ) -> tuple[float, float]:
-    """Total wall times of ``ours(i)`` and ``baseline(i)`` for ``i`` in ``range(count)``.
+    """Median wall times of ``ours(i)`` and ``baseline(i)`` over ``i`` in ``range(count)``.
 
     The two run one operation at a time, turn about, and the side going first alternates:
     on a shared disk, fsync latency drifts by several times within seconds, and only
-    pairing every operation with its baseline keeps that drift out of the ratio.
+    pairing every operation with its baseline keeps that drift out of the ratio. Medians,
+    not totals: a single stall of the virtual disk (tens of milliseconds, landing on
+    whichever side happens to be in its fsync) would otherwise decide the ratio.
     ``after_ours(i)``, if given, runs untimed right after ``ours(i)`` (for instance to
     record the bytes the baseline must write).
     """
-    ours_total = baseline_total = 0.0
+    ours_times: list[float] = []
+    baseline_times: list[float] = []
     clock = time.perf_counter
 
-    def run_ours(index: int) -> float:
+    def run_ours(index: int) -> None:
         start = clock()
         ours(index)
-        elapsed = clock() - start
+        ours_times.append(clock() - start)
         if after_ours is not None:
             after_ours(index)
-        return elapsed
 
-    def run_baseline(index: int) -> float:
+    def run_baseline(index: int) -> None:
         start = clock()
         baseline(index)
-        return clock() - start
+        baseline_times.append(clock() - start)
 
     for index in range(count):
         if index % 2:
-            baseline_total += run_baseline(index)
-            ours_total += run_ours(index)
+            run_baseline(index)
+            run_ours(index)
         else:
-            ours_total += run_ours(index)
-            baseline_total += run_baseline(index)
-    return ours_total, baseline_total
+            run_ours(index)
+            run_baseline(index)
+    return statistics.median(ours_times), statistics.median(baseline_times)

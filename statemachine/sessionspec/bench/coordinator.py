@@ -142,9 +142,9 @@ def _turn_end_benchmark(directory: Path, turns: int) -> tuple[BenchResult, Bench
     coordinator.close()
     os.close(bare_fd)
     total = len(batches)
-    ours_rate, bare_rate = total / ours_time, total / bare_time
+    ours_rate, bare_rate = 1 / ours_time, 1 / bare_time
     throughput = BenchResult(
-        "durable turn end (user + assistant, one batch)",
+        "durable turn end (user + assistant, one batch; median per turn)",
         ours_rate,
         bare_rate,
         ours_rate / bare_rate,
@@ -153,7 +153,7 @@ def _turn_end_benchmark(directory: Path, turns: int) -> tuple[BenchResult, Bench
     )
     per_turn = fsyncs / total
     fsync_row = BenchResult("fsyncs per turn", per_turn, 1.0, per_turn, "fsyncs", "<= 1")
-    return throughput, fsync_row, ours_time / total
+    return throughput, fsync_row, ours_time
 
 
 def _turn_cpu(directory: Path, turns: int) -> BenchResult:
