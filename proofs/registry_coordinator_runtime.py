@@ -4,7 +4,7 @@
 These are the integer rules a resume must reproduce exactly: the next id after the highest
 in the file, the derived summary-slot id, and the figures a turn and a compaction produce.
 Bounds: ``pre: len(...)`` lines keep the search small; the stateful machine
-(tests/coordinator/coord_machine.py) checks the same rules on whole sessions.
+(sessionspec.conformance.coordinator_machine) checks the same rules on whole sessions.
 """
 
 from __future__ import annotations

@@ -11,8 +11,6 @@ import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from tests.coordinator.coord_machine import MODEL, CoordinatorFactory
-
 from sessionspec.compaction import (
     CompactionConfig,
     CompactionPlan,
@@ -20,6 +18,7 @@ from sessionspec.compaction import (
     core_summary,
     estimate_tokens,
 )
+from sessionspec.conformance.coordinator_machine import MODEL, CoordinatorFactory
 from sessionspec.runtime.coordinator import (
     SessionCoordinator,
     _normalize_message,

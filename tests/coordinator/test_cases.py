@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from tests.coordinator import coord_factories
 from tests.coordinator.coord_factories import runtime_factory
-from tests.coordinator.coord_machine import run_steps
+
+from sessionspec.conformance.coordinator_machine import run_steps
 
 CASES = sorted((Path(__file__).parents[2] / "spec" / "cases" / "coordinator").glob("*.json"))
 

@@ -1,7 +1,8 @@
 """Model-based verification of the coordinator, with crashes and injected faults.
 
-The machine (coord_machine.py) runs the runtime in lock step with the reference
-model. The same machine must fail on each planted bug (coord_factories.py) within the CI budget.
+The machine (sessionspec.conformance.coordinator_machine) runs the runtime in lock step
+with the reference model. The same machine must fail on each planted bug
+(coord_factories.py) within the CI budget.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from tests.coordinator.coord_factories import (
     UsageBeforeWriteCoordinator,
     runtime_factory,
 )
-from tests.coordinator.coord_machine import CoordinatorFactory, CoordinatorMachine
 
 from sessionspec.conformance import run_machine
+from sessionspec.conformance.coordinator_machine import CoordinatorFactory, CoordinatorMachine
 
 DEEP = bool(os.environ.get("SESSIONSPEC_DEEP"))
 BUDGET = settings(

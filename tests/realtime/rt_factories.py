@@ -12,8 +12,7 @@ import random
 from collections.abc import Mapping
 from typing import Any
 
-from tests.realtime.rt_machine import Observed, Subject, SubjectFactory
-
+from sessionspec.conformance.realtime_machine import Observed, Subject, SubjectFactory
 from sessionspec.errors import IllegalTransitionError
 from sessionspec.reference.realtime import ApplyStatus, DiscardedFragment, Lane
 from sessionspec.runtime.realtime import ApplyOutcome, RealtimeTranscript

@@ -1,6 +1,7 @@
 """Order-insensitivity (RT-035): every causally equivalent delivery gives the same transcript.
 
-A conversation is drawn as a causally valid event set (rt_scripts.py), then delivered in
+A conversation is drawn as a causally valid event set
+(sessionspec.conformance.realtime_scripts), then delivered in
 several causally equivalent orders with duplicates. The runtime must produce, for every
 order, exactly the reference transcript of the natural order; the reference itself must
 too (the spec's definition is order-insensitive). The planted bugs must be caught here too.
@@ -14,9 +15,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.realtime.rt_factories import KeepsSpokenOnBargeIn, LastCompletionWins
-from tests.realtime.rt_scripts import Script, conversation, delivery
 
 from sessionspec import RealtimeTranscript
+from sessionspec.conformance.realtime_scripts import Script, conversation, delivery
 from sessionspec.reference import realtime as ref
 
 DEEP = bool(os.environ.get("SESSIONSPEC_DEEP"))

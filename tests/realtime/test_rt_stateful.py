@@ -15,7 +15,8 @@ from tests.realtime.rt_factories import (
     durable_factory,
     runtime_factory,
 )
-from tests.realtime.rt_machine import RealtimeMachine, SubjectFactory
+
+from sessionspec.conformance.realtime_machine import RealtimeMachine, SubjectFactory
 
 DEEP = bool(os.environ.get("SESSIONSPEC_DEEP"))
 BUDGET = settings(

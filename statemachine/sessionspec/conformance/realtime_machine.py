@@ -32,8 +32,8 @@ from hypothesis.stateful import (
     precondition,
     rule,
 )
-from tests.realtime.rt_scripts import WORDS, conversation, delivery
 
+from sessionspec.conformance.realtime_scripts import WORDS, conversation, delivery
 from sessionspec.reference import realtime as ref
 
 
