@@ -660,3 +660,23 @@ def test_any_sequence_of_mappings_is_a_batch(path: str) -> None:
         with pytest.raises(CallerError):
             log.append(entry(3))  # type: ignore[arg-type]  # one entry is not a batch
     assert ids(path) == ["msg-1", "leaf-2"]
+
+
+@pytest.mark.req("LOG-007")
+def test_reading_restores_the_collector_as_it_found_it(path: str) -> None:
+    import gc
+
+    write_two_turns(path)
+    assert gc.isenabled()
+    read_log(path)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        read_log(path)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    Path(path).write_bytes(b"garbage\n")
+    with pytest.raises(BadHeaderError):
+        read_log(path)
+    assert gc.isenabled()
