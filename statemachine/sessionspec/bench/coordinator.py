@@ -25,6 +25,7 @@ from typing import Any
 import orjson
 
 from sessionspec.bench.common import BenchResult, measure, measure_interleaved, measure_pair
+from sessionspec.collector import collector_paused
 from sessionspec.compaction import CompactionConfig, CompactionReason
 from sessionspec.lifecycle import Lifecycle
 from sessionspec.runtime.coordinator import SessionCoordinator, _replay
@@ -242,22 +243,12 @@ def _resume_benchmark(directory: Path, entries: int) -> list[BenchResult]:
     entries_read = [r.entry for r in read_log(path).records]
 
     def replay_only() -> None:
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
+        with collector_paused():
             _replay(entries_read, None)
-        finally:
-            if collecting:
-                gc.enable()
 
     def bare_without_collector() -> None:
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
+        with collector_paused():
             bare()
-        finally:
-            if collecting:
-                gc.enable()
 
     elapsed, baseline = measure_pair(ours, bare, rounds=3)
     _, baseline_no_gc = measure_pair(ours, bare_without_collector, rounds=2)

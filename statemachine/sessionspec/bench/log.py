@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import gc
 import os
 import tempfile
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 import orjson
 
 from sessionspec.bench.common import BenchResult, measure_interleaved, measure_pair
+from sessionspec.collector import collector_paused
 from sessionspec.storage.framing import frame_line
 from sessionspec.storage.jsonl import JsonlLog, read_log
 from sessionspec.storage.log import Durability
@@ -92,13 +92,8 @@ def _read_benchmark(directory: Path, entries: int) -> list[BenchResult]:
         assert len(parsed) == entries + 1
 
     def bare_without_collector() -> None:
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
+        with collector_paused():
             bare()
-        finally:
-            if collecting:
-                gc.enable()
 
     elapsed, baseline = measure_pair(ours, bare, rounds=3)
     _, baseline_paused = measure_pair(ours, bare_without_collector, rounds=3)

@@ -460,15 +460,7 @@ def turn_batch(
     for message in messages:
         entry_id = f"msg-{seq}"
         seq += 1
-        batch.append(
-            {
-                "type": "message",
-                "id": entry_id,
-                "parent_id": parent,
-                "timestamp": timestamp,
-                "message": redact_for_log(message, redaction),
-            }
-        )
+        batch.append(message_entry(entry_id, parent, timestamp, redact_for_log(message, redaction)))
         parent = entry_id
     figures = state.figures.after_turn(usage)
     batch.append(_leaf(seq, parent, figures, timestamp))
@@ -493,6 +485,19 @@ def compaction_batch(
     figures = state.figures.after_compaction()
     leaf = _leaf(state.next_seq + 1, entry["id"], figures, timestamp)
     return (entry, leaf), plan
+
+
+def message_entry(
+    entry_id: str, parent_id: str | None, timestamp: str, message: dict[str, Any]
+) -> dict[str, Any]:
+    """A message entry in opi's form; ``message`` as it is persisted (COORD-010, WIRE-007)."""
+    return {
+        "type": "message",
+        "id": entry_id,
+        "parent_id": parent_id,
+        "timestamp": timestamp,
+        "message": message,
+    }
 
 
 def compaction_entry(

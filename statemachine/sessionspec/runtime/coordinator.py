@@ -37,7 +37,6 @@ and fsyncs the directory, so that a crash leaves either no fork or a complete on
 from __future__ import annotations
 
 import copy
-import gc
 import os
 import posixpath
 import time
@@ -47,6 +46,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from sessionspec.collector import collector_paused
 from sessionspec.compaction import (
     BufferItem,
     CompactionConfig,
@@ -71,6 +71,7 @@ from sessionspec.reference.coordinator import (
     Figures,
     compaction_entry,
     context_dicts,
+    message_entry,
     seq_of,
     summary_slot_id,
 )
@@ -846,16 +847,11 @@ class SessionCoordinator:
         # Reading a long log allocates one dict per line and no reference cycles; the cyclic
         # collector would rescan them again and again (it doubled the time of a 100,000-entry
         # resume). It is paused for the read and the replay, and restored as it was.
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
+        with collector_paused():
             return cls._open(
                 path, compaction_config, model, fs, durability, redaction, pricing,
                 summarizer, clock,
             )
-        finally:
-            if collecting:
-                gc.enable()
 
     @classmethod
     def _open(
@@ -1029,15 +1025,7 @@ class SessionCoordinator:
         for message in messages:
             entry_id = f"msg-{seq}"
             seq += 1
-            batch.append(
-                {
-                    "type": "message",
-                    "id": entry_id,
-                    "parent_id": parent,
-                    "timestamp": timestamp,
-                    "message": for_log(message),
-                }
-            )
+            batch.append(message_entry(entry_id, parent, timestamp, for_log(message)))
             added.append(BufferItem(entry_id, message, None))
             parent = entry_id
         figures = memory.figures.after_turn(counters)

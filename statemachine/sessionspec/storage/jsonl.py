@@ -34,7 +34,6 @@ and ``id``), so resuming a long log costs little more than decoding it.
 from __future__ import annotations
 
 import errno
-import gc
 import posixpath
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
@@ -43,6 +42,7 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, ValidationError
 
+from sessionspec.collector import collector_paused
 from sessionspec.errors import (
     AppendFailedError,
     BadHeaderError,
@@ -177,13 +177,8 @@ def scan_log_bytes(
     trigger can free nothing (it only walks the growing heap). The collector's previous
     state is restored on return.
     """
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_paused():
         return _scan(data, path, header_model, entry_types)
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def _scan(
