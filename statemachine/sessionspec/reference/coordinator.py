@@ -431,7 +431,8 @@ def replay(entries: Sequence[Mapping[str, Any]], config: CompactionConfig) -> Re
 # --------------------------------------------------------------------------------------
 
 
-def _leaf(seq: int, tip: str | None, figures: Figures, timestamp: str) -> dict[str, Any]:
+def leaf_entry(seq: int, tip: str | None, figures: Figures, timestamp: str) -> dict[str, Any]:
+    """A leaf at ``tip`` carrying the figures after the operation (COORD-016, COORD-021)."""
     return {
         "type": "leaf",
         "id": f"leaf-{seq}",
@@ -463,7 +464,7 @@ def turn_batch(
         batch.append(message_entry(entry_id, parent, timestamp, redact_for_log(message, redaction)))
         parent = entry_id
     figures = state.figures.after_turn(usage)
-    batch.append(_leaf(seq, parent, figures, timestamp))
+    batch.append(leaf_entry(seq, parent, figures, timestamp))
     reason = CompactionReason.THRESHOLD if compaction_due(figures, config) else None
     return tuple(batch), reason
 
@@ -483,7 +484,7 @@ def compaction_batch(
         return (), None
     entry = compaction_entry(f"cmp-{state.next_seq}", state.tip, timestamp, plan, reason)
     figures = state.figures.after_compaction()
-    leaf = _leaf(state.next_seq + 1, entry["id"], figures, timestamp)
+    leaf = leaf_entry(state.next_seq + 1, entry["id"], figures, timestamp)
     return (entry, leaf), plan
 
 
@@ -531,7 +532,7 @@ def leaf_batch(
         e.get("type") in _CONTENT_KINDS and e.get("id") == target for e in entries
     ):
         return None
-    leaf = _leaf(state.next_seq, target, state.figures, timestamp)
+    leaf = leaf_entry(state.next_seq, target, state.figures, timestamp)
     leaf["parent_id"] = target
     return (leaf,)
 
@@ -563,5 +564,5 @@ def fork_entries(
         copied.append(dict(state))
     tip = str(chain[-1].get("id")) if chain else None
     seq = next_seq_of(tuple(str(e.get("id")) for e in copied))
-    copied.append(_leaf(seq, tip, Figures(), timestamp))
+    copied.append(leaf_entry(seq, tip, Figures(), timestamp))
     return tuple(copied)

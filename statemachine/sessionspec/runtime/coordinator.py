@@ -71,6 +71,7 @@ from sessionspec.reference.coordinator import (
     Figures,
     compaction_entry,
     context_dicts,
+    leaf_entry,
     message_entry,
     seq_of,
     summary_slot_id,
@@ -1029,7 +1030,7 @@ class SessionCoordinator:
             added.append(BufferItem(entry_id, message, None))
             parent = entry_id
         figures = memory.figures.after_turn(counters)
-        batch.append(self._leaf(seq, parent, figures, timestamp))
+        batch.append(leaf_entry(seq, parent, figures, timestamp))
         return batch, memory.extended(added, parent, figures, seq + 1)
 
     def _turn_end_target(self) -> CoordinatorState:
@@ -1085,7 +1086,7 @@ class SessionCoordinator:
         entry_id = f"cmp-{memory.next_seq}"
         entry = compaction_entry(entry_id, memory.tip, timestamp, plan, reason)
         figures = memory.figures.after_compaction()
-        leaf = self._leaf(memory.next_seq + 1, entry_id, figures, timestamp)
+        leaf = leaf_entry(memory.next_seq + 1, entry_id, figures, timestamp)
         self._persist([entry, leaf])
         kept = memory.store[plan.first_kept_index : memory.length]
         slot = BufferItem.of_summary(summary_slot_id(entry_id), plan.summary)
@@ -1123,7 +1124,7 @@ class SessionCoordinator:
     def _plan_leaf_move(self, entry_id: str) -> tuple[list[dict[str, Any]], _Memory]:
         memory = self._memory
         timestamp = iso_timestamp(self._clock())
-        leaf = self._leaf(memory.next_seq, entry_id, memory.figures, timestamp)
+        leaf = leaf_entry(memory.next_seq, entry_id, memory.figures, timestamp)
         leaf["parent_id"] = entry_id
         if entry_id == memory.tip:
             return [leaf], memory.moved(memory.tip, memory.figures, memory.next_seq + 1)
@@ -1178,7 +1179,7 @@ class SessionCoordinator:
         if extension is not None:
             copied.append(dict(extension))
         seq = 1 + max((seq_of(str(e["id"])) for e in copied), default=0)
-        copied.append(self._leaf(seq, tip, Figures(), timestamp))
+        copied.append(leaf_entry(seq, tip, Figures(), timestamp))
 
         self._fs.makedirs(directory)
         if session_id is None:
@@ -1240,17 +1241,6 @@ class SessionCoordinator:
         if role == "tool_result" and message.get("details") is not None:
             return redact_for_log(message, self._redaction)
         return message
-
-    @staticmethod
-    def _leaf(seq: int, tip: str | None, figures: Figures, timestamp: str) -> dict[str, Any]:
-        return {
-            "type": "leaf",
-            "id": f"leaf-{seq}",
-            "parent_id": tip,
-            "timestamp": timestamp,
-            "entry_id": NO_TIP if tip is None else tip,
-            ACCOUNTING_FIELD: figures.to_json(),
-        }
 
     def _persist(self, batch: list[dict[str, Any]]) -> None:
         """Append one batch (COORD-002). A log failure moves the coordinator to ``failed``."""

@@ -1028,15 +1028,9 @@ class RealtimeTranscript:
             raise _bad(f"assistant_turn_completed: unknown stop_reason {stop_reason!r}")
         usage = _usage_dict(raw.get("usage", {}))
         key = _completion_key(response_id, stop_reason, usage)
-        if key in self._accepted:
-            return _DUPLICATE
-        if not response_id:
-            return self._reject(DiagnosticCode.INVALID_ID, None, None, "empty or blank id")
-        refused = self._refuse_if_ended(response_id)
+        refused = self._admit_end(key, response_id)
         if refused is not None:
             return refused
-        self._persist()
-        self._accepted.add(key)
         response = self._response(response_id)
         if stop_reason == "tool_use":
             response.state = _WAITING
@@ -1051,27 +1045,27 @@ class RealtimeTranscript:
         discarded = self._end(response_id, "all")
         return ApplyOutcome(ApplyStatus.ACCEPTED, (), (), discarded) if discarded else _ACCEPTED
 
-    def _refuse_if_ended(self, response_id: str) -> ApplyOutcome | None:
-        """First end wins: a second, different end of a response is refused (RT-025)."""
-        response = self._responses.get(response_id)
-        if response is None or response.state is _STREAMING or response.state is _WAITING:
-            return None
-        return self._reject(
-            DiagnosticCode.ALREADY_TERMINAL, None, response_id, f"it is {response.state.value}"
-        )
-
-    def _on_interrupted(self, raw: Mapping[str, Any]) -> ApplyOutcome:
-        response_id = _req_str(raw, "response_id").strip()
-        key = ("assistant_turn_interrupted", response_id)
+    def _admit_end(self, key: tuple[Any, ...], response_id: str) -> ApplyOutcome | None:
+        """Accept and persist an end of a response, or say why not: a duplicate, a blank id
+        (RT-003), or a second, different end (first end wins, RT-025)."""
         if key in self._accepted:
             return _DUPLICATE
         if not response_id:
             return self._reject(DiagnosticCode.INVALID_ID, None, None, "empty or blank id")
-        refused = self._refuse_if_ended(response_id)
-        if refused is not None:
-            return refused
+        response = self._responses.get(response_id)
+        if response is not None and response.state not in (_STREAMING, _WAITING):
+            return self._reject(
+                DiagnosticCode.ALREADY_TERMINAL, None, response_id, f"it is {response.state.value}"
+            )
         self._persist()
         self._accepted.add(key)
+        return None
+
+    def _on_interrupted(self, raw: Mapping[str, Any]) -> ApplyOutcome:
+        response_id = _req_str(raw, "response_id").strip()
+        refused = self._admit_end(("assistant_turn_interrupted", response_id), response_id)
+        if refused is not None:
+            return refused
         response = self._response(response_id)
         response.state = ResponseState.INTERRUPTED
         response.stop_reason = "cancelled"
