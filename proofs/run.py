@@ -22,7 +22,7 @@ Rules of this runner (DESIGN §4, research/verification.md §3.6):
    not a proof), ``counterexample`` and ``error`` (both fail the run).
 5. ``proofs/RESULTS.md`` is generated from a full run (``--write``) and holds no timings, so
    it only changes when a contract, a bound or a status changes; ``--check`` fails when it
-   is out of date (``sessionspec check`` runs with ``--check``).
+   is out of date (``sessionspec gates`` runs with ``--check``).
 
 Theory of operation: load the registries (:func:`sessionspec.generate.load_proofs`),
 resolve each target in this process to check that it carries a postcondition, then run one

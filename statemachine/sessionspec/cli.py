@@ -3,7 +3,8 @@
 Subcommands (the logic lives in the modules named):
 
 - ``demo [--workdir DIR]``: the story of every machine (:mod:`sessionspec.demo`).
-- ``check [--skip STEP] [--fail-fast] [-- PYTEST ARGS]``: every gate (:mod:`sessionspec.check`).
+- ``gates [--skip STEP] [--fail-fast] [-- PYTEST ARGS]``: every gate (:mod:`sessionspec.gates`).
+- ``pins [--upgrade]``: the pinned development tools (:mod:`sessionspec.pins`).
 - ``generate [--check] [--root DIR]``: spec/ diagrams, schemas, matrix
   (:mod:`sessionspec.generate`, GEN-005).
 - ``proofs [--only SUBSTR] [--write | --check]``: the CrossHair proofs (``proofs/run.py``).
@@ -35,12 +36,19 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return demo_main(args.workdir)
 
 
-def _cmd_check(args: argparse.Namespace) -> int:
-    from sessionspec.check import run_checks
+def _cmd_gates(args: argparse.Namespace) -> int:
+    from sessionspec.gates import run_checks
 
     return run_checks(
         _root(args.root), args.pytest_args, skip=args.skip or (), fail_fast=args.fail_fast
     )
+
+
+def _cmd_pins(args: argparse.Namespace) -> int:
+    from sessionspec.pins import check_pins, upgrade_pins
+
+    root = _root(args.root)
+    return upgrade_pins(root) if args.upgrade else check_pins(root)
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
@@ -106,7 +114,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from sessionspec.check import STEP_NAMES
+    from sessionspec.gates import STEP_NAMES
 
     parser = argparse.ArgumentParser(
         prog="sessionspec", description="sessionspec: specified session-lifecycle machines"
@@ -118,7 +126,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.set_defaults(handler=_cmd_demo)
 
     check = commands.add_parser(
-        "check",
+        "gates",
         help="run every gate: ruff, mypy, generate --check, proofs, pytest",
         description="Run every gate in order and summarise; arguments after `--` go to pytest.",
     )
@@ -130,7 +138,17 @@ def _parser() -> argparse.ArgumentParser:
         help="skip a step (repeatable; for local iteration only)",
     )
     check.add_argument("--fail-fast", action="store_true", help="stop at the first failure")
-    check.set_defaults(handler=_cmd_check)
+    check.set_defaults(handler=_cmd_gates)
+
+    pins = commands.add_parser(
+        "pins",
+        help="check the environment against constraints.txt, or --upgrade the pins",
+    )
+    pins.add_argument(
+        "--upgrade", action="store_true", help="resolve every extra afresh and rewrite the pins"
+    )
+    pins.add_argument("--root", type=Path, default=None, help="repository root")
+    pins.set_defaults(handler=_cmd_pins)
 
     generate = commands.add_parser(
         "generate", help="write spec/schema, spec/diagrams and spec/MATRIX.md"
@@ -167,8 +185,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         arguments, passthrough = arguments[:cut], arguments[cut + 1 :]
     parser = _parser()
     args = parser.parse_args(arguments)
-    if passthrough and args.command != "check":
-        parser.error("arguments after `--` are only accepted by `check` (they go to pytest)")
+    if passthrough and args.command != "gates":
+        parser.error("arguments after `--` are only accepted by `gates` (they go to pytest)")
     args.pytest_args = passthrough
     handler = cast(Callable[[argparse.Namespace], int], args.handler)
     return handler(args)

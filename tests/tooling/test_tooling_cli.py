@@ -1,4 +1,4 @@
-"""The ``sessionspec`` command line and ``sessionspec check``'s sequencing.
+"""The ``sessionspec`` command line and ``sessionspec gates``'s sequencing.
 
 The generate tests run the real command against a temporary repository with small schema
 and table registries (GEN-005); the others replace the expensive parts (the gates, the
@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 
-import sessionspec.check
 import sessionspec.cli
+import sessionspec.gates
 import sessionspec.generate
 from sessionspec.bench.common import BenchResult
-from sessionspec.check import Step, run_checks
 from sessionspec.cli import main
+from sessionspec.gates import Step, run_checks
 
 SPEC = "# Spec\n\n## 1. General (GEN)\n\n- **GEN-001** A rule.\n"
 
@@ -91,8 +91,8 @@ def test_arguments_after_a_double_dash_go_to_pytest(monkeypatch: pytest.MonkeyPa
         seen.update(root=root, pytest_args=list(pytest_args), skip=list(skip), ff=fail_fast)
         return 7
 
-    monkeypatch.setattr(sessionspec.check, "run_checks", fake_run_checks)
-    assert main(["check", "--skip", "mypy", "--", "-k", "wire", "-x"]) == 7
+    monkeypatch.setattr(sessionspec.gates, "run_checks", fake_run_checks)
+    assert main(["gates", "--skip", "mypy", "--", "-k", "wire", "-x"]) == 7
     assert seen["pytest_args"] == ["-k", "wire", "-x"]
     assert seen["skip"] == ["mypy"]
     assert seen["ff"] is False
@@ -113,13 +113,13 @@ def test_check_runs_every_step_and_summarises(
         Step("mypy", _python("import sys; sys.exit(3)")),
         Step("generate", _python("pass")),
     ]
-    monkeypatch.setattr(sessionspec.check, "steps", lambda root, args: fake)
+    monkeypatch.setattr(sessionspec.gates, "steps", lambda root, args: fake)
     out = io.StringIO()
     assert run_checks(tmp_path, out=out) == 1
     text = out.getvalue()
     assert "=== mypy: FAILED (exit 3)" in text
     assert "=== generate: passed" in text  # a failure does not stop the run
-    assert "check FAILED" in text and ": mypy" in text
+    assert "gates FAILED" in text and ": mypy" in text
 
     out = io.StringIO()
     assert run_checks(tmp_path, fail_fast=True, out=out) == 1
@@ -128,16 +128,16 @@ def test_check_runs_every_step_and_summarises(
 
     out = io.StringIO()
     assert run_checks(tmp_path, skip=["mypy"], out=out) == 0
-    assert "check passed" in out.getvalue()
+    assert "gates passed" in out.getvalue()
 
 
 @pytest.mark.req("GEN-005")  # the test command runs `generate --check`
 def test_the_real_steps_are_in_order_and_use_this_interpreter(tmp_path: Path) -> None:
-    steps = sessionspec.check.steps(tmp_path, ["-x"])
-    assert [s.name for s in steps] == list(sessionspec.check.STEP_NAMES)
+    steps = sessionspec.gates.steps(tmp_path, ["-x"])
+    assert [s.name for s in steps] == list(sessionspec.gates.STEP_NAMES)
     assert all(s.argv[0] == sys.executable for s in steps)
     assert steps[-1].argv[-2:] == ("-q", "-x")
-    assert "--check" in steps[2].argv and "--check" in steps[3].argv
+    assert "--check" in steps[3].argv and "--check" in steps[4].argv
 
 
 def test_demo_is_called_with_the_workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

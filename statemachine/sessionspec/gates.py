@@ -1,8 +1,9 @@
-"""``sessionspec check``: the one command that runs every gate of the project, in order.
+"""``sessionspec gates``: the one command that runs every gate of the project, in order.
 
 Rules:
 
-1. The steps are, in this order: lint (``ruff check``), types (``mypy --strict``), generated
+1. The steps are, in this order: the environment matches ``constraints.txt``
+   (``sessionspec pins``, GEN-008), lint (``ruff check``), types (``mypy --strict``), generated
    files up to date (``sessionspec generate --check``, GEN-005), CrossHair proofs with their
    known-bug gate and ``proofs/RESULTS.md`` up to date (``python -m proofs.run --check``),
    and the test suite (``pytest -q`` plus any arguments given after ``--``).
@@ -31,7 +32,7 @@ from typing import TextIO
 
 __all__ = ["STEP_NAMES", "Step", "StepOutcome", "run_checks", "steps"]
 
-STEP_NAMES = ("ruff", "mypy", "generate", "proofs", "pytest")
+STEP_NAMES = ("pins", "ruff", "mypy", "generate", "proofs", "pytest")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +58,7 @@ def steps(root: Path, pytest_args: Sequence[str] = ()) -> list[Step]:
     """The gates of rule 1, as commands for this interpreter."""
     python = sys.executable
     return [
+        Step("pins", (python, "-m", "sessionspec.cli", "pins", "--root", str(root))),
         Step("ruff", (python, "-m", "ruff", "check", "statemachine", "tests", "proofs")),
         Step(
             "mypy",
@@ -130,7 +132,7 @@ def run_checks(
     total = time.perf_counter() - started
     if failed:
         names = ", ".join(o.step.name for o in failed)
-        print(f"check FAILED in {total:.1f} s: {names}", file=stream, flush=True)
+        print(f"gates FAILED in {total:.1f} s: {names}", file=stream, flush=True)
         return 1
-    print(f"check passed in {total:.1f} s", file=stream, flush=True)
+    print(f"gates passed in {total:.1f} s", file=stream, flush=True)
     return 0
