@@ -221,6 +221,25 @@ class RealtimeMachine(RuleBasedStateMachine):
         else:
             self.both(ref.Completed(response_id, stop, usage))
 
+    @rule(text=_text, end=st.sampled_from(("complete", "interrupt", "cancel")))
+    def spoken_answer_outlives_its_response(self, text: str, end: str) -> None:
+        """A response whose playback is reported ends before the user heard its spoken item
+        out (most barge-ins come after ``response.done``): the item awaits playback (RT-072)."""
+        serial = len(self.delivered)
+        response_id, item_id = f"pv{serial}", f"pv{serial}_a"
+        self.both(ref.PlaybackStarted(response_id))
+        self.both(
+            ref.Delta(
+                ref.Lane.SPOKEN, response_id, f"pv{serial}_d", item_id, None, 0, text or "words"
+            )
+        )
+        if end == "complete":
+            self.both(ref.Completed(response_id, "end_turn", ref.RefUsage(1, 1)))
+        elif end == "interrupt":
+            self.both(ref.Interrupted(response_id))
+        else:
+            self.both(ref.Completed(response_id, "cancelled"))
+
     @precondition(lambda self: bool(self._awaiting_playback()))
     @rule(data=st.data(), end=st.sampled_from(("finished", "cut", "cut_to_nothing")))
     def playback_ends_after_the_response(self, data: st.DataObject, end: str) -> None:
