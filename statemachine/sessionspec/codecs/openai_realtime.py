@@ -57,6 +57,7 @@ __all__ = [
     "MISSING_TRANSCRIPT_AFTER",
     "SERVER_EVENTS",
     "HeardPrefix",
+    "InvalidServerEventError",
     "OpenAIRealtimeTranslator",
     "PlaybackMode",
     "TranslatorNote",
@@ -159,6 +160,51 @@ SERVER_EVENTS: Mapping[str, tuple[str, str]] = {
     "mcp_list_tools.completed": (_IGNORED, "tool listing, not conversation text"),
     "mcp_list_tools.failed": (_IGNORED, "tool listing, not conversation text"),
 }
+
+
+class InvalidServerEventError(CallerError):
+    """A server event of a type the codec maps lacks a field it needs, or has one of the
+    wrong type; the translator's state is unchanged."""
+
+
+#: Event type -> the string fields it must carry (``item.id``: a field of a nested object).
+_REQUIRED: dict[str, tuple[str, ...]] = {
+    **{kind: ("item.id",) for kind in _ITEM_EVENTS},
+    **{
+        kind: ("response_id", "item_id", "event_id")
+        for kind in (*_TEXT_DELTA, *_AUDIO_TRANSCRIPT_DELTA)
+    },
+    **{kind: ("response_id", "item_id") for kind in _AUDIO_TRANSCRIPT_DONE},
+    "response.created": ("response.id",),
+    "response.done": ("response.id",),
+    "response.output_item.added": ("response_id", "item.id"),
+    "response.content_part.added": ("response_id", "item_id"),
+    "conversation.item.input_audio_transcription.completed": ("item_id",),
+    "conversation.item.input_audio_transcription.failed": ("item_id",),
+    "conversation.item.truncated": ("item_id",),
+    "output_audio_buffer.started": ("response_id",),
+    "output_audio_buffer.stopped": ("response_id",),
+}
+
+
+def _check(event: Mapping[str, Any], kind: str) -> None:
+    for name in _REQUIRED.get(kind, ()):
+        outer, _, inner = name.partition(".")
+        value: Any = event.get(outer)
+        if inner:
+            if not isinstance(value, Mapping):
+                raise InvalidServerEventError(f"{kind}: field {outer!r} must be an object")
+            value = value.get(inner)
+        if type(value) is not str:
+            raise InvalidServerEventError(f"{kind}: field {name!r} must be a string")
+    for name in ("transcript", "delta"):
+        value = event.get(name)
+        if value is not None and type(value) is not str:
+            raise InvalidServerEventError(f"{kind}: field {name!r} must be a string or null")
+    for name in ("content_index", "audio_end_ms"):
+        value = event.get(name)
+        if value is not None and (type(value) is not int or value < 0):
+            raise InvalidServerEventError(f"{kind}: field {name!r} must be a non-negative integer")
 
 
 class PlaybackMode(enum.Enum):
@@ -298,8 +344,16 @@ class OpenAIRealtimeTranslator:
     # -- the mapping -------------------------------------------------------------------------
 
     def translate(self, server_event: Mapping[str, Any]) -> list[dict[str, Any]]:
-        """The transcript events for one server event (often none)."""
+        """The transcript events for one server event (often none).
+
+        :raises InvalidServerEventError: a mapped event lacks a field or has a wrong one.
+        """
+        if not isinstance(server_event, Mapping):
+            raise InvalidServerEventError("a server event is an object")
         kind = server_event.get("type")
+        if type(kind) is not str:
+            raise InvalidServerEventError("a server event has a string 'type'")
+        _check(server_event, kind)
         if kind in _AUDIO_TRANSCRIPT_DELTA or kind in _TEXT_DELTA:
             return self._delta(server_event, kind in _TEXT_DELTA)
         if kind in _AUDIO_DELTA:
