@@ -561,3 +561,16 @@ def test_playback_off_keeps_the_seed_behaviour() -> None:
     started = {"type": "output_audio_buffer.started", "response_id": "resp_1"}
     feed(transcript, translator, [*VOICE_TURN[:8], started, *VOICE_TURN[8:]])
     assert texts(transcript)[-1] == ("assistant", "Hello! I'm an assistant.")
+
+
+@pytest.mark.req("RT-061", "RT-076")
+def test_cut_after_an_untracked_response_is_a_note_not_a_rejection() -> None:
+    """A WebSocket client left in mode auto: its cut after response.done cannot apply."""
+    transcript = RealtimeTranscript(clock=lambda: 0)
+    translator = OpenAIRealtimeTranslator()
+    cut = {"type": "conversation.item.truncated", "item_id": "item_a1", "content_index": 0,
+           "audio_end_ms": 500}
+    outcomes = feed(transcript, translator, [*VOICE_TURN, cut])
+    assert all(o.status is not ApplyStatus.REJECTED for o in outcomes)
+    assert texts(transcript)[-1] == ("assistant", "Hello! I'm an assistant.")
+    assert translator.notes[-1].code.value == "cut_without_playback"

@@ -30,7 +30,8 @@ Rules
   does not); a barge-in is the response's own ``response.done`` with status ``cancelled``
   and reason ``turn_detected`` (``assistant_turn_interrupted``), not
   ``input_audio_buffer.speech_started``, after which the server still sends that response's
-  end.
+  end; a cut of an item whose response ended without a reported playback (which the
+  transcript would refuse as late) becomes a ``cut_without_playback`` note instead.
 
 Theory of operation
 -------------------
@@ -230,6 +231,9 @@ class TranslatorNoteCode(enum.Enum):
     PLAYBACK_SETTLED_BY_FALLBACK = "playback_settled_by_fallback"
     #: A playback start for a response that already ended was not reported (RT-070).
     PLAYBACK_STARTED_LATE = "playback_started_late"
+    #: A cut of an item whose response ended without a reported playback was not reported:
+    #: its text already counted in full (use playback mode ``client`` over WebSocket).
+    CUT_WITHOUT_PLAYBACK = "cut_without_playback"
     #: The server sent an ``error`` event.
     PROVIDER_ERROR = "provider_error"
 
@@ -444,6 +448,18 @@ class OpenAIRealtimeTranslator:
         """Playback of the item was cut at ``audio_end_ms``: the heard prefix (RT-075)."""
         response_id = self._response_of.get(item_id)
         if response_id is None:
+            return []
+        if response_id in self._done and response_id not in self._tracked:
+            # RT-061: the transcript would refuse it as late; say so here instead.
+            self.notes.append(
+                TranslatorNote(
+                    TranslatorNoteCode.CUT_WITHOUT_PLAYBACK,
+                    item_id,
+                    response_id,
+                    f"cut at {audio_end_ms} ms after the response ended; nobody reported its "
+                    "playback, so its text counted in full",
+                )
+            )
             return []
         text: str | None = None
         if self.heard_prefix is not None and audio_end_ms is not None:
