@@ -17,6 +17,8 @@ import pathlib
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sessionspec import RealtimeTranscript
 from sessionspec.codecs.openai_realtime import (
@@ -149,3 +151,25 @@ def test_heard_prefix_estimate(
     text: str, end_ms: int | None, streamed_ms: float | None, heard: str
 ) -> None:
     assert estimate_heard_prefix(text, end_ms, streamed_ms) == heard
+
+
+@pytest.mark.req("RT-075")
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.text(alphabet="ab .", max_size=30),
+    end=st.one_of(st.none(), st.integers(0, 5000)),
+    later=st.integers(0, 5000),
+    streamed=st.one_of(st.none(), st.floats(1.0, 6000.0)),
+)
+def test_heard_prefix_is_a_word_prefix_growing_with_the_cut(
+    text: str, end: int | None, later: int, streamed: float | None
+) -> None:
+    heard = estimate_heard_prefix(text, end, streamed)
+    assert text.startswith(heard)
+    # It ends at a word boundary: the whole text, or followed by white space.
+    assert heard == text or heard == "" or text[len(heard)].isspace()
+    if end is None or end < 250:
+        assert heard == ""
+    # The later the cut, the more was heard.
+    if end is not None:
+        assert estimate_heard_prefix(text, end + later, streamed).startswith(heard)
