@@ -574,3 +574,33 @@ def test_cut_after_an_untracked_response_is_a_note_not_a_rejection() -> None:
     assert all(o.status is not ApplyStatus.REJECTED for o in outcomes)
     assert texts(transcript)[-1] == ("assistant", "Hello! I'm an assistant.")
     assert translator.notes[-1].code.value == "cut_without_playback"
+
+
+@pytest.mark.req("RT-073", "RT-076")
+def test_a_cut_in_the_second_spoken_item_means_the_first_was_heard_in_full() -> None:
+    translator = OpenAIRealtimeTranslator()
+    transcript = RealtimeTranscript(clock=lambda: 0)
+    answer: list[dict[str, Any]] = [
+        {"type": "response.created", "response": {"id": "r1"}},
+        {"type": "output_audio_buffer.started", "response_id": "r1"},
+    ]
+    for n, (item_id, words) in enumerate((("a1", "First part. "), ("a2", "second part"))):
+        answer += [
+            {"type": "conversation.item.created", "previous_item_id": "u1" if n == 0 else "a1",
+             "item": {"id": item_id, "type": "message", "role": "assistant", "content": []}},
+            {"type": "response.output_audio_transcript.delta", "event_id": f"e{n}",
+             "response_id": "r1", "item_id": item_id, "content_index": 0, "delta": words},
+        ]
+    answer += [
+        {"type": "response.done", "response": {"id": "r1", "status": "completed"}},
+        {"type": "conversation.item.truncated", "item_id": "a2", "content_index": 0,
+         "audio_end_ms": 100},
+    ]
+    hello: dict[str, Any] = {"type": "conversation.item.created", "previous_item_id": None,
+             "item": {"id": "u1", "type": "message", "role": "user",
+                      "content": [{"type": "input_text", "text": "hi"}]}}
+    outcomes = feed(transcript, translator, [hello, *answer])
+    assert all(o.status is not ApplyStatus.REJECTED for o in outcomes)
+    # a1 played in full, a2 cut under the threshold: nothing of it.
+    assert texts(transcript) == [("user", "hi"), ("assistant", "First part. ")]
+    assert translator.finish() == []

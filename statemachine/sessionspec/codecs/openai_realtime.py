@@ -445,7 +445,12 @@ class OpenAIRealtimeTranslator:
     def playback_cut(
         self, item_id: str, content_index: int = 0, audio_end_ms: int | None = None
     ) -> list[dict[str, Any]]:
-        """Playback of the item was cut at ``audio_end_ms``: the heard prefix (RT-075)."""
+        """Playback of the item was cut at ``audio_end_ms``: the heard prefix (RT-075).
+
+        Audio plays in order, so the response's spoken items before this one were heard in
+        full (``assistant_playback_finished`` each, first), and those after it not at all
+        (they settle to nothing when they end, RT-076).
+        """
         response_id = self._response_of.get(item_id)
         if response_id is None:
             return []
@@ -467,8 +472,22 @@ class OpenAIRealtimeTranslator:
         if text is None:
             streamed = self._streamed_bytes.get(item_id, 0) / self._bytes_per_ms
             text = estimate_heard_prefix(self._text.get(item_id, ""), audio_end_ms, streamed)
+        events: list[dict[str, Any]] = []
+        spoken = list(self._spoken.get(response_id, {}))
+        if item_id in spoken and response_id in self._tracked:
+            for earlier in spoken[: spoken.index(item_id)]:
+                if earlier not in self._settled:
+                    self._settled.add(earlier)
+                    events.append(
+                        {
+                            "type": "assistant_playback_finished",
+                            "response_id": response_id,
+                            "item_id": earlier,
+                        }
+                    )
+        self._cleared.add(response_id)
         self._settled.add(item_id)
-        return [
+        events.append(
             {
                 "type": "assistant_transcript_truncated",
                 "response_id": response_id,
@@ -476,7 +495,8 @@ class OpenAIRealtimeTranslator:
                 "content_index": content_index,
                 "text": text,
             }
-        ]
+        )
+        return events
 
     def finish(self) -> list[dict[str, Any]]:
         """The connection ended: settle every unsettled playback (heard in full; nothing if
