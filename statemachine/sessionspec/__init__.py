@@ -1,5 +1,6 @@
 """sessionspec."""
 
+from sessionspec.codecs.openai_realtime import InvalidServerEventError
 from sessionspec.compaction import (
     CompactionConfig,
     CompactionReason,
@@ -34,6 +35,7 @@ __all__ = [
     "CumulativeUsage",
     "ForkResult",
     "InvalidRealtimeEventError",
+    "InvalidServerEventError",
     "LlmSummarizer",
     "PricingTable",
     "RealtimeTranscript",

@@ -1,4 +1,5 @@
-"""The realtime conformance cases, written by hand: meerkat's tests (research/seeds.md §3.8).
+"""The realtime conformance cases, written by hand: meerkat's tests (research/seeds.md §3.8),
+and the playback rules that real OpenAI Realtime traffic needs (RT-070..RT-074, issue 15).
 
 Each case is a list of events in the wire form, what each step must do, and the expected
 transcript, written from what the seed test asserts (never computed by our code).
@@ -91,6 +92,14 @@ def interrupted(response: str) -> Event:
     return {"type": "assistant_turn_interrupted", "response_id": response}
 
 
+def playback_started(response: str) -> Event:
+    return {"type": "assistant_playback_started", "response_id": response}
+
+
+def playback_finished(response: str, item: str) -> Event:
+    return {"type": "assistant_playback_finished", "response_id": response, "item_id": item}
+
+
 def step(event: Event, status: str = "accepted", materialized: int = 0, *codes: str) -> Step:
     return {
         "event": event,
@@ -123,13 +132,14 @@ def case(
     steps: list[Step],
     messages: list[dict[str, Any]],
     in_flight: list[str] | None = None,
+    seed: str = "meerkat-core 0.6.23 session.rs tests",
 ) -> dict[str, Any]:
     expected: dict[str, Any] = {"messages": messages}
     if in_flight is not None:
         expected["in_flight_response_ids"] = in_flight
     return {
         "name": name,
-        "seed": "meerkat-core 0.6.23 session.rs tests",
+        "seed": seed,
         "description": description,
         "requirements": requirements,
         "steps": steps,
@@ -469,7 +479,145 @@ def build_cases() -> list[dict[str, Any]]:
             [u("hello"), a("r1", "end_turn", ("abc", S))],
         ),
     ]
-    return cases
+    return cases + playback_cases()
+
+
+#: The seed of the playback cases: what real OpenAI Realtime streams showed (issue 15).
+REAL_TRAFFIC = "sessionspec: real OpenAI Realtime traffic (spec/cases/realtime/openai)"
+
+
+def playback_cases() -> list[dict[str, Any]]:
+    hello = user("u1", "hello")
+    greeting = [
+        step(hello, "accepted", 1),
+        step(playback_started("r1")),
+        step(spoken_delta("r1", "d1", "a1", "Good afternoon, ", "u1")),
+        step(spoken_delta("r1", "d2", "a1", "how can I help?", "u1")),
+    ]
+    return [
+        case(
+            "playback_cut_after_response_done_keeps_the_heard_prefix",
+            "The response completes while its audio still plays; the user speaks over it and "
+            "the cut comes after response.done: expected, not late. The item waits for it and "
+            "holds what was heard.",
+            ["RT-072", "RT-073", "RT-074"],
+            [
+                *greeting,
+                step(completed("r1")),
+                step(truncated("r1", "a1", "Good afternoon,"), "accepted", 1),
+                step(truncated("r1", "a1", "Good afternoon,"), "duplicate"),
+                step(truncated("r1", "a1", "Good"), "rejected", 0, "late_content"),
+            ],
+            [u("hello"), a("r1", "end_turn", ("Good afternoon,", S), usage=(10, 5))],
+            seed=REAL_TRAFFIC,
+        ),
+        case(
+            "playback_finished_after_response_done_keeps_everything",
+            "The audio is played to the end after the response completed: all of it was heard.",
+            ["RT-071", "RT-073"],
+            [
+                *greeting,
+                step(completed("r1")),
+                step(playback_finished("r1", "a1"), "accepted", 1),
+                step(playback_finished("r1", "a1"), "duplicate"),
+            ],
+            [u("hello"), a("r1", "end_turn", ("Good afternoon, how can I help?", S))],
+            seed=REAL_TRAFFIC,
+        ),
+        case(
+            "barge_in_keeps_the_cut_heard_before_it",
+            "A cut during the response, then the barge-in: the heard prefix is kept (meerkat "
+            "discards the whole item), with the stop reason of a barge-in.",
+            ["RT-023", "RT-072"],
+            [
+                step(hello, "accepted", 1),
+                step(spoken_delta("r1", "d1", "a1", "Once upon a time, ", "u1")),
+                step(truncated("r1", "a1", "Once upon")),
+                step(spoken_delta("r1", "d2", "a1", "there was", "u1")),
+                step(interrupted("r1"), "accepted", 1),
+            ],
+            [u("hello"), a("r1", "cancelled", ("Once upon", S), usage=(0, 0))],
+            seed=REAL_TRAFFIC,
+        ),
+        case(
+            "barge_in_then_cut_to_nothing_leaves_an_anchor",
+            "A barge-in before anything was heard (the cut is at 0 ms): the item waits, then "
+            "becomes an anchor, and the next user item materializes.",
+            ["RT-072", "RT-073"],
+            [
+                step(hello, "accepted", 1),
+                step(playback_started("r1")),
+                step(spoken_delta("r1", "d1", "a1", "I am going to", "u1")),
+                step(interrupted("r1")),
+                step(user("u2", "wait", "a1")),
+                step(truncated("r1", "a1", ""), "accepted", 1),
+            ],
+            [u("hello"), u("wait")],
+            seed=REAL_TRAFFIC,
+        ),
+        case(
+            "playback_started_after_the_end_is_late",
+            "A playback reported after its response ended is late: the spoken text already "
+            "counted as streamed.",
+            ["RT-070"],
+            [
+                step(hello, "accepted", 1),
+                step(spoken_delta("r1", "d1", "a1", "hi", "u1")),
+                step(completed("r1"), "accepted", 1),
+                step(playback_started("r1"), "rejected", 0, "late_content"),
+            ],
+            [u("hello"), a("r1", "end_turn", ("hi", S))],
+            seed=REAL_TRAFFIC,
+        ),
+        case(
+            "cut_after_the_end_of_an_item_without_content_is_refused",
+            "Found by the permutation property: an item of a reported playback with no content "
+            "at the end of its response is an anchor (RT-021), so a cut after the end is "
+            "late (RT-026); only a cut before the end gives it content. The generator keeps such a "
+            "cut before the terminal event (RT-035 (b)).",
+            ["RT-021", "RT-035", "RT-073"],
+            [
+                step(hello, "accepted", 1),
+                step(playback_started("r1")),
+                step(observed("a1", "assistant", "u1", "r1")),
+                step(completed("r1")),
+                step(truncated("r1", "a1", "fin"), "rejected", 0, "late_content"),
+            ],
+            [u("hello")],
+            seed=REAL_TRAFFIC,
+        ),
+        case(
+            "run_waits_for_an_item_awaiting_playback",
+            "A response with a display item and a spoken item: the message waits until the "
+            "spoken item's playback ended, so the response is one message whatever the order.",
+            ["RT-031", "RT-072"],
+            [
+                step(hello, "accepted", 1),
+                step(playback_started("r1")),
+                step(text_delta("r1", "d1", "a1", "map: left at the bridge", "u1")),
+                step(spoken_delta("r1", "d2", "a2", "turn left", "a1")),
+                step(completed("r1")),
+                step(playback_finished("r1", "a2"), "accepted", 1),
+            ],
+            [u("hello"), a("r1", "end_turn", ("map: left at the bridge", D), ("turn left", S))],
+            seed=REAL_TRAFFIC,
+        ),
+        case(
+            "user_item_without_transcript_is_skipped_and_unblocks",
+            "Input transcription off: a user audio item never gets a transcript and blocks "
+            "the answer after it until the codec skips it; a transcript after that is refused.",
+            ["RT-017", "RT-076"],
+            [
+                step(observed("u1", "user")),
+                step(spoken_delta("r1", "d1", "a1", "hi", "u1")),
+                step(completed("r1")),
+                step(skipped("u1"), "accepted", 1),
+                step(user("u1", "too late"), "rejected", 0, "item_skipped"),
+            ],
+            [a("r1", "end_turn", ("hi", S))],
+            seed=REAL_TRAFFIC,
+        ),
+    ]
 
 
 def write_cases() -> None:

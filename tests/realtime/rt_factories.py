@@ -99,6 +99,19 @@ class KeepsSpokenOnBargeIn(RealtimeTranscript):
         return super()._end(response_id, "all" if keep == "display" else keep)
 
 
+class CountsUnheardSpeech(RealtimeTranscript):
+    """Bug: a reported playback is ignored, so spoken text counts as soon as its response
+    completes, heard or not, and a later cut is refused as late (the behaviour before
+    RT-072)."""
+
+    def _on_playback_started(self, raw: Mapping[str, Any]) -> ApplyOutcome:
+        outcome = super()._on_playback_started(raw)
+        response = self._responses.get(str(raw.get("response_id", "")).strip())
+        if response is not None:
+            response.played_back = False
+        return outcome
+
+
 class LastCompletionWins(RealtimeTranscript):
     """Bug: a later completion overwrites the stop reason and usage of a completed response."""
 
@@ -118,6 +131,7 @@ class LastCompletionWins(RealtimeTranscript):
 
 
 __all__ = [
+    "CountsUnheardSpeech",
     "ForgetsDedupAfterRestart",
     "IllegalTransitionError",
     "KeepsSpokenOnBargeIn",

@@ -11,13 +11,15 @@ from sessionspec.bench.realtime import run as run_bench
 from sessionspec.demo.realtime import run as run_demo
 
 
-@pytest.mark.req("RT-041", "RT-060")
+@pytest.mark.req("RT-041", "RT-060", "RT-072", "RT-075")
 def test_demo_story(tmp_path: pathlib.Path) -> None:
     out = io.StringIO()
     run_demo(tmp_path, out)
     text = out.getvalue()
     assert "Sorry, I meant Porto." in text
-    assert "'Tomorrow will be ' (barge_in)" in text
+    # The barge-in keeps what was heard of the answer, and nothing of the rest.
+    assert "assistant : Tomorrow will be  [spoken; stop aborted (cancelled)" in text
+    assert "rainy" not in text
     assert "0 accepted, 0 messages materialized; transcript byte-identical: True" in text
 
 

@@ -394,7 +394,10 @@ def test_voice_turn() -> None:
     assert assistant["stop_reason"] == "stop"
 
 
-def test_barge_in_drops_the_unheard_speech_and_the_conversation_goes_on() -> None:
+@pytest.mark.req("RT-072", "RT-061")
+def test_barge_in_keeps_what_was_heard_and_the_conversation_goes_on() -> None:
+    """The server cut the answer at 1.2 s; the client says "Once upon" was heard. Before
+    RT-072 the whole item was discarded and the truncation rejected as late."""
     transcript = RealtimeTranscript(clock=lambda: 0)
     translator = OpenAIRealtimeTranslator(heard)
     feed(transcript, translator, VOICE_TURN)
@@ -403,13 +406,12 @@ def test_barge_in_drops_the_unheard_speech_and_the_conversation_goes_on() -> Non
         ("user", "Hi, who are you?"),
         ("assistant", "Hello! I'm an assistant."),
         ("user", "Tell me a long story."),
+        ("assistant", "Once upon"),
         ("user", "Actually, never mind."),
     ]
-    fragments = [f.text for f in transcript.discarded()]
-    assert fragments == ["Once upon a time, "]
-    codes = [d.code.value for o in outcomes for d in o.diagnostics]
-    assert "already_terminal" in codes  # response.done(cancelled) after the barge-in
-    assert "late_content" in codes  # the delta still in flight, and the truncation
+    assert transcript.messages()[3].to_json_dict()["ss_realtime_stop_reason"] == "cancelled"
+    assert transcript.discarded() == []
+    assert all(o.status is not ApplyStatus.REJECTED for o in outcomes)
 
 
 def test_function_call_is_an_anchor_and_text_input_is_a_user_message() -> None:
@@ -456,3 +458,149 @@ def test_failed_transcription_skips_the_user_item() -> None:
     transcript = RealtimeTranscript(clock=lambda: 0)
     feed(transcript, OpenAIRealtimeTranslator(), events)
     assert texts(transcript) == [("assistant", "Hello! I'm an assistant.")]
+
+
+@pytest.mark.req("RT-060")
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"type": "conversation.item.added", "item": {"type": "message"}},
+        {"type": "conversation.item.added", "item": "not an object"},
+        {"type": "response.output_audio_transcript.delta", "response_id": "r", "item_id": "i"},
+        {"type": "response.done", "response": {"id": 7}},
+        {"type": "conversation.item.truncated", "item_id": "i", "audio_end_ms": -1},
+        {"type": "conversation.item.input_audio_transcription.completed", "item_id": "i",
+         "transcript": 3},
+        {"type": 5},
+        ["not", "an", "event"],
+    ],
+)
+def test_malformed_server_event_is_a_typed_error_and_changes_nothing(bad: Any) -> None:
+    from sessionspec import InvalidServerEventError
+
+    translator = OpenAIRealtimeTranslator()
+    translator.translate(VOICE_TURN[3])
+    state = {k: repr(v) for k, v in vars(translator).items()}
+    with pytest.raises(InvalidServerEventError):
+        translator.translate(bad)
+    assert {k: repr(v) for k, v in vars(translator).items()} == state
+
+
+@pytest.mark.req("RT-060", "RT-077")
+def test_unknown_and_ignored_server_events_map_to_nothing() -> None:
+    translator = OpenAIRealtimeTranslator()
+    assert translator.translate({"type": "some.future_event", "x": 1}) == []
+    assert translator.translate({"type": "rate_limits.updated", "rate_limits": []}) == []
+    assert translator.translate({"type": "input_audio_buffer.speech_started"}) == []
+    assert translator.translate({"type": "error", "error": {"message": "boom"}}) == []
+    assert [n.code.value for n in translator.notes] == ["provider_error"]
+
+
+@pytest.mark.req("RT-060")
+def test_bad_translator_options_are_typed_errors() -> None:
+    from sessionspec.errors import CallerError
+
+    with pytest.raises(CallerError):
+        OpenAIRealtimeTranslator(playback="sometimes")
+    with pytest.raises(CallerError):
+        OpenAIRealtimeTranslator(missing_transcript_after=0)
+
+
+@pytest.mark.req("RT-061")
+def test_function_call_is_announced_once_with_its_predecessor() -> None:
+    """Before RT-061 the call was skipped without a predecessor, then with one: rejected."""
+    translator = OpenAIRealtimeTranslator()
+    call = {"id": "fc1", "type": "function_call", "status": "in_progress", "name": "f",
+            "call_id": "c1", "arguments": ""}
+    added = {"type": "response.output_item.added", "response_id": "r1", "item": call}
+    created = {"type": "conversation.item.created", "previous_item_id": "u1", "item": call}
+    assert translator.translate(added) == []
+    assert translator.translate(created) == [
+        {"type": "item_skipped", "item_id": "fc1", "previous_item_id": "u1"}
+    ]
+
+
+@pytest.mark.req("RT-076")
+def test_transcription_off_skips_user_audio_at_once_and_late_transcripts_are_dropped() -> None:
+    translator = OpenAIRealtimeTranslator()
+    session = {"input_audio_transcription": None}
+    translator.translate({"type": "session.updated", "session": session})
+    events = translator.translate(VOICE_TURN[3])
+    assert events == [{"type": "item_skipped", "item_id": "item_u1", "previous_item_id": None}]
+    late = {"type": "conversation.item.input_audio_transcription.completed",
+            "item_id": "item_u1", "content_index": 0, "transcript": "hello"}
+    assert translator.translate(late) == []
+    first = translator.notes[0]
+    assert (first.code.value, first.detail) == ("user_transcript_missing", "transcription_off")
+    assert translator.notes[-1].code.value == "late_user_transcript"
+
+
+@pytest.mark.req("RT-076")
+def test_unsettled_playback_is_settled_when_the_next_response_is_created() -> None:
+    translator = OpenAIRealtimeTranslator()
+    for event in VOICE_TURN:
+        if event["type"] == "response.output_item.added":
+            translator.translate(event)
+            assert translator.translate(
+                {"type": "output_audio_buffer.started", "response_id": "resp_1"}
+            ) == [{"type": "assistant_playback_started", "response_id": "resp_1"}]
+        else:
+            translator.translate(event)
+    events = translator.translate({"type": "response.created", "response": {"id": "resp_9"}})
+    assert events == [
+        {"type": "assistant_playback_finished", "response_id": "resp_1", "item_id": "item_a1"}
+    ]
+    assert translator.notes[-1].code.value == "playback_settled_by_fallback"
+    assert translator.finish() == []
+
+
+@pytest.mark.req("RT-070")
+def test_playback_off_keeps_the_seed_behaviour() -> None:
+    transcript = RealtimeTranscript(clock=lambda: 0)
+    translator = OpenAIRealtimeTranslator(playback="off")
+    started = {"type": "output_audio_buffer.started", "response_id": "resp_1"}
+    feed(transcript, translator, [*VOICE_TURN[:8], started, *VOICE_TURN[8:]])
+    assert texts(transcript)[-1] == ("assistant", "Hello! I'm an assistant.")
+
+
+@pytest.mark.req("RT-061", "RT-076")
+def test_cut_after_an_untracked_response_is_a_note_not_a_rejection() -> None:
+    """A WebSocket client left in mode auto: its cut after response.done cannot apply."""
+    transcript = RealtimeTranscript(clock=lambda: 0)
+    translator = OpenAIRealtimeTranslator()
+    cut = {"type": "conversation.item.truncated", "item_id": "item_a1", "content_index": 0,
+           "audio_end_ms": 500}
+    outcomes = feed(transcript, translator, [*VOICE_TURN, cut])
+    assert all(o.status is not ApplyStatus.REJECTED for o in outcomes)
+    assert texts(transcript)[-1] == ("assistant", "Hello! I'm an assistant.")
+    assert translator.notes[-1].code.value == "cut_without_playback"
+
+
+@pytest.mark.req("RT-073", "RT-076")
+def test_a_cut_in_the_second_spoken_item_means_the_first_was_heard_in_full() -> None:
+    translator = OpenAIRealtimeTranslator()
+    transcript = RealtimeTranscript(clock=lambda: 0)
+    answer: list[dict[str, Any]] = [
+        {"type": "response.created", "response": {"id": "r1"}},
+        {"type": "output_audio_buffer.started", "response_id": "r1"},
+    ]
+    for n, (item_id, words) in enumerate((("a1", "First part. "), ("a2", "second part"))):
+        answer += [
+            {"type": "conversation.item.created", "previous_item_id": "u1" if n == 0 else "a1",
+             "item": {"id": item_id, "type": "message", "role": "assistant", "content": []}},
+            {"type": "response.output_audio_transcript.delta", "event_id": f"e{n}",
+             "response_id": "r1", "item_id": item_id, "content_index": 0, "delta": words},
+        ]
+    answer += [
+        {"type": "response.done", "response": {"id": "r1", "status": "completed"}},
+        {"type": "conversation.item.truncated", "item_id": "a2", "content_index": 0,
+         "audio_end_ms": 100},
+    ]
+    hello: dict[str, Any] = {"type": "conversation.item.created", "previous_item_id": None,
+             "item": {"id": "u1", "type": "message", "role": "user",
+                      "content": [{"type": "input_text", "text": "hi"}]}}
+    outcomes = feed(transcript, translator, [hello, *answer])
+    assert all(o.status is not ApplyStatus.REJECTED for o in outcomes)
+    # a1 played in full, a2 cut under the threshold: nothing of it.
+    assert texts(transcript) == [("user", "hi"), ("assistant", "First part. ")]
+    assert translator.finish() == []

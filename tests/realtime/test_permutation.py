@@ -27,7 +27,9 @@ EXAMPLES = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
-pytestmark = pytest.mark.req("RT-035", "RT-010", "RT-014", "RT-022", "RT-030", "RT-031")
+pytestmark = pytest.mark.req(
+    "RT-035", "RT-010", "RT-014", "RT-022", "RT-030", "RT-031", "RT-072", "RT-073"
+)
 
 
 def reference_transcript(order: list[ref.RtEvent]) -> tuple[ref.RefMessage, ...]:

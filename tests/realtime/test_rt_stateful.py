@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis.errors import Flaky
 from hypothesis.stateful import run_state_machine_as_test
 from tests.realtime.rt_factories import (
+    CountsUnheardSpeech,
     ForgetsDedupAfterRestart,
     KeepsSpokenOnBargeIn,
     LastCompletionWins,
@@ -45,6 +46,11 @@ pytestmark = pytest.mark.req(
     "RT-031",
     "RT-033",
     "RT-034",
+    "RT-070",
+    "RT-071",
+    "RT-072",
+    "RT-073",
+    "RT-074",
 )
 
 
@@ -77,3 +83,9 @@ def test_finds_spoken_lane_kept_on_barge_in() -> None:
 def test_finds_last_completion_wins() -> None:
     with pytest.raises((AssertionError, Flaky)):
         run(runtime_factory(LastCompletionWins), HUNT)
+
+
+@pytest.mark.req("RT-072", "RT-074")
+def test_finds_unheard_speech_counted() -> None:
+    with pytest.raises((AssertionError, Flaky)):
+        run(runtime_factory(CountsUnheardSpeech), HUNT)

@@ -15,7 +15,11 @@ Delivery is adversarial: a drawn conversation arrives in a causally equivalent o
 (a reconnect, RT-010), barge in or cancel an in-flight response (RT-023, RT-024), send
 late content for an ended response (RT-026), send an arbitrary event from a small
 universe of ids including blank ones (RT-003, RT-011), or crash and restart a journaled
-subject and then replay everything it was sent (RT-041).
+subject and then replay everything it was sent (RT-041). Real voice traffic adds: the end
+of a spoken item's playback after its response ended (played in full, or cut at a heard
+prefix that may be empty, RT-073), the start of a playback reported too late (RT-070), and
+a user audio item whose transcript never comes, skipped once the conversation moved on
+(RT-017, RT-075).
 """
 
 from __future__ import annotations
@@ -96,6 +100,8 @@ ARBITRARY_EVENT: st.SearchStrategy[ref.RtEvent] = st.one_of(
         st.builds(ref.RefUsage, st.integers(0, 9), st.integers(0, 9)),
     ),
     st.builds(ref.Interrupted, st.sampled_from(RESPONSES)),
+    st.builds(ref.PlaybackStarted, st.sampled_from(RESPONSES)),
+    st.builds(ref.PlaybackFinished, st.sampled_from(RESPONSES), st.sampled_from(ITEMS)),
 )
 
 
@@ -215,6 +221,50 @@ class RealtimeMachine(RuleBasedStateMachine):
         else:
             self.both(ref.Completed(response_id, stop, usage))
 
+    @rule(text=_text, end=st.sampled_from(("complete", "interrupt", "cancel")))
+    def spoken_answer_outlives_its_response(self, text: str, end: str) -> None:
+        """A response whose playback is reported ends before the user heard its spoken item
+        out (most barge-ins come after ``response.done``): the item awaits playback (RT-072)."""
+        serial = len(self.delivered)
+        response_id, item_id = f"pv{serial}", f"pv{serial}_a"
+        self.both(ref.PlaybackStarted(response_id))
+        self.both(
+            ref.Delta(
+                ref.Lane.SPOKEN, response_id, f"pv{serial}_d", item_id, None, 0, text or "words"
+            )
+        )
+        if end == "complete":
+            self.both(ref.Completed(response_id, "end_turn", ref.RefUsage(1, 1)))
+        elif end == "interrupt":
+            self.both(ref.Interrupted(response_id))
+        else:
+            self.both(ref.Completed(response_id, "cancelled"))
+
+    @precondition(lambda self: bool(self._awaiting_playback()))
+    @rule(data=st.data(), end=st.sampled_from(("finished", "cut", "cut_to_nothing")))
+    def playback_ends_after_the_response(self, data: st.DataObject, end: str) -> None:
+        """The user stops hearing a spoken item after its response ended (RT-073)."""
+        response_id, item_id = data.draw(st.sampled_from(self._awaiting_playback()))
+        if end == "finished":
+            self.both(ref.PlaybackFinished(response_id, item_id))
+        else:
+            text = "he" if end == "cut" else ""
+            self.both(ref.Truncated(response_id, item_id, 0, text))
+
+    @precondition(lambda self: bool(self._ended_responses()))
+    @rule(data=st.data())
+    def playback_reported_too_late(self, data: st.DataObject) -> None:
+        """A playback start for an ended response is late (RT-070)."""
+        self.both(ref.PlaybackStarted(data.draw(st.sampled_from(self._ended_responses()))))
+
+    @precondition(lambda self: bool(self._untranscribed_user_items()))
+    @rule(data=st.data())
+    def skip_untranscribed_user_item(self, data: st.DataObject) -> None:
+        """A user item whose transcript never came is skipped (RT-017, RT-075)."""
+        facts = ref.facts_of(self.history)
+        item_id = data.draw(st.sampled_from(self._untranscribed_user_items()))
+        self.both(ref.ItemSkipped(item_id, facts.items[item_id].prev))
+
     @rule(event=ARBITRARY_EVENT)
     def arbitrary_event(self, event: ref.RtEvent) -> None:
         self.both(event)
@@ -246,6 +296,22 @@ class RealtimeMachine(RuleBasedStateMachine):
     @invariant()
     def in_flight_matches_reference(self) -> None:
         assert tuple(self.subject.in_flight()) == ref.in_flight_response_ids(self.history)
+
+    def _awaiting_playback(self) -> list[tuple[str, str]]:
+        facts = ref.facts_of(self.history)
+        return sorted(
+            (item.response_id, item_id)
+            for item_id, item in facts.items.items()
+            if item.state == "awaiting_playback" and item.response_id is not None
+        )
+
+    def _untranscribed_user_items(self) -> list[str]:
+        facts = ref.facts_of(self.history)
+        return sorted(
+            item_id
+            for item_id, item in facts.items.items()
+            if item.role is ref.Role.USER and item.state == "observed"
+        )
 
     def _ended_responses(self) -> list[str]:
         facts = ref.facts_of(self.history)

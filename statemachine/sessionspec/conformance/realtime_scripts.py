@@ -4,8 +4,12 @@ A :class:`Script` is a causally valid event set for a chain-shaped voice convers
 (every item names the previous one, as the OpenAI Realtime API does) together with the
 precedence the spec requires between its events: deltas of one content part in order,
 every event of a response before its terminal event, late events after it, a ``tool_use``
-pause before the terminal. :func:`delivery` draws any delivery order that respects it, with
-duplicates anywhere after the first occurrence.
+pause before the terminal. Real voice traffic adds its own orders (RT-070..RT-074): a
+response whose playback the client reports, the end of each spoken item's playback (played
+in full, or cut at a heard prefix, possibly empty) on either side of the response's terminal
+event, and user audio items whose transcript never comes (skipped, RT-017) or is empty.
+:func:`delivery` draws any delivery order that respects it, with duplicates anywhere after
+the first occurrence.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from sessionspec.reference.realtime import (
     ItemObserved,
     ItemSkipped,
     Lane,
+    PlaybackFinished,
+    PlaybackStarted,
     RefUsage,
     Role,
     RtEvent,
@@ -56,12 +62,21 @@ def conversation(draw: st.DrawFn, max_turns: int = 3) -> Script:
             script.add(ItemObserved(user_id, last, Role.USER, None))
         if draw(st.booleans()):
             script.add(UserFinal(user_id, last, 0, ""))
-        script.add(UserFinal(user_id, last, 0, draw(st.sampled_from(("hello", "what", "hm")))))
+        if draw(st.integers(0, 4)) == 0:
+            # No transcript: transcription off, failed or empty; the item is skipped (RT-017).
+            script.add(ItemSkipped(user_id, last))
+        else:
+            script.add(UserFinal(user_id, last, 0, draw(st.sampled_from(("hello", "what", "hm")))))
         last = user_id
         response_id = f"r{turn}"
         content: list[int] = []
         terminal_kind = draw(st.sampled_from(("end_turn", "tool_use", "interrupt", "cancel")))
         pause: int | None = None
+        played_back = draw(st.booleans())
+        if played_back:
+            content.append(script.add(PlaybackStarted(response_id)))
+        #: Ends of playback: facts about their items, free to come after the terminal.
+        settlements: list[RtEvent] = []
         for index in range(draw(st.integers(1, 3))):
             if terminal_kind == "tool_use" and index == 1:
                 pause = script.add(Completed(response_id, "tool_use", RefUsage(1, 1)))
@@ -74,17 +89,13 @@ def conversation(draw: st.DrawFn, max_turns: int = 3) -> Script:
             if draw(st.booleans()):
                 content.append(script.add(ItemObserved(item_id, last, Role.ASSISTANT, response_id)))
             previous_delta: int | None = None
+            #: A lane-bearing event comes before the terminal (RT-013).
+            spoken = False
             for _ in range(draw(st.integers(0, 3))):
                 delta_counter += 1
-                event = Delta(
-                    lane,
-                    response_id,
-                    f"d{delta_counter}",
-                    item_id,
-                    last,
-                    0,
-                    draw(st.sampled_from(WORDS)),
-                )
+                word = draw(st.sampled_from(WORDS))
+                spoken = spoken or (lane is Lane.SPOKEN and word != "")
+                event = Delta(lane, response_id, f"d{delta_counter}", item_id, last, 0, word)
                 after = {previous_delta} if previous_delta is not None else set()
                 previous_delta = script.add(event, after)
                 content.append(previous_delta)
@@ -92,7 +103,22 @@ def conversation(draw: st.DrawFn, max_turns: int = 3) -> Script:
                 text = draw(st.sampled_from(("final words", "")))
                 after = {previous_delta} if previous_delta is not None else set()
                 content.append(script.add(FinalText(response_id, item_id, 0, text), after))
-            if lane is Lane.SPOKEN and draw(st.integers(0, 3)) == 0:
+                spoken = True
+            if lane is Lane.SPOKEN and played_back:
+                end = draw(st.sampled_from(("finished", "cut", "cut_to_nothing", "unknown")))
+                settlement: RtEvent | None = None
+                if end == "finished":
+                    settlement = PlaybackFinished(response_id, item_id)
+                elif end != "unknown":
+                    settlement = Truncated(response_id, item_id, 0, "fin" if end == "cut" else "")
+                if settlement is not None and spoken:
+                    # A spoken item's playback may end on either side of the terminal.
+                    settlements.append(settlement)
+                elif settlement is not None:
+                    # Without a lane before the terminal the item ends as an anchor, so
+                    # the end of its playback belongs before the terminal (RT-035 (b)).
+                    content.append(script.add(settlement))
+            elif lane is Lane.SPOKEN and draw(st.integers(0, 3)) == 0:
                 content.append(script.add(Truncated(response_id, item_id, 0, "fin"), set()))
             if previous_delta is None and not any(
                 isinstance(script.events[i], ItemObserved)
@@ -110,6 +136,9 @@ def conversation(draw: st.DrawFn, max_turns: int = 3) -> Script:
             terminal = script.add(Completed(response_id, "cancelled", RefUsage()), after_all)
         else:
             terminal = script.add(Interrupted(response_id), after_all)
+        for settlement in settlements:
+            # Before or after the terminal event: the transcript is the same (RT-073).
+            script.add(settlement)
         if terminal_kind in ("interrupt", "cancel") and draw(st.booleans()):
             # In-flight content that arrives after the barge-in: late, a skipped anchor.
             delta_counter += 1

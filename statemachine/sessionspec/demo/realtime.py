@@ -1,9 +1,11 @@
 """Demo: a voice exchange with a barge-in and a reconnect replay (RT section of the spec).
 
 OpenAI Realtime API server events go through :class:`OpenAIRealtimeTranslator` into a
-journaled :class:`RealtimeTranscript`. The user interrupts the second answer; the
-transcript keeps what it must, drops the unheard speech, and a restart followed by the
-provider replaying everything changes nothing.
+journaled :class:`RealtimeTranscript`. The call is over WebRTC, so the server reports the
+playback of each answer (``output_audio_buffer.*``). The user interrupts the second answer
+after about a second of it: the transcript keeps what the user heard of it and nothing of
+the rest (RT-072..RT-075); a restart followed by the provider replaying everything changes
+nothing.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ def _server_events() -> list[dict[str, Any]]:
     add("response.created", response={"id": "resp_1", "status": "in_progress"})
     add("response.output_item.added", response_id="resp_1", item=_message("a1", "assistant"))
     add("conversation.item.added", previous_item_id="u1", item=_message("a1", "assistant"))
+    add("output_audio_buffer.started", response_id="resp_1")
     spoken("resp_1", "a1", "It's sunny ")
     spoken("resp_1", "a1", "and 24 degrees.")
     add(
@@ -60,6 +63,7 @@ def _server_events() -> list[dict[str, Any]]:
         content_index=0,
         transcript="What's the weather in Lisbon?",
     )
+    add("output_audio_buffer.stopped", response_id="resp_1")
     # Turn 2: the user barges in while the assistant speaks.
     add("conversation.item.added", previous_item_id="a1", item=_message("u2", "user"))
     add(
@@ -71,13 +75,22 @@ def _server_events() -> list[dict[str, Any]]:
     add("response.created", response={"id": "resp_2", "status": "in_progress"})
     add("response.output_item.added", response_id="resp_2", item=_message("a2", "assistant"))
     add("conversation.item.added", previous_item_id="u2", item=_message("a2", "assistant"))
+    add("output_audio_buffer.started", response_id="resp_2")
     spoken("resp_2", "a2", "Tomorrow will be ")
-    add("input_audio_buffer.speech_started", audio_start_ms=8200, item_id="u3")
     spoken("resp_2", "a2", "rainy in the morning")
+    add("input_audio_buffer.speech_started", audio_start_ms=8200, item_id="u3")
+    add("output_audio_buffer.cleared", response_id="resp_2")
     add(
         "response.done",
-        response={"id": "resp_2", "status": "cancelled", "usage": {"input_tokens": 360}},
+        response={
+            "id": "resp_2",
+            "status": "cancelled",
+            "status_details": {"type": "cancelled", "reason": "turn_detected"},
+            "usage": {"input_tokens": 360},
+        },
     )
+    # The server cut the item where playback stopped: 1.1 s of about 2.5 s.
+    add("conversation.item.truncated", item_id="a2", content_index=0, audio_end_ms=1100)
     add("conversation.item.added", previous_item_id="a2", item=_message("u3", "user"))
     add(
         "conversation.item.input_audio_transcription.completed",
@@ -123,7 +136,7 @@ def run(workdir: pathlib.Path, out: TextIO) -> None:
     out.write(f"  {len(server_events)} OpenAI Realtime server events fed through the translator\n")
     out.write("  canonical transcript:\n")
     _show(transcript, out)
-    out.write("  discarded at the barge-in (never heard, never in the transcript):\n")
+    out.write("  discarded (never heard, never in the transcript):\n")
     for fragment in transcript.discarded():
         out.write(f"    {fragment.item_id}: {fragment.text!r} ({fragment.reason})\n")
     for _, outcome in results:

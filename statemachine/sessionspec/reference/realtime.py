@@ -15,6 +15,12 @@ Rules (the spec's RT section in code)
   terminal event each event fell on (the last is fixed by acceptance: content after the
   terminal is never accepted as content). That is the order-insensitivity of RT-035,
   visible in the definition.
+* Playback (RT-070..RT-074): a response whose playback the client reports
+  (``assistant_playback_started``) keeps each of its spoken items open past its terminal
+  event until the end of that item's playback settles what the user heard: played in full
+  (``assistant_playback_finished``) or cut (``assistant_transcript_truncated``, the heard
+  prefix). Both are facts about the item, accepted before or after the terminal event, so
+  the transcript does not depend on which comes first.
 
 Theory of operation
 -------------------
@@ -52,6 +58,8 @@ __all__ = [
     "ItemObserved",
     "ItemSkipped",
     "Lane",
+    "PlaybackFinished",
+    "PlaybackStarted",
     "RefBlock",
     "RefMessage",
     "RefUsage",
@@ -207,8 +215,32 @@ class Interrupted:
     response_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class PlaybackStarted:
+    """The client plays this response's audio to the user (RT-070)."""
+
+    response_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class PlaybackFinished:
+    """The audio of this spoken item was played to the end (RT-071)."""
+
+    response_id: str
+    item_id: str
+
+
 RtEvent: TypeAlias = (
-    ItemObserved | ItemSkipped | UserFinal | Delta | Truncated | FinalText | Completed | Interrupted
+    ItemObserved
+    | ItemSkipped
+    | UserFinal
+    | Delta
+    | Truncated
+    | FinalText
+    | Completed
+    | Interrupted
+    | PlaybackStarted
+    | PlaybackFinished
 )
 
 
@@ -274,6 +306,10 @@ def event_from_wire(obj: Mapping[str, Any]) -> RtEvent:
         )
     if kind == "assistant_turn_interrupted":
         return Interrupted(_id(obj["response_id"]))
+    if kind == "assistant_playback_started":
+        return PlaybackStarted(_id(obj["response_id"]))
+    if kind == "assistant_playback_finished":
+        return PlaybackFinished(_id(obj["response_id"]), _id(obj["item_id"]))
     raise ValueError(f"unknown realtime event type {kind!r}")
 
 
@@ -337,6 +373,14 @@ def event_to_wire(event: RtEvent) -> dict[str, Any]:
             "response_id": event.response_id,
             "stop_reason": event.stop_reason,
             "usage": usage,
+        }
+    if isinstance(event, PlaybackStarted):
+        return {"type": "assistant_playback_started", "response_id": event.response_id}
+    if isinstance(event, PlaybackFinished):
+        return {
+            "type": "assistant_playback_finished",
+            "response_id": event.response_id,
+            "item_id": event.item_id,
         }
     return {"type": "assistant_turn_interrupted", "response_id": event.response_id}
 
@@ -495,11 +539,18 @@ class _Item:
     prev: str | None
     lane: Lane | None = None
     segments: dict[int, _Segment] = field(default_factory=dict)
-    #: "observed" | "ready" | "skipped" (materialization is the walk's business).
+    #: "observed" | "awaiting_playback" | "ready" | "skipped" (materialization is the
+    #: walk's business).
     state: str = "observed"
+    #: Its audio was played to the end (RT-071).
+    played: bool = False
 
     def text(self) -> str:
         return merge_segments(tuple((i, s.text()) for i, s in self.segments.items()))
+
+    def playback_settled(self) -> bool:
+        """The end of its playback is known: played in full, or cut (RT-073)."""
+        return self.played or any(s.truncation is not None for s in self.segments.values())
 
 
 @dataclass
@@ -507,6 +558,8 @@ class _Response:
     state: str = "streaming"
     stop_reason: str | None = None
     usage: RefUsage = RefUsage()
+    #: The client reports its playback (RT-070).
+    played_back: bool = False
 
 
 @dataclass
@@ -535,9 +588,11 @@ class Facts:
                 item.lane,
                 segments,
                 item.state,
+                item.played,
             )
         responses = {
-            k: _Response(r.state, r.stop_reason, r.usage) for k, r in self.responses.items()
+            k: _Response(r.state, r.stop_reason, r.usage, r.played_back)
+            for k, r in self.responses.items()
         }
         return Facts(items, responses, dict(self.deltas), set(self.accepted), list(self.discarded))
 
@@ -781,6 +836,17 @@ def _classify_and_apply(facts: Facts, event: RtEvent) -> Verdict:
     if isinstance(event, Truncated | FinalText):
         return _content(facts, event, None, Lane.SPOKEN)
 
+    if isinstance(event, PlaybackStarted):
+        response = _response(facts, event.response_id)
+        if response.state in _TERMINAL:
+            return _reject(event, DiagnosticCode.LATE_CONTENT, "the response already ended")
+        response.played_back = True
+        facts.accepted.add(event)
+        return Verdict(ApplyStatus.ACCEPTED)
+
+    if isinstance(event, PlaybackFinished):
+        return _playback_finished(facts, event)
+
     if isinstance(event, Completed):
         response = _response(facts, event.response_id)
         if response.state in _TERMINAL:
@@ -827,9 +893,19 @@ def _content(
     conflict = _declaration_conflict(facts, event, item_id, prev, Role.ASSISTANT, response_id)
     if conflict:
         return conflict
-    if _response(facts, response_id).state in _TERMINAL:
-        return _late(facts, event, item_id, prev, response_id, lane)
     existing = facts.items.get(item_id)
+    if _response(facts, response_id).state in _TERMINAL:
+        if (
+            isinstance(event, Truncated)
+            and existing is not None
+            and existing.state == "awaiting_playback"
+        ):
+            # RT-073: a cut after the response ended is expected; it settles the item.
+            existing.segments.setdefault(event.content_index, _Segment()).truncation = event.text
+            _settle_playback(existing)
+            facts.accepted.add(event)
+            return Verdict(ApplyStatus.ACCEPTED)
+        return _late(facts, event, item_id, prev, response_id, lane)
     if existing is not None:
         if existing.state == "skipped":
             return _reject(event, DiagnosticCode.ITEM_SKIPPED)
@@ -862,13 +938,56 @@ def _content(
     return Verdict(ApplyStatus.ACCEPTED)
 
 
+def _playback_finished(facts: Facts, event: PlaybackFinished) -> Verdict:
+    """The item's audio was played to the end (RT-071, RT-073)."""
+    item_id, response_id = event.item_id, event.response_id
+    conflict = _declaration_conflict(facts, event, item_id, None, Role.ASSISTANT, response_id)
+    if conflict:
+        return conflict
+    existing = facts.items.get(item_id)
+    if existing is not None and existing.state == "awaiting_playback":
+        existing.played = True
+        _settle_playback(existing)
+        facts.accepted.add(event)
+        return Verdict(ApplyStatus.ACCEPTED)
+    if _response(facts, response_id).state in _TERMINAL:
+        return _late(facts, event, item_id, None, response_id, Lane.SPOKEN)
+    if existing is not None:
+        if existing.state == "skipped":
+            return _reject(event, DiagnosticCode.ITEM_SKIPPED)
+        if existing.state != "observed":
+            return _reject(event, DiagnosticCode.LATE_CONTENT)
+        _, ok = promote_lane(existing.lane, Lane.SPOKEN)
+        if not ok:
+            return _reject(event, DiagnosticCode.LANE_CONFLICT, f"the item is {existing.lane}")
+    item, _ = _declare(facts, item_id, None, Role.ASSISTANT, response_id)
+    item.lane, _ = promote_lane(item.lane, Lane.SPOKEN)
+    item.played = True
+    facts.accepted.add(event)
+    return Verdict(ApplyStatus.ACCEPTED)
+
+
+def _settle_playback(item: _Item) -> None:
+    """An item whose playback ended holds what was heard: a message if anything was, else
+    an anchor (RT-073, RT-074)."""
+    if item.text():
+        item.state = "ready"
+    else:
+        item.state = "skipped"
+        item.segments.clear()
+
+
 def _end_items(facts: Facts, response_id: str, keep: str | None) -> tuple[DiscardedFragment, ...]:
     """Resolve every open item of a response that just ended (RT-021, RT-023, RT-024).
 
     ``keep="all"``: items with content become ready, empty ones anchors; ``"display"``
     (barge-in): display items with content become ready, the rest anchors, spoken content
-    discarded; ``None`` (cancel): everything becomes an anchor, content discarded.
+    discarded; ``None`` (cancel): everything becomes an anchor, content discarded. Whatever
+    the end, a spoken item holds what the user heard (RT-072): it is settled now if the end
+    of its playback is known, else it awaits it if the client reports the response's
+    playback; only spoken content nobody reports on is discarded.
     """
+    response = facts.responses[response_id]
     fragments: list[DiscardedFragment] = []
     items = sorted(
         (i for i in facts.items.values() if i.response_id == response_id),
@@ -877,8 +996,15 @@ def _end_items(facts: Facts, response_id: str, keep: str | None) -> tuple[Discar
     for item in items:
         if item.state != "observed":
             continue
-        text = item.text()
         lane = item.lane or Lane.DISPLAY
+        if lane is Lane.SPOKEN:
+            if item.playback_settled():
+                _settle_playback(item)
+                continue
+            if response.played_back:
+                item.state = "awaiting_playback"
+                continue
+        text = item.text()
         kept = bool(text) and (keep == "all" or (keep == "display" and lane is Lane.DISPLAY))
         if kept:
             item.state = "ready"
@@ -963,7 +1089,7 @@ def _walk(facts: Facts) -> tuple[RefMessage, ...]:
     def kind(item: _Item) -> str:
         if item.state == "skipped":
             return "anchor"
-        if item.state == "observed":
+        if item.state in ("observed", "awaiting_playback"):
             return "open"
         return "user" if item.role is Role.USER else "assistant"
 
@@ -1006,6 +1132,12 @@ def _walk(facts: Facts) -> tuple[RefMessage, ...]:
             ]
             done = {i.item_id for i in order[:position]} | {i.item_id for i in run}
             if any(i.item_id not in done for i in later):
+                break
+            # RT-072: a run also waits for its response's items awaiting their playback.
+            if any(
+                i.response_id == response_id and i.state == "awaiting_playback"
+                for i in facts.items.values()
+            ):
                 break
         response = facts.responses[response_id]
         usage = _ZERO if response_id in usage_spent else _opi_usage(response.usage)

@@ -2,7 +2,7 @@
 
 Rules
 -----
-* ``apply(event)`` takes one of meerkat's nine events (a wire model or a dict in the wire
+* ``apply(event)`` takes one of the eleven events (a wire model or a dict in the wire
   form, RT-001) and returns an :class:`ApplyOutcome`: ``accepted``, ``duplicate`` or
   ``rejected``, the messages this event materialized (empty when inert), typed diagnostics
   and the fragments it discarded (RT-004). A malformed event raises
@@ -15,6 +15,10 @@ Rules
 * Durable (RT-040..RT-043): opened on a journal, every accepted event is appended before it
   changes memory (GEN-006); reopening replays the journal, so a provider's reconnect replay
   after a restart is inert.
+* Playback (RT-070..RT-074): a spoken item of a response whose playback the client reports
+  holds what the user heard; past its response's end it awaits the end of its playback
+  (played in full, or cut at a heard prefix), so no message is ever emitted with text the
+  user did not hear.
 
 Theory of operation
 -------------------
@@ -104,6 +108,7 @@ _OBSERVED = ItemState.OBSERVED
 _READY = ItemState.READY
 _MATERIALIZED = ItemState.MATERIALIZED
 _SKIPPED = ItemState.SKIPPED
+_AWAITING = ItemState.AWAITING_PLAYBACK
 _STREAMING = ResponseState.STREAMING
 _WAITING = ResponseState.WAITING_FOR_TOOL_RESULTS
 _DISPLAY = Lane.DISPLAY
@@ -113,7 +118,7 @@ _DELTA_KINDS = frozenset({"assistant_text_delta", "assistant_transcript_delta"})
 
 
 class InvalidRealtimeEventError(CallerError):
-    """The event is not one of the nine types in the wire form (RT-002); nothing changed."""
+    """The event is not one of the eleven types in the wire form (RT-002); nothing changed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +170,7 @@ class _Item:
         "consumed",
         "item_id",
         "lane",
+        "played",
         "prev",
         "rank",
         "response_id",
@@ -184,6 +190,8 @@ class _Item:
         self.lane: Lane | None = None
         self.segments: dict[int, _Segment] = {}
         self.state = _OBSERVED
+        #: Its audio was played to the end (RT-071).
+        self.played = False
         #: Passed by the walk: materialized, or (for an anchor) stepped over (RT-031).
         self.consumed = False
         #: Items declared with this one as predecessor (``None`` until there is one).
@@ -199,12 +207,29 @@ class _Item:
     def has_content(self) -> bool:
         return any(s.text() for s in self.segments.values())
 
+    def playback_settled(self) -> bool:
+        """The end of its playback is known: played in full, or cut (RT-073)."""
+        return self.played or any(s.truncation is not None for s in self.segments.values())
+
 
 class _Response:
-    __slots__ = ("items", "ready_left", "state", "stop_reason", "usage", "usage_spent")
+    __slots__ = (
+        "awaiting_left",
+        "items",
+        "played_back",
+        "ready_left",
+        "state",
+        "stop_reason",
+        "usage",
+        "usage_spent",
+    )
 
     def __init__(self) -> None:
         self.state = _STREAMING
+        #: The client reports its playback (RT-070).
+        self.played_back = False
+        #: Items awaiting the end of their playback (RT-072): a run waits for them.
+        self.awaiting_left = 0
         self.stop_reason: str | None = None
         self.usage: Mapping[str, Any] | None = None
         self.items: list[_Item] = []
@@ -977,10 +1002,20 @@ class RealtimeTranscript:
         conflict = self._declaration_conflict(item_id, prev, "assistant", response_id)
         if conflict is not None:
             return conflict
-        if self._response_ended(response_id):
-            return self._late(key, item_id, prev, response_id, lane, text)
         existing = self._items.get(item_id)
         truncation = key[0] == "assistant_transcript_truncated"
+        if self._response_ended(response_id):
+            if truncation and existing is not None and existing.state is _AWAITING:
+                # RT-073: a cut after the response ended is expected; it settles the item.
+                self._persist()
+                self._accepted.add(key)
+                segment = existing.segments.get(index)
+                if segment is None:
+                    segment = existing.segments[index] = _Segment()
+                segment.truncation = text
+                self._settle_playback(existing)
+                return _ACCEPTED
+            return self._late(key, item_id, prev, response_id, lane, text)
         if existing is not None:
             state = existing.state
             if state is _SKIPPED:
@@ -1060,6 +1095,79 @@ class RealtimeTranscript:
         self._persist()
         self._accepted.add(key)
         return None
+
+    def _on_playback_started(self, raw: Mapping[str, Any]) -> ApplyOutcome:
+        response_id = _req_str(raw, "response_id").strip()
+        key = ("assistant_playback_started", response_id)
+        if key in self._accepted:
+            return _DUPLICATE
+        if not response_id:
+            return self._reject(DiagnosticCode.INVALID_ID, None, None, "empty or blank id")
+        if self._response_ended(response_id):
+            return self._reject(
+                DiagnosticCode.LATE_CONTENT, None, response_id, "the response already ended"
+            )
+        self._persist()
+        self._accepted.add(key)
+        self._response(response_id).played_back = True
+        return _ACCEPTED
+
+    def _on_playback_finished(self, raw: Mapping[str, Any]) -> ApplyOutcome:
+        response_id = _req_str(raw, "response_id").strip()
+        item_id = _req_str(raw, "item_id").strip()
+        key = ("assistant_playback_finished", response_id, item_id)
+        if key in self._accepted:
+            return _DUPLICATE
+        if not (response_id and item_id):
+            return self._reject(
+                DiagnosticCode.INVALID_ID,
+                item_id or None,
+                response_id or None,
+                "empty or blank id",
+            )
+        conflict = self._declaration_conflict(item_id, None, "assistant", response_id)
+        if conflict is not None:
+            return conflict
+        existing = self._items.get(item_id)
+        if existing is not None and existing.state is _AWAITING:
+            self._persist()
+            self._accepted.add(key)
+            existing.played = True
+            self._settle_playback(existing)
+            return _ACCEPTED
+        if self._response_ended(response_id):
+            return self._late(key, item_id, None, response_id, _SPOKEN, "")
+        if existing is not None:
+            if existing.state is _SKIPPED:
+                return self._reject(DiagnosticCode.ITEM_SKIPPED, item_id, response_id)
+            if existing.state is not _OBSERVED:
+                return self._reject(DiagnosticCode.LATE_CONTENT, item_id, response_id)
+            if existing.lane is _DISPLAY:
+                return self._reject(
+                    DiagnosticCode.LANE_CONFLICT, item_id, response_id, "the item is display"
+                )
+        self._persist()
+        self._accepted.add(key)
+        item, _ = self._declare(item_id, None, "assistant", response_id)
+        item.lane = _SPOKEN
+        item.played = True
+        return _ACCEPTED
+
+    def _settle_playback(self, item: _Item) -> None:
+        """An item whose playback ended holds what was heard: a message if anything was,
+        else an anchor (RT-073, RT-074)."""
+        response_id = item.response_id
+        assert response_id is not None
+        response = self._responses[response_id]
+        if item.state is _AWAITING:
+            response.awaiting_left -= 1
+        if item.has_content():
+            item.state = _READY
+            response.ready_left += 1
+        else:
+            item.state = _SKIPPED
+            item.segments.clear()
+        self._dirty = True
 
     def _on_interrupted(self, raw: Mapping[str, Any]) -> ApplyOutcome:
         response_id = _req_str(raw, "response_id").strip()
@@ -1150,8 +1258,17 @@ class RealtimeTranscript:
         for item in sorted(items, key=_rank) if len(items) > 1 else items:
             if item.state is not _OBSERVED:
                 continue
-            text = item.text()
             lane = item.lane or _DISPLAY
+            if lane is _SPOKEN:
+                # RT-072: whatever the end, a spoken item holds what the user heard.
+                if item.playback_settled():
+                    self._settle_playback(item)
+                    continue
+                if response.played_back:
+                    item.state = _AWAITING
+                    response.awaiting_left += 1
+                    continue
+            text = item.text()
             if text and (keep == "all" or (keep == "display" and lane is _DISPLAY)):
                 item.state = _READY
                 response.ready_left += 1
@@ -1211,7 +1328,7 @@ class RealtimeTranscript:
                 self._consume(item)
                 self._forget_children(item)
                 continue
-            if state is _OBSERVED:
+            if state is _OBSERVED or state is _AWAITING:
                 return
             if item.role == "user":
                 self._consume(item)
@@ -1245,7 +1362,7 @@ class RealtimeTranscript:
                 ended_by_message = state is _READY
                 break
             item = self._pop()
-        if not ended_by_message and response.ready_left != len(run):
+        if not ended_by_message and (response.ready_left != len(run) or response.awaiting_left):
             # RT-031: the run may still grow; undo and wait.
             for undone in passed:
                 undone.consumed = False
@@ -1460,6 +1577,8 @@ _HANDLERS: dict[str, str] = {
     "assistant_transcript_final_text": "_on_spoken_text",
     "assistant_turn_completed": "_on_completed",
     "assistant_turn_interrupted": "_on_interrupted",
+    "assistant_playback_started": "_on_playback_started",
+    "assistant_playback_finished": "_on_playback_finished",
 }
 assert tuple(_HANDLERS) == REALTIME_EVENT_TYPES
 for _model in (TextContent, UserMessage, AssistantMessage, Usage):

@@ -7,13 +7,18 @@ Rules
    an assistant item of a response that ended with content kept); ``materialized`` once it is
    part of a message; ``skipped`` when it is a causal anchor that never becomes a message (a
    tool item, an emptied or discarded assistant item, an empty user item skipped by the
-   provider). Content for a ``ready``, ``materialized`` or ``skipped`` item is refused:
-   history is append-only (RT-016, RT-033).
+   provider); ``awaiting_playback`` when its response ended while the user was still
+   hearing it (a spoken item of a response whose playback the client reports, RT-072): it
+   waits for the end of its playback, which makes it ``ready`` with what was heard, or a
+   ``skipped`` anchor when nothing was. Content for a ``ready``, ``materialized``,
+   ``skipped`` or ``awaiting_playback`` item is refused: history is append-only (RT-016,
+   RT-033); only a playback end settles an item awaiting it.
 2. **Response** (one provider response): ``streaming`` while content arrives;
    ``waiting_for_tool_results`` after a ``tool_use`` completion (its items wait; more
    content resumes streaming); then exactly one terminal state, the first one reported:
    ``completed``, ``interrupted`` (barge-in) or ``cancelled`` (RT-020, RT-025). Content after
-   the terminal is late and refused (RT-026).
+   the terminal is late and refused (RT-026), and so is the start of its playback (RT-070);
+   the end of an item's playback is not content and is accepted after the terminal (RT-073).
 3. **Transcript** (the runtime object): ``open``; ``failed`` when its journal could not be
    restored after a failed write (it must be opened again from disk); ``closed`` (RT-043).
 
@@ -54,6 +59,7 @@ class ItemState(enum.Enum):
     READY = "ready"
     MATERIALIZED = "materialized"
     SKIPPED = "skipped"
+    AWAITING_PLAYBACK = "awaiting_playback"
 
 
 class ItemEvent(enum.Enum):
@@ -65,6 +71,10 @@ class ItemEvent(enum.Enum):
     SKIP = "skip"
     #: The item became part of a message (RT-031).
     MATERIALIZE = "materialize"
+    #: Its response ended while its audio was still being played (RT-072).
+    AWAIT_PLAYBACK = "await_playback"
+    #: The end of its playback: played in full or cut at a heard prefix (RT-073).
+    PLAYBACK_END = "playback_end"
 
 
 ITEM_TABLE: MachineTable[ItemState, ItemEvent] = MachineTable(
@@ -78,6 +88,10 @@ ITEM_TABLE: MachineTable[ItemState, ItemEvent] = MachineTable(
         (ItemState.OBSERVED, ItemEvent.SKIP): ItemState.SKIPPED,
         (ItemState.READY, ItemEvent.MATERIALIZE): ItemState.MATERIALIZED,
         (ItemState.SKIPPED, ItemEvent.SKIP): ItemState.SKIPPED,
+        (ItemState.OBSERVED, ItemEvent.AWAIT_PLAYBACK): ItemState.AWAITING_PLAYBACK,
+        (ItemState.OBSERVED, ItemEvent.PLAYBACK_END): ItemState.OBSERVED,
+        (ItemState.AWAITING_PLAYBACK, ItemEvent.PLAYBACK_END): ItemState.READY,
+        (ItemState.AWAITING_PLAYBACK, ItemEvent.SKIP): ItemState.SKIPPED,
     },
     rejections={
         (ItemState.READY, ItemEvent.CONTENT): "late_content",
@@ -85,6 +99,10 @@ ITEM_TABLE: MachineTable[ItemState, ItemEvent] = MachineTable(
         (ItemState.SKIPPED, ItemEvent.CONTENT): "item_skipped",
         (ItemState.READY, ItemEvent.SKIP): "skip_refused",
         (ItemState.MATERIALIZED, ItemEvent.SKIP): "skip_refused",
+        (ItemState.AWAITING_PLAYBACK, ItemEvent.CONTENT): "late_content",
+        (ItemState.READY, ItemEvent.PLAYBACK_END): "late_content",
+        (ItemState.MATERIALIZED, ItemEvent.PLAYBACK_END): "late_content",
+        (ItemState.SKIPPED, ItemEvent.PLAYBACK_END): "item_skipped",
     },
     requirements={
         (ItemState.OBSERVED, ItemEvent.CONTENT): "RT-014",
@@ -92,6 +110,10 @@ ITEM_TABLE: MachineTable[ItemState, ItemEvent] = MachineTable(
         (ItemState.OBSERVED, ItemEvent.SKIP): "RT-017",
         (ItemState.READY, ItemEvent.MATERIALIZE): "RT-031",
         (ItemState.SKIPPED, ItemEvent.SKIP): "RT-010",
+        (ItemState.OBSERVED, ItemEvent.AWAIT_PLAYBACK): "RT-072",
+        (ItemState.OBSERVED, ItemEvent.PLAYBACK_END): "RT-073",
+        (ItemState.AWAITING_PLAYBACK, ItemEvent.PLAYBACK_END): "RT-073",
+        (ItemState.AWAITING_PLAYBACK, ItemEvent.SKIP): "RT-073",
     },
 )
 
@@ -115,6 +137,8 @@ class ResponseEvent(enum.Enum):
     INTERRUPT = "interrupt"
     #: ``assistant_turn_completed`` with ``stop_reason: cancelled`` (RT-024).
     CANCEL = "cancel"
+    #: ``assistant_playback_started``: the client reports the response's playback (RT-070).
+    PLAYBACK_STARTED = "playback_started"
 
 
 _LIVE = (ResponseState.STREAMING, ResponseState.WAITING_FOR_TOOL_RESULTS)
@@ -131,9 +155,11 @@ RESPONSE_TABLE: MachineTable[ResponseState, ResponseEvent] = MachineTable(
         **{(s, ResponseEvent.COMPLETE): ResponseState.COMPLETED for s in _LIVE},
         **{(s, ResponseEvent.INTERRUPT): ResponseState.INTERRUPTED for s in _LIVE},
         **{(s, ResponseEvent.CANCEL): ResponseState.CANCELLED for s in _LIVE},
+        **{(s, ResponseEvent.PLAYBACK_STARTED): s for s in _LIVE},
     },
     rejections={
         **{(s, ResponseEvent.CONTENT): "late_content" for s in _TERMINAL},
+        **{(s, ResponseEvent.PLAYBACK_STARTED): "late_content" for s in _TERMINAL},
         **{
             (s, e): "already_terminal"
             for s in _TERMINAL
@@ -151,6 +177,7 @@ RESPONSE_TABLE: MachineTable[ResponseState, ResponseEvent] = MachineTable(
         **{(s, ResponseEvent.COMPLETE): "RT-021" for s in _LIVE},
         **{(s, ResponseEvent.INTERRUPT): "RT-023" for s in _LIVE},
         **{(s, ResponseEvent.CANCEL): "RT-024" for s in _LIVE},
+        **{(s, ResponseEvent.PLAYBACK_STARTED): "RT-070" for s in _LIVE},
     },
 )
 

@@ -1,7 +1,8 @@
 """Realtime transcript events and the transcript journal, as JSON (RT section of the spec).
 
-The nine event types are meerkat's ``RealtimeTranscriptEvent`` (research/seeds.md §3.5) with
-the same JSON form: internally tagged by ``type``, snake-case type names and field names,
+Nine of the eleven event types are meerkat's ``RealtimeTranscriptEvent`` (research/seeds.md
+§3.5), with the same JSON form; the two playback events (RT-070) are ours, in that form:
+internally tagged by ``type``, snake-case type names and field names,
 ``previous_item_id``/``response_id`` optional (``null`` when absent), ``content_index`` a
 non-negative 32-bit integer, and the completion's ``usage`` in meerkat's shape (cache counters
 optional, omitted when absent). A provider adapter (for example
@@ -26,6 +27,8 @@ __all__ = [
     "JOURNAL_FORMAT_VERSION",
     "REALTIME_EVENT_ADAPTER",
     "REALTIME_EVENT_TYPES",
+    "AssistantPlaybackFinished",
+    "AssistantPlaybackStarted",
     "AssistantTextDelta",
     "AssistantTranscriptDelta",
     "AssistantTranscriptFinalText",
@@ -163,6 +166,22 @@ class AssistantTurnInterrupted(_RealtimeEventModel):
     response_id: str
 
 
+class AssistantPlaybackStarted(_RealtimeEventModel):
+    """The client plays the response's audio to the user: its spoken items count only with
+    what the user heard, once their playback is settled (RT-070)."""
+
+    type: Literal["assistant_playback_started"] = "assistant_playback_started"
+    response_id: str
+
+
+class AssistantPlaybackFinished(_RealtimeEventModel):
+    """The audio of one spoken item was played to the end: the user heard all of it (RT-071)."""
+
+    type: Literal["assistant_playback_finished"] = "assistant_playback_finished"
+    response_id: str
+    item_id: str
+
+
 RealtimeEvent: TypeAlias = Annotated[
     ItemObserved
     | ItemSkipped
@@ -172,14 +191,16 @@ RealtimeEvent: TypeAlias = Annotated[
     | AssistantTranscriptTruncated
     | AssistantTranscriptFinalText
     | AssistantTurnCompleted
-    | AssistantTurnInterrupted,
+    | AssistantTurnInterrupted
+    | AssistantPlaybackStarted
+    | AssistantPlaybackFinished,
     Field(discriminator="type"),
 ]
 
 #: Validates one event object (a dict in the wire form) into its model.
 REALTIME_EVENT_ADAPTER: TypeAdapter[RealtimeEvent] = TypeAdapter(RealtimeEvent)
 
-#: The nine event type tags, in meerkat's declaration order.
+#: The event type tags: meerkat's nine in its declaration order, then the playback events.
 REALTIME_EVENT_TYPES: tuple[str, ...] = (
     "item_observed",
     "item_skipped",
@@ -190,6 +211,8 @@ REALTIME_EVENT_TYPES: tuple[str, ...] = (
     "assistant_transcript_final_text",
     "assistant_turn_completed",
     "assistant_turn_interrupted",
+    "assistant_playback_started",
+    "assistant_playback_finished",
 )
 
 #: Version of the realtime journal format (RT-040).
