@@ -71,6 +71,7 @@ from sessionspec.runtime.conversation import (
     ReplaceToolResultContentBlock,
     ReplaceUserContentBlock,
 )
+from sessionspec.runtime.ledger import LedgerCounts, TokenLedger, UsageReport
 from sessionspec.runtime.revisions import (
     MessageRange,
     RewriteReason,
@@ -78,34 +79,55 @@ from sessionspec.runtime.revisions import (
     TranscriptRewriteCommit,
     TranscriptRewriteRecord,
 )
+from sessionspec.runtime.state import PersistedSessionState, SessionGraph, SessionNode
+from sessionspec.storage.blobs import BlobStore, FileBlobStore, MemoryBlobStore
+from sessionspec.storage.state_store import (
+    FileStateStore,
+    MemoryStateStore,
+    StateStore,
+    StoredState,
+)
 
 __all__ += [
     "BlobNotFoundError",
+    "BlobStore",
     "BlobStoreError",
     "BlockIndexOutOfBounds",
     "CanonicalFormError",
     "CodecError",
     "Conversation",
+    "FileBlobStore",
+    "FileStateStore",
     "HeadRevisionConflict",
     "HistoryStateMalformed",
     "InvalidRewriteRange",
     "InvalidTranscriptShape",
     "LedgerConflictError",
+    "LedgerCounts",
     "LedgerDecreaseError",
+    "MemoryBlobStore",
+    "MemoryStateStore",
     "MessageIndexOutOfBounds",
     "MessageRange",
     "MessageRoleMismatch",
     "NoOpRewrite",
+    "PersistedSessionState",
     "ReplaceAssistantBlock",
     "ReplaceMessage",
     "ReplaceToolResultContentBlock",
     "ReplaceUserContentBlock",
     "RevisionConflict",
     "RewriteReason",
+    "SessionGraph",
+    "SessionNode",
     "SessionSpecError",
+    "StateStore",
     "StateStoreError",
+    "StoredState",
+    "TokenLedger",
     "TranscriptEditError",
     "TranscriptHistory",
     "TranscriptRewriteCommit",
     "TranscriptRewriteRecord",
+    "UsageReport",
 ]
