@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sessionspec import Conversation, TranscriptEditError
+from sessionspec import Conversation, TranscriptEditError, TranscriptRewriteRecord
 from sessionspec.conformance.conversation_machine import ConversationSubject
 
 
@@ -54,6 +54,27 @@ class RuntimeConversation:
         except TranscriptEditError as error:
             return type(error).__name__
         return "ok"
+
+    def has_pending_boundary(self) -> bool:
+        return self.conversation.has_pending_boundary()
+
+    def records(self) -> list[dict[str, Any]]:
+        return [r.to_json() for r in self.conversation.transcript_rewrite_records()]
+
+    def validate_record(self, record: dict[str, Any]) -> str:
+        try:
+            TranscriptRewriteRecord.from_json(record).validate()
+        except TranscriptEditError as error:
+            return type(error).__name__
+        return "ok"
+
+    def replay_records(self, records: list[dict[str, Any]]) -> tuple[str, str | None]:
+        try:
+            parsed = [TranscriptRewriteRecord.from_json(r) for r in records]
+            restored = Conversation.from_rewrite_records(parsed)
+        except TranscriptEditError as error:
+            return type(error).__name__, None
+        return "ok", restored.transcript_revision()
 
 
 def runtime_factory() -> ConversationSubject:

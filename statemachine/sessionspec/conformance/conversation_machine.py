@@ -62,6 +62,20 @@ class ConversationSubject(Protocol):
         """``"ok"``, or the class name of the typed error (``RevisionConflict``, ...)."""
         ...
 
+    def has_pending_boundary(self) -> bool: ...
+
+    def records(self) -> list[dict[str, Any]]:
+        """The rewrite records of this conversation, in the JSON form of CONV-040."""
+        ...
+
+    def validate_record(self, record: dict[str, Any]) -> str:
+        """``"ok"`` or the class name of the error validating ``record`` (CONV-040)."""
+        ...
+
+    def replay_records(self, records: list[dict[str, Any]]) -> tuple[str, str | None]:
+        """Replay (CONV-041): ``("ok", head revision)`` or ``(error class name, None)``."""
+        ...
+
 
 ConversationSubjectFactory = Callable[[], ConversationSubject]
 
