@@ -86,8 +86,8 @@ def run(workdir: Path, out: TextIO) -> None:
 
     store = FileBlobStore(workdir / "blobs")
     moved = conv.externalize_media(store)
-    source = conv.messages[0].content[1].source  # type: ignore[union-attr]
-    say(f"externalized {moved} image into {store.directory.name}/: {source.url[:27]}...")
+    url = conv.messages[0].to_json_dict()["content"][1]["source"]["url"]
+    say(f"externalized {moved} image into {store.directory.name}/: {url[:27]}...")
 
     ledger = TokenLedger()
     ledger.record("turn", SONNET, {"input_tokens": 1200, "output_tokens": 80}, "req-1")
