@@ -33,7 +33,7 @@ def state_with_turn() -> PersistedSessionState:
 def test_json_round_trip_leaves_runtime_fields_out() -> None:
     state = state_with_turn()
     state.head_revision = 7
-    state.graph_replace_required = True
+    state.mark_graph_rewritten()
     data = state.to_json()
     assert "head_revision" not in data and "graph_replace_required" not in data
     again = PersistedSessionState.from_json(data)
@@ -114,9 +114,28 @@ def test_a_stale_state_commit_changes_nothing() -> None:
     first.turn_index = 2
     first.commit(store)
     second.turn_index = 5
-    second.graph_replace_required = True
+    second.mark_graph_rewritten()
     with pytest.raises(HeadRevisionConflict):
         second.commit(store)
     assert second.head_revision == 1 and second.graph_replace_required
     stored = store.load("s1")
     assert stored is not None and stored.state["turn_index"] == 2
+
+
+@pytest.mark.req("STATE-015", "GEN-003")
+def test_lifecycle_table_pairs() -> None:
+    from sessionspec.errors import IllegalTransitionError
+    from sessionspec.tables.state import STATE_TABLE, PersistedStateEvent, PersistedStatePhase
+
+    for phase, event in STATE_TABLE.pairs():
+        outcome = STATE_TABLE.decide(phase, event)
+        refused = event is PersistedStateEvent.LOAD and phase is not PersistedStatePhase.UNPERSISTED
+        assert (not isinstance(outcome, PersistedStatePhase)) == refused, (phase, event)
+    state = PersistedSessionState("s")
+    assert state.phase.value == "unpersisted" and state.needs_commit
+    state.commit(MemoryStateStore())
+    assert state.phase.value == "clean" and not state.needs_commit
+    with pytest.raises(IllegalTransitionError):
+        state.lifecycle.commit(PersistedStateEvent.LOAD)
+    state.mark_graph_rewritten()
+    assert state.graph_replace_required and state.needs_commit

@@ -12,6 +12,8 @@ Rules
   path walks parents back from the leaf; appending on the active path moves the leaf.
 * ``heal_orphaned_leaf`` (STATE-003): a leaf that names no node falls back to the last
   message node; ``normalize`` heals and then requires the next commit to replace the graph.
+* The commit lifecycle is the table :data:`~sessionspec.tables.state.STATE_TABLE`
+  (STATE-015); ``graph_replace_required`` and ``needs_commit`` are read from it.
 * ``commit(store)`` (STATE-013) sends the state with ``expected_head_revision =
   head_revision``; on success it takes the new head and clears ``graph_replace_required``;
   on :class:`~sessionspec.errors.HeadRevisionConflict` it changes nothing. ``needs_commit``
@@ -24,11 +26,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sessionspec.errors import CallerError
+from sessionspec.errors import CallerError, HeadRevisionConflict
+from sessionspec.lifecycle import Lifecycle
 from sessionspec.pricing import PricingTable
 from sessionspec.runtime.ledger import TokenLedger, UsageReport
 from sessionspec.runtime.revisions import item_of
 from sessionspec.storage.state_store import StateStore
+from sessionspec.tables.state import STATE_TABLE, PersistedStateEvent, PersistedStatePhase
 from sessionspec.usage import CumulativeUsage
 from sessionspec.wire.messages import Message
 
@@ -161,8 +165,23 @@ class PersistedSessionState:
     checkpoint_ref: str | None = None
     #: Runtime only: the store head this state was loaded at or last committed (0: none).
     head_revision: int = 0
-    #: Runtime only: the next commit must write the whole graph (STATE-003).
-    graph_replace_required: bool = False
+    #: Runtime only: the commit lifecycle (tables/state.py, STATE-015).
+    lifecycle: Lifecycle[PersistedStatePhase, PersistedStateEvent] = field(
+        default_factory=lambda: Lifecycle(STATE_TABLE), repr=False, compare=False
+    )
+
+    @property
+    def phase(self) -> PersistedStatePhase:
+        return self.lifecycle.state
+
+    @property
+    def graph_replace_required(self) -> bool:
+        """Runtime only: the next commit must write the whole graph (STATE-003)."""
+        return self.lifecycle.state is PersistedStatePhase.REPLACE_REQUIRED
+
+    def mark_graph_rewritten(self) -> None:
+        """A destructive change of the graph: the next commit writes it whole (STATE-003)."""
+        self.lifecycle.commit(PersistedStateEvent.GRAPH_REWRITTEN)
 
     # -- operations ---------------------------------------------------------------------
 
@@ -170,7 +189,7 @@ class PersistedSessionState:
         """Heal an orphaned leaf; if it healed, the graph must be replaced (STATE-003)."""
         healed = self.session_graph.heal_orphaned_leaf()
         if healed:
-            self.graph_replace_required = True
+            self.mark_graph_rewritten()
         return healed
 
     def append_active_messages(
@@ -192,16 +211,21 @@ class PersistedSessionState:
     @property
     def needs_commit(self) -> bool:
         """lash's ``park`` rule: never committed yet, or the graph must be replaced."""
-        return self.head_revision == 0 or self.graph_replace_required
+        return self.lifecycle.state is not PersistedStatePhase.CLEAN
 
     def usage_report(self, pricing: PricingTable | None = None) -> UsageReport:
         return self.token_ledger.report(pricing)
 
     def commit(self, store: StateStore) -> int:
         """Commit with ``expected_head_revision = head_revision`` (STATE-013)."""
-        head = store.commit(self.session_id, self.to_json(), self.head_revision)
+        self.lifecycle.check(PersistedStateEvent.COMMIT)
+        try:
+            head = store.commit(self.session_id, self.to_json(), self.head_revision)
+        except HeadRevisionConflict:
+            self.lifecycle.commit(PersistedStateEvent.CONFLICT)  # a loop: nothing changes
+            raise
         self.head_revision = head
-        self.graph_replace_required = False
+        self.lifecycle.commit(PersistedStateEvent.COMMIT)
         return head
 
     @classmethod
@@ -211,13 +235,14 @@ class PersistedSessionState:
         if stored is None:
             return None
         state = cls.from_json(stored.state, head_revision=stored.head_revision)
+        state.lifecycle.commit(PersistedStateEvent.LOAD)
         state.normalize()
         return state
 
     # -- JSON ---------------------------------------------------------------------------
 
     def to_json(self) -> dict[str, Any]:
-        """The persisted form; ``head_revision`` and ``graph_replace_required`` are not in it."""
+        """The persisted form; ``head_revision`` and the lifecycle are not in it."""
         return {
             "session_id": self.session_id,
             "session_graph": self.session_graph.to_json(),
