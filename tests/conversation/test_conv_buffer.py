@@ -245,3 +245,29 @@ def test_fork_replacing_variants_and_errors() -> None:
     assert tool_oob.value.block_kind == "tool result content block"
     with pytest.raises(CallerError):
         conv.fork_replacing(0, ReplaceUserContentBlock(0, {"type": "thinking", "thinking": "x"}))
+
+
+@pytest.mark.req("CONV-010")
+def test_forks_pushed_from_threads_see_only_their_own_writes() -> None:
+    import threading
+
+    source = Conversation.new()
+    source.push_batch([user(str(i)) for i in range(50)])
+    forks = [source.fork() for _ in range(4)]
+    barrier = threading.Barrier(4)
+
+    def writer(number: int) -> None:
+        barrier.wait()
+        for step in range(200):
+            forks[number].push(user(f"fork {number} step {step}"))
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(source) == 50
+    for number, fork in enumerate(forks):
+        texts = [m.content[0].text for m in fork.messages]  # type: ignore[union-attr]
+        assert texts == [str(i) for i in range(50)] + [
+            f"fork {number} step {s}" for s in range(200)]

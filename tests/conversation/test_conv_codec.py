@@ -7,10 +7,13 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tests.conversation.conv_helpers import assistant, dumped, result, user
 
 from sessionspec import CodecError, Conversation
 from sessionspec.codecs.meerkat import conversation_from_meerkat, conversation_to_meerkat
+from sessionspec.conformance.conversation_machine import message_strategy
 
 #: A session in meerkat's JSON shape (written for this test, in meerkat's field names).
 MEERKAT_SESSION: dict[str, Any] = {
@@ -127,3 +130,20 @@ def test_what_cannot_be_expressed_is_a_codec_error(change: Any, fragment: str) -
     change(session)
     with pytest.raises(CodecError, match=fragment):
         conversation_from_meerkat(session)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(message_strategy(), max_size=8), st.one_of(st.none(), st.text(max_size=5)))
+@pytest.mark.req("CONV-050")
+def test_any_conversation_survives_the_meerkat_form(
+    messages: list[dict[str, Any]], prompt: str | None
+) -> None:
+    conv = Conversation.new()
+    conv.push_batch(messages)
+    if prompt is not None:
+        conv.set_system_prompt(prompt)
+    data = json.loads(json.dumps(conversation_to_meerkat(conv)))
+    again = conversation_from_meerkat(data)
+    assert dumped(again.messages) == dumped(conv.messages)
+    assert again.transcript_revision() == conv.transcript_revision()
+    assert conversation_to_meerkat(again) == data
