@@ -41,30 +41,43 @@ than a pass over the whole transcript.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import copy
 import os
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
 from sessionspec.errors import (
-    BlockIndexOutOfBounds,
     CallerError,
     HistoryStateMalformed,
     InvalidRewriteRange,
     InvalidTranscriptShape,
     MessageIndexOutOfBounds,
-    MessageRoleMismatch,
     NoOpRewrite,
     RevisionConflict,
 )
 from sessionspec.reference.conversation import canonical_json, shape_of, tool_shape_violation
+from sessionspec.runtime.conversation_edits import (
+    ASSISTANT_BLOCK,
+    INPUT_BLOCK,
+    SYSTEM_CONTEXT_SEPARATOR,
+    SYSTEM_CONTEXT_STATE_KEY,
+    ReplaceAssistantBlock,
+    ReplaceMessage,
+    ReplaceToolResultContentBlock,
+    ReplaceUserContentBlock,
+    TranscriptReplacement,
+    checked_block,
+    index_value,
+    inline_image_bytes,
+    is_steer_part,
+    replaced_message,
+    usage_model,
+    without_steers,
+)
 from sessionspec.runtime.revisions import (
     Item,
     MessageRange,
@@ -81,12 +94,8 @@ from sessionspec.runtime.revisions import (
 from sessionspec.usage import CumulativeUsage
 from sessionspec.wire.messages import (
     ApiKind,
-    AssistantContent,
     AssistantMessage,
-    Base64Source,
-    BytesSource,
     ImageContent,
-    InputContent,
     Message,
     TextContent,
     ToolResultMessage,
@@ -109,16 +118,6 @@ __all__ = [
 #: An externalized image is an ``image`` block whose source is ``url`` with this prefix and
 #: the blob id (CONV-061): an opi reader still loads it (a URL image).
 BLOB_URL_PREFIX = "ss-blob:"
-#: The separator of the parts of a system prompt and the markers of a transient steer (§3.6).
-SYSTEM_CONTEXT_SEPARATOR = "\n\n---\n\n"
-_STEER_HEADER = "[Runtime System Context]"
-_STEER_SOURCE_LINE = "\nsource: runtime:steer:"
-_STEER_PREFIX = "runtime:steer:"
-#: The metadata key of the system context state (meerkat's name).
-SYSTEM_CONTEXT_STATE_KEY = "session_system_context_state"
-
-_INPUT_BLOCK: TypeAdapter[Any] = TypeAdapter(InputContent)
-_ASSISTANT_BLOCK: TypeAdapter[Any] = TypeAdapter(AssistantContent)
 
 
 def new_session_id() -> str:
@@ -129,42 +128,6 @@ def new_session_id() -> str:
     value[8] = (value[8] & 0x3F) | 0x80
     text = value.hex()
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
-
-
-@dataclass(frozen=True, slots=True)
-class ReplaceMessage:
-    """Replace the whole message."""
-
-    message: Message | Mapping[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class ReplaceUserContentBlock:
-    """Replace one content block of a user message."""
-
-    block_index: int
-    block: Any
-
-
-@dataclass(frozen=True, slots=True)
-class ReplaceAssistantBlock:
-    """Replace one content block of an assistant message."""
-
-    block_index: int
-    block: Any
-
-
-@dataclass(frozen=True, slots=True)
-class ReplaceToolResultContentBlock:
-    """Replace one content block of a tool result (one result per message here, CONV-012)."""
-
-    block_index: int
-    block: Any
-
-
-TranscriptReplacement: TypeAlias = (
-    ReplaceMessage | ReplaceUserContentBlock | ReplaceAssistantBlock | ReplaceToolResultContentBlock
-)
 
 
 class _Chain:
@@ -180,11 +143,6 @@ class _Chain:
 def _default_clock() -> int:
     return time.time_ns()
 
-
-def _index(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise CallerError(f"{name} must be an integer, not {value!r}")
-    return value
 
 
 def _role(model: Message) -> str:
@@ -259,8 +217,8 @@ class Conversation:
         the head's, or extend it by normal appends.
         """
         conv = cls(session_id, clock=clock)
-        conv._created_at_ns = _index(created_at_ns, "created_at_ns")
-        conv._updated_at_ns = _index(updated_at_ns, "updated_at_ns")
+        conv._created_at_ns = index_value(created_at_ns, "created_at_ns")
+        conv._updated_at_ns = index_value(updated_at_ns, "updated_at_ns")
         items = [item_of(m) for m in messages]
         conv._chain = _Chain(items)
         conv._count = len(items)
@@ -309,7 +267,7 @@ class Conversation:
 
     def last_n(self, n: int) -> tuple[Message, ...]:
         """The last ``n`` messages (all of them when there are fewer)."""
-        n = _index(n, "n")
+        n = index_value(n, "n")
         if n < 0:
             raise CallerError(f"n must not be negative, not {n}")
         items = self._chain.items
@@ -371,7 +329,7 @@ class Conversation:
         if isinstance(content, str):
             blocks = [TextContent(text=content)]
         else:
-            blocks = [_block(_INPUT_BLOCK, b, "user content block") for b in content]
+            blocks = [checked_block(INPUT_BLOCK, b, "user content block") for b in content]
         self.push(UserMessage(content=blocks, timestamp_ms=self._clock() // 1_000_000))
 
     def append_external_assistant_blocks(
@@ -385,8 +343,8 @@ class Conversation:
         model: str = "external",
     ) -> None:
         """Append an assistant message if ``blocks`` is not empty; record non-zero usage."""
-        checked = [_block(_ASSISTANT_BLOCK, b, "assistant block") for b in blocks]
-        usage_model = _usage_model(usage)
+        checked = [checked_block(ASSISTANT_BLOCK, b, "assistant block") for b in blocks]
+        usage_checked = usage_model(usage)
         if checked:
             try:
                 message = AssistantMessage(
@@ -394,7 +352,7 @@ class Conversation:
                     api=api,
                     provider=provider,
                     model=model,
-                    usage=usage_model,
+                    usage=usage_checked,
                     stop_reason=stop_reason,
                     timestamp_ms=self._clock() // 1_000_000,
                 )
@@ -402,8 +360,8 @@ class Conversation:
                 detail = exc.errors()[0]["msg"]
                 raise CallerError(f"not a valid assistant message: {detail}") from None
             self.push(message)
-        if usage_model != Usage():
-            self.record_usage(usage_model)
+        if usage_checked != Usage():
+            self.record_usage(usage_checked)
 
     def discard_transient_runtime_steer_context(self) -> int:
         """Remove request-local operator steers from the prompt and the system context state.
@@ -413,13 +371,13 @@ class Conversation:
         prompt = self._system_prompt
         if prompt is not None:
             parts = prompt.split(SYSTEM_CONTEXT_SEPARATOR)
-            kept = [p for p in parts if not _is_steer_part(p)]
+            kept = [p for p in parts if not is_steer_part(p)]
             if len(kept) != len(parts):
                 removed += len(parts) - len(kept)
                 self.set_system_prompt(SYSTEM_CONTEXT_SEPARATOR.join(kept))
         state = self._metadata.get(SYSTEM_CONTEXT_STATE_KEY)
         if isinstance(state, Mapping):
-            cleaned, count = _without_steers(state)
+            cleaned, count = without_steers(state)
             if count:
                 removed += count
                 self.set_metadata(SYSTEM_CONTEXT_STATE_KEY, cleaned)
@@ -476,7 +434,7 @@ class Conversation:
 
     def fork_at(self, index: int) -> Conversation:
         """A fork of the first ``min(index, len)`` messages (CONV-011)."""
-        index = _index(index, "index")
+        index = index_value(index, "index")
         if index < 0:
             raise MessageIndexOutOfBounds(index, self._count)
         count = min(index, self._count)
@@ -490,11 +448,11 @@ class Conversation:
         """``fork_at(message_index)`` plus the replaced message; later messages are dropped.
 
         The source is unchanged; every bad index or role is a typed error (CONV-012)."""
-        message_index = _index(message_index, "message_index")
+        message_index = index_value(message_index, "message_index")
         if not 0 <= message_index < self._count:
             raise MessageIndexOutOfBounds(message_index, self._count)
         original = self._chain.items[message_index][0]
-        item = item_of(_replaced(original, replacement))
+        item = item_of(replaced_message(original, replacement))
         fork = self.fork_at(message_index)
         fork._append([item])
         fork._updated_at_ns = fork._clock()
@@ -541,8 +499,8 @@ class Conversation:
             raise CallerError(f"selection must be a MessageRange, not {selection!r}")
         if isinstance(reason, str):
             reason = RewriteReason(reason)
-        start = _index(selection.start, "start")
-        end = _index(selection.end, "end")
+        start = index_value(selection.start, "start")
+        end = index_value(selection.end, "end")
         parent = self.transcript_revision()
         if expected_parent_revision is not None and expected_parent_revision != parent:
             raise RevisionConflict(expected_parent_revision, parent)
@@ -623,7 +581,7 @@ class Conversation:
         number of images moved. ``updated_at`` is not touched; with a history the new
         transcript becomes the head (an implicit revision).
         """
-        start = _index(start, "start")
+        start = index_value(start, "start")
         if start < 0:
             raise CallerError(f"start must not be negative, not {start}")
         items = self._chain.items
@@ -636,7 +594,7 @@ class Conversation:
             blocks: list[Any] = list(model.content)
             changed = False
             for position, block in enumerate(blocks):
-                data = _inline_image_bytes(block, index, position)
+                data = inline_image_bytes(block, index, position)
                 if data is None:
                     continue
                 blob_id = store.put(data)
@@ -726,103 +684,3 @@ def _key(key: Any) -> str:
 def _json_value(value: Any) -> Any:
     canonical_json(value)  # refuses what has no canonical JSON form (CONV-020)
     return copy.deepcopy(value)
-
-
-def _block(adapter: TypeAdapter[Any], block: Any, kind: str) -> Any:
-    if hasattr(block, "to_json_dict"):
-        block = block.to_json_dict()
-    try:
-        return adapter.validate_python(block)
-    except ValidationError as exc:
-        raise CallerError(f"not a valid {kind}: {exc.errors()[0]['msg']}") from None
-
-
-def _usage_model(usage: Usage | Mapping[str, Any] | None) -> Usage:
-    if usage is None:
-        return Usage()
-    if isinstance(usage, Usage):
-        return usage
-    try:
-        return Usage.model_validate(usage)
-    except ValidationError as exc:
-        raise CallerError(f"not a valid usage: {exc.errors()[0]['msg']}") from None
-
-
-def _replaced(original: Message, replacement: TranscriptReplacement) -> Any:
-    """The replacement message of ``fork_replacing`` (CONV-012)."""
-    if isinstance(replacement, ReplaceMessage):
-        return replacement.message
-    if isinstance(replacement, ReplaceUserContentBlock):
-        expected, kind, adapter = "user", "user content block", _INPUT_BLOCK
-    elif isinstance(replacement, ReplaceAssistantBlock):
-        expected, kind, adapter = "assistant", "assistant block", _ASSISTANT_BLOCK
-    elif isinstance(replacement, ReplaceToolResultContentBlock):
-        expected, kind, adapter = "tool_result", "tool result content block", _INPUT_BLOCK
-    else:
-        raise CallerError(f"not a transcript replacement: {replacement!r}")
-    if original.role != expected:
-        raise MessageRoleMismatch(expected, original.role)
-    content: list[Any] = list(original.content)
-    block_index = _index(replacement.block_index, "block_index")
-    if not 0 <= block_index < len(content):
-        raise BlockIndexOutOfBounds(kind, block_index, len(content))
-    content[block_index] = _block(adapter, replacement.block, kind)
-    return original.model_copy(update={"content": content})
-
-
-def _inline_image_bytes(block: Any, index: int, position: int) -> bytes | None:
-    if not isinstance(block, ImageContent):
-        return None
-    source = block.source
-    if isinstance(source, BytesSource):
-        return bytes(source.data)
-    if isinstance(source, Base64Source):
-        try:
-            return base64.b64decode(source.data, validate=True)
-        except (binascii.Error, ValueError):
-            raise CallerError(
-                f"message {index} block {position}: image data is not valid base64"
-            ) from None
-    return None
-
-
-def _is_steer_part(part: str) -> bool:
-    return part.startswith(_STEER_HEADER) and _STEER_SOURCE_LINE in part
-
-
-def _is_steer(value: Any) -> bool:
-    return isinstance(value, str) and value.startswith(_STEER_PREFIX)
-
-
-def _without_steers(state: Mapping[str, Any]) -> tuple[dict[str, Any], int]:
-    """The system context state without transient steers, and how many were removed."""
-    cleaned = copy.deepcopy(dict(state))
-    removed = 0
-    for name in ("pending", "applied"):
-        entries = cleaned.get(name)
-        if isinstance(entries, list):
-            kept = [
-                e
-                for e in entries
-                if not (
-                    isinstance(e, Mapping)
-                    and (_is_steer(e.get("source")) or _is_steer(e.get("idempotency_key")))
-                )
-            ]
-            removed += len(entries) - len(kept)
-            cleaned[name] = kept
-    seen = cleaned.get("seen")
-    if isinstance(seen, dict):
-        for key in [
-            k
-            for k, v in seen.items()
-            if _is_steer(k) or (isinstance(v, Mapping) and _is_steer(v.get("source")))
-        ]:
-            del seen[key]
-            removed += 1
-    keys = cleaned.get("active_turn_pending_keys")
-    if isinstance(keys, list):
-        kept_keys = [k for k in keys if not _is_steer(k)]
-        removed += len(keys) - len(kept_keys)
-        cleaned["active_turn_pending_keys"] = kept_keys
-    return cleaned, removed
