@@ -27,5 +27,5 @@ def test_demo_story(tmp_path: pathlib.Path) -> None:
 @pytest.mark.slow
 def test_bench_quick() -> None:
     results = run_bench(quick=True)
-    assert len(results) == 3
+    assert len(results) == 4
     assert all(r.value > 0 and r.baseline > 0 for r in results)
