@@ -44,3 +44,92 @@ __all__ = [
     "SessionCoordinator",
     "TokenBudgetPolicy",
 ]
+
+# -- conversation, transcript revisions, persisted state, ledger (spec §6, §7) --
+from sessionspec.errors import (
+    BlobNotFoundError,
+    BlobStoreError,
+    BlockIndexOutOfBounds,
+    CanonicalFormError,
+    CodecError,
+    HeadRevisionConflict,
+    HistoryStateMalformed,
+    InvalidRewriteRange,
+    InvalidTranscriptShape,
+    LedgerConflictError,
+    LedgerDecreaseError,
+    MessageIndexOutOfBounds,
+    MessageRoleMismatch,
+    NoOpRewrite,
+    RevisionConflict,
+    SessionSpecError,
+    StateStoreError,
+    TranscriptEditError,
+)
+from sessionspec.runtime.conversation import (
+    Conversation,
+    ReplaceAssistantBlock,
+    ReplaceMessage,
+    ReplaceToolResultContentBlock,
+    ReplaceUserContentBlock,
+)
+from sessionspec.runtime.ledger import LedgerCounts, TokenLedger, UsageReport
+from sessionspec.runtime.revisions import (
+    MessageRange,
+    RewriteReason,
+    TranscriptHistory,
+    TranscriptRewriteCommit,
+    TranscriptRewriteRecord,
+)
+from sessionspec.runtime.state import PersistedSessionState, SessionGraph, SessionNode
+from sessionspec.storage.blobs import BlobStore, FileBlobStore, MemoryBlobStore
+from sessionspec.storage.state_store import (
+    FileStateStore,
+    MemoryStateStore,
+    StateStore,
+    StoredState,
+)
+
+__all__ += [
+    "BlobNotFoundError",
+    "BlobStore",
+    "BlobStoreError",
+    "BlockIndexOutOfBounds",
+    "CanonicalFormError",
+    "CodecError",
+    "Conversation",
+    "FileBlobStore",
+    "FileStateStore",
+    "HeadRevisionConflict",
+    "HistoryStateMalformed",
+    "InvalidRewriteRange",
+    "InvalidTranscriptShape",
+    "LedgerConflictError",
+    "LedgerCounts",
+    "LedgerDecreaseError",
+    "MemoryBlobStore",
+    "MemoryStateStore",
+    "MessageIndexOutOfBounds",
+    "MessageRange",
+    "MessageRoleMismatch",
+    "NoOpRewrite",
+    "PersistedSessionState",
+    "ReplaceAssistantBlock",
+    "ReplaceMessage",
+    "ReplaceToolResultContentBlock",
+    "ReplaceUserContentBlock",
+    "RevisionConflict",
+    "RewriteReason",
+    "SessionGraph",
+    "SessionNode",
+    "SessionSpecError",
+    "StateStore",
+    "StateStoreError",
+    "StoredState",
+    "TokenLedger",
+    "TranscriptEditError",
+    "TranscriptHistory",
+    "TranscriptRewriteCommit",
+    "TranscriptRewriteRecord",
+    "UsageReport",
+]

@@ -128,3 +128,144 @@ class LogFailedError(StorageError):
     The cut-back or its fsync failed too, so neither memory nor the file can be trusted.
     The log refuses every further write until it is opened again from disk.
     """
+
+
+# --- Conversation, transcript revisions, persisted state, ledger, blobs (CONV, STATE) ---
+
+__all__ += [
+    "BlobNotFoundError",
+    "BlobStoreError",
+    "BlockIndexOutOfBounds",
+    "CanonicalFormError",
+    "CodecError",
+    "HeadRevisionConflict",
+    "HistoryStateMalformed",
+    "InvalidRewriteRange",
+    "InvalidTranscriptShape",
+    "LedgerConflictError",
+    "LedgerDecreaseError",
+    "MessageIndexOutOfBounds",
+    "MessageRoleMismatch",
+    "NoOpRewrite",
+    "RevisionConflict",
+    "StateStoreError",
+    "TranscriptEditError",
+]
+
+
+class CanonicalFormError(CallerError):
+    """A value has no RFC 8785 canonical form (an integer beyond 2**53, NaN, a non-string key).
+
+    Such a value cannot take part in a content digest, so it is refused (CONV-020).
+    """
+
+
+class CodecError(CallerError):
+    """A foreign shape could not be translated: what it cannot express is named (CONV-050)."""
+
+
+class TranscriptEditError(CallerError):
+    """Root of the typed refusals of a transcript edit (fork or rewrite); nothing changed."""
+
+
+class MessageIndexOutOfBounds(TranscriptEditError):
+    """A message index is not below the number of messages (CONV-012)."""
+
+    def __init__(self, message_index: int, message_count: int) -> None:
+        self.message_index = message_index
+        self.message_count = message_count
+        super().__init__(
+            f"message index {message_index} is out of bounds ({message_count} messages)"
+        )
+
+
+class BlockIndexOutOfBounds(TranscriptEditError):
+    """A content block index is not below the number of blocks of its kind (CONV-012)."""
+
+    def __init__(self, block_kind: str, block_index: int, block_count: int) -> None:
+        self.block_kind = block_kind
+        self.block_index = block_index
+        self.block_count = block_count
+        super().__init__(f"{block_kind} index {block_index} is out of bounds ({block_count})")
+
+
+class MessageRoleMismatch(TranscriptEditError):
+    """A replacement names a block kind the message at that index does not have (CONV-012)."""
+
+    def __init__(self, expected: str, actual: str) -> None:
+        self.expected = expected
+        self.actual = actual
+        super().__init__(f"expected a {expected} message, found {actual}")
+
+
+class InvalidRewriteRange(TranscriptEditError):
+    """A rewrite selection ``[start, end)`` is not within the transcript (CONV-031)."""
+
+    def __init__(self, start: int, end: int, message_count: int) -> None:
+        self.start = start
+        self.end = end
+        self.message_count = message_count
+        super().__init__(
+            f"rewrite range [{start}, {end}) is not within the {message_count} messages"
+        )
+
+
+class NoOpRewrite(TranscriptEditError):
+    """A rewrite (or a record) whose revision equals its parent: a self edge (CONV-033)."""
+
+    def __init__(self, revision: str) -> None:
+        self.revision = revision
+        super().__init__(f"the rewrite changes nothing: revision {revision} is its own parent")
+
+
+class RevisionConflict(TranscriptEditError):
+    """``expected_parent_revision`` is not the transcript's head (CONV-030)."""
+
+    def __init__(self, expected: str, actual: str) -> None:
+        self.expected = expected
+        self.actual = actual
+        super().__init__(f"expected parent revision {expected}, but the head is {actual}")
+
+
+class InvalidTranscriptShape(TranscriptEditError):
+    """Tool calls and results are not paired, unique and adjacent (CONV-034)."""
+
+
+class HistoryStateMalformed(TranscriptEditError):
+    """Rewrite records or a history do not validate, or do not chain (CONV-040..CONV-042)."""
+
+
+class HeadRevisionConflict(CallerError):
+    """A state commit named an ``expected_head_revision`` that is not the stored head.
+
+    Compare-and-swap failed: another writer committed first, or the caller's view is stale.
+    Nothing was written (STATE-010).
+    """
+
+    def __init__(self, session_id: str, expected: int, actual: int) -> None:
+        self.session_id = session_id
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            f"session {session_id!r}: expected head revision {expected}, but the head is {actual}"
+        )
+
+
+class LedgerDecreaseError(CallerError):
+    """``diff(before, after)``: a counter went down, so the ledgers do not nest (STATE-032)."""
+
+
+class LedgerConflictError(CallerError):
+    """One provider request id carries two different usages (STATE-033)."""
+
+
+class StateStoreError(StorageError):
+    """The state store's bytes are damaged or its file layer failed (STATE-011)."""
+
+
+class BlobStoreError(StorageError):
+    """The blob store's file layer failed, or a stored blob does not match its id (CONV-060)."""
+
+
+class BlobNotFoundError(BlobStoreError):
+    """No blob has this id (CONV-060)."""

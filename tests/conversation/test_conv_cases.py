@@ -1,0 +1,28 @@
+"""The conversation case files (spec/cases/conversation/*.json): meerkat's tests, replayed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from tests.conversation.conv_cases import CASE_DIR, build_cases
+from tests.conversation.conv_factories import runtime_factory
+
+from sessionspec.conformance.conversation_cases import run_case
+
+CASE_FILES = sorted(CASE_DIR.glob("*.json"))
+
+
+@pytest.mark.req("CONV-040")
+def test_case_files_are_current() -> None:
+    built = {item["name"]: item for item in build_cases()}
+    on_disk = {path.stem: json.loads(path.read_text()) for path in CASE_FILES}
+    assert on_disk == built, "run: python tests/conversation/conv_cases.py"
+
+
+@pytest.mark.parametrize("path", CASE_FILES, ids=lambda p: p.stem)
+@pytest.mark.req("CONV-004", "CONV-010", "CONV-011", "CONV-030", "CONV-032", "CONV-033",
+                 "CONV-034", "CONV-040", "CONV-041")
+def test_case_on_runtime(path: Path) -> None:
+    run_case(json.loads(path.read_text()), runtime_factory)
