@@ -7,6 +7,11 @@ from sessionspec.compaction import (
     LlmSummarizer,
     TokenBudgetPolicy,
 )
+from sessionspec.errors import (
+    ImportVerificationError,
+    UnknownFormatError,
+    UnrepresentableError,
+)
 from sessionspec.pricing import CostBreakdown, PricingTable
 from sessionspec.redaction import RedactionPolicy
 from sessionspec.runtime.coordinator import (
@@ -33,6 +38,7 @@ __all__ = [
     "CountTailPolicy",
     "CumulativeUsage",
     "ForkResult",
+    "ImportVerificationError",
     "InvalidRealtimeEventError",
     "LlmSummarizer",
     "PricingTable",
@@ -41,4 +47,6 @@ __all__ = [
     "ResumeReport",
     "SessionCoordinator",
     "TokenBudgetPolicy",
+    "UnknownFormatError",
+    "UnrepresentableError",
 ]

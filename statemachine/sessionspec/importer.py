@@ -156,9 +156,8 @@ def _plan(read: SessionRead, timestamp: str) -> _Plan:
                     raise UnrepresentableError(
                         "a sessionspec log", f"line {entry.line}", "a history replaced by nothing"
                     )
-                written = [writer.message(_valid(m, entry)) for m in entry.replacement]
-                kept = written[0]
-                writer.plan.replaced.add(writer.compaction(entry, kept))
+                replacement_ids = [writer.message(_valid(m, entry)) for m in entry.replacement]
+                writer.plan.replaced.add(writer.compaction(entry, replacement_ids[0]))
             elif entry.first_kept_entry_id is None:
                 if writer.plan.messages:
                     raise UnrepresentableError(
