@@ -149,7 +149,8 @@ def _check_junit(results: Sequence[tuple[str, SessionRead | None, list[Finding]]
     return ElementTree.tostring(suites, encoding="unicode", xml_declaration=True)
 
 
-def cmd_check(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def cmd_check(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
     started = time.perf_counter()
     results: list[tuple[str, SessionRead | None, list[Finding]]] = []
     for path in _progress(list(args.files), "checking"):
@@ -216,7 +217,8 @@ def _context_text(item: dict[str, Any]) -> str:
     return f"{role}: " + "\n".join(parts)
 
 
-def cmd_replay(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def cmd_replay(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
     read, problem = _read(args.file, args.format)
     if read is None:
         assert problem is not None
@@ -236,7 +238,8 @@ def cmd_replay(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     return 1 if read.errors else 0
 
 
-def cmd_tree(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def cmd_tree(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
     from sessionspec.reports import tree_lines
 
     read, problem = _read(args.file, args.format)
@@ -263,7 +266,8 @@ def _usage_paths(paths: Sequence[str]) -> list[str]:
     return [p for p in (os.path.expanduser(r) for r in DEFAULT_USAGE_ROOTS) if os.path.isdir(p)]
 
 
-def cmd_usage(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def cmd_usage(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
     from sessionspec.pricing import PricingTable
     from sessionspec.reports import find_session_files, usage_report
 
@@ -309,7 +313,8 @@ def cmd_usage(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     return 0
 
 
-def cmd_sessions(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def cmd_sessions(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
     from sessionspec.reports import list_sessions
 
     listing = list_sessions(args.folder)
@@ -341,7 +346,8 @@ def cmd_sessions(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     return 0
 
 
-def cmd_import(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def cmd_import(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
     from sessionspec.importer import import_session
 
     try:

@@ -45,6 +45,7 @@ from sessionspec.codecs.model import (
     mapping,
     text_or_none,
 )
+from sessionspec.errors import UnknownFormatError
 
 __all__ = ["FORMAT", "looks_like", "read_claude_code"]
 
@@ -227,12 +228,14 @@ def read_claude_code(path: str, data: bytes) -> SessionRead:
     leaf: str | None = None
     side_leaf: str | None = None
     count = 0
+    recognized = 0
     for source in iter_lines(data, findings):
         count = source.number
         line = source.obj
         assert line is not None
         kind = line.get("type")
         if kind == "summary":
+            recognized += 1
             if title is None and isinstance(line.get("summary"), str):
                 title = line["summary"]
             if isinstance(line.get("leafUuid"), str):
@@ -240,7 +243,10 @@ def read_claude_code(path: str, data: bytes) -> SessionRead:
             continue
         uuid = line.get("uuid")
         if not isinstance(uuid, str):
+            if looks_like(line):
+                recognized += 1
             continue  # snapshots, queue operations: not in the tree
+        recognized += 1
         if session_id is None and isinstance(line.get("sessionId"), str):
             session_id = line["sessionId"]
         if cwd is None and isinstance(line.get("cwd"), str):
@@ -284,6 +290,8 @@ def read_claude_code(path: str, data: bytes) -> SessionRead:
                     logical_parents.append((source, line["logicalParentUuid"]))
             entries.append(Entry(uuid, parent, EntryKind.META, source.number, source.offset,
                                  label, stamp, sidechain=sidechain))
+    if count and not recognized:
+        raise UnknownFormatError(path, "no line of this file is a Claude Code transcript line")
     ids = {e.id for e in entries}
     for source, target in summaries:
         if target not in ids:

@@ -45,6 +45,7 @@ from sessionspec.codecs.model import (
     mapping,
     text_or_none,
 )
+from sessionspec.errors import UnknownFormatError
 
 __all__ = ["FORMAT", "looks_like", "read_codex"]
 
@@ -290,6 +291,8 @@ def read_codex(path: str, data: bytes) -> SessionRead:
                     cache_read_tokens=cached,
                     line=source.number,
                 ))
+    if count and not entries and not usage:
+        raise UnknownFormatError(path, "no line of this file is a Codex rollout line")
     if reader.instructions:
         findings.append(Finding(
             "FILES-010", "instructions_not_in_context", Severity.INFO, 0, 0,

@@ -167,8 +167,15 @@ class SessionRead:
         return not self.errors
 
     def turns(self) -> int:
-        """User messages in the context (what a listing shows as turns)."""
-        return sum(1 for item in self.context if item.get("role") == "user")
+        """User messages in the file, on every branch, sub-agents left out (what a listing
+        shows as turns, FILES-015)."""
+        return sum(
+            1
+            for entry in self.entries
+            if not entry.sidechain and entry.kind is EntryKind.MESSAGE
+            for message in entry.messages
+            if message.get("role") == "user"
+        )
 
 
 @dataclass(frozen=True, slots=True)
