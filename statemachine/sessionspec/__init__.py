@@ -14,6 +14,7 @@ from sessionspec.errors import (
 )
 from sessionspec.pricing import CostBreakdown, PricingTable
 from sessionspec.redaction import RedactionPolicy
+from sessionspec.runtime.async_coordinator import AsyncRealtimeTranscript, AsyncSessionCoordinator
 from sessionspec.runtime.coordinator import (
     CompactionResult,
     ForkResult,
@@ -30,6 +31,8 @@ from sessionspec.usage import CumulativeUsage
 
 __all__ = [
     "ApplyOutcome",
+    "AsyncRealtimeTranscript",
+    "AsyncSessionCoordinator",
     "CompactionConfig",
     "CompactionReason",
     "CompactionResult",
