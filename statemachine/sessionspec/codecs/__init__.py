@@ -25,6 +25,7 @@ from sessionspec.codecs.model import (
     Severity,
     UsageRecord,
 )
+from sessionspec.collector import collector_paused
 from sessionspec.errors import UnknownFormatError
 
 __all__ = [
@@ -109,7 +110,10 @@ def read_session_bytes(
     reader = FORMATS.get(format)
     if reader is None:
         raise UnknownFormatError(path, f"no reader named {format!r} (known: {', '.join(FORMATS)})")
-    return reader(path, data)
+    # A read builds one acyclic dict per line by the thousand: the cyclic collector could
+    # free nothing and would rescan them again and again (as for the log, LOG-007).
+    with collector_paused():
+        return reader(path, data)
 
 
 def read_session(path: str | os.PathLike[str], format: str | None = None) -> SessionRead:
