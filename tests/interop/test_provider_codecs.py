@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -332,7 +333,7 @@ def test_response_objects_round_trip(name: str, data: st.DataObject) -> None:
 
 
 @pytest.mark.req("CODEC-004", "CODEC-005")
-def test_an_anthropic_shaped_loop_runs_on_the_coordinator(tmp_path: Any) -> None:
+def test_an_anthropic_shaped_loop_runs_on_the_coordinator(tmp_path: Path) -> None:
     """The loop an agent author writes: responses in, the next request out, no hand-written
     conversion; a resume sends exactly the same request."""
     coordinator = SessionCoordinator.new(
@@ -386,3 +387,22 @@ def test_an_anthropic_shaped_loop_runs_on_the_coordinator(tmp_path: Any) -> None
         assert to_anthropic(resumed.context()) == compacted
     finally:
         resumed.close()
+
+
+CASE_DIR = Path(__file__).resolve().parents[2] / "spec" / "cases" / "codecs"
+CASES = sorted(CASE_DIR.glob("*.json"))
+
+
+@pytest.mark.req("CODEC-001")
+@pytest.mark.parametrize("case_path", CASES, ids=[p.stem for p in CASES])
+def test_saved_counterexamples_round_trip(case_path: Path) -> None:
+    """Every counterexample the properties found, saved as a language-neutral case."""
+    case = orjson.loads(case_path.read_bytes())
+    assert case["requirements"] and case["description"]
+    messages = [MESSAGE.validate_python(m).to_json_dict() for m in case["messages"]]
+    assert messages == case["messages"]  # the case is in the wire form exactly
+    assert _round_trip(SHAPES[case["codec"]], messages) == messages
+
+
+def test_there_are_saved_codec_cases() -> None:
+    assert len(CASES) >= 3
