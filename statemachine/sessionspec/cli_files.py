@@ -104,6 +104,7 @@ def _check_json(results: Sequence[tuple[str, SessionRead | None, list[Finding]]]
             "path": path,
             "format": read.format if read else None,
             "ok": not any(f.severity is Severity.ERROR for f in findings),
+            "recovery": read.recovery if read else None,
             "entries": len(read.entries) if read else 0,
             "findings": [f.to_json() for f in findings],
         })
@@ -181,11 +182,13 @@ def cmd_check(args: argparse.Namespace, out: TextIO | None = None) -> int:
             warnings = sum(1 for f in findings if f.severity is Severity.WARNING)
             rows.append((
                 path, read.format if read else "?", len(read.entries) if read else 0,
-                errors, warnings, "FAIL" if errors else "ok",
+                read.recovery if read else "unreadable", errors, warnings,
+                "FAIL" if errors else "ok",
             ))
         _table(
             f"sessionspec check: {len(results)} file(s) in {elapsed:.2f}s",
-            ("file", "format", "entries", "errors", "warnings", "result"), rows, out,
+            ("file", "format", "entries", "recovery", "errors", "warnings", "result"), rows,
+            out,
         )
     return 1 if failed else 0
 

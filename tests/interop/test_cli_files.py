@@ -45,6 +45,7 @@ def test_check_json_and_junit_name_every_finding(capsys: pytest.CaptureFixture[s
     assert report["summary"] == {"files": 2, "errors": 5}
     first = report["files"][0]
     assert first["format"] == "claude-code" and not first["ok"]
+    assert first["recovery"] == "clean"
     assert {f["requirement"] for f in first["findings"]} == {"FILES-004", "FILES-005", "FILES-008"}
     assert all({"line", "offset", "code", "severity", "message"} <= set(f)
                for f in first["findings"])

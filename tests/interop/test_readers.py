@@ -133,6 +133,8 @@ def test_pi_violations_are_each_found_with_line_and_offset() -> None:
         start = sum(len(line) + 1 for line in lines[: finding.line - 1])
         assert finding.offset == start, finding
     assert not result.ok
+    assert result.recovery == "damaged"  # a corrupt line in the middle
+    assert read("pi_v3_branches.jsonl").recovery == "clean"
 
 
 @pytest.mark.req("FILES-002", "FILES-008")
@@ -143,6 +145,7 @@ def test_a_torn_tail_is_crash_residue_not_a_violation(name: str) -> None:
     assert result.ok, result.errors
     assert any(f.code == "torn_tail" and f.severity is Severity.WARNING for f in result.findings)
     assert result.context
+    assert result.recovery == "crash residue"
 
 
 @pytest.mark.req("FILES-011", "FILES-012", "FILES-013")

@@ -37,6 +37,7 @@ from typing import Any
 import orjson
 
 __all__ = [
+    "CRASH_RESIDUE_CODES",
     "Entry",
     "EntryKind",
     "Finding",
@@ -51,6 +52,10 @@ __all__ = [
     "summary_item",
     "text_or_none",
 ]
+
+
+#: Finding codes a crash leaves behind (a writer cuts them; nothing else is wrong).
+CRASH_RESIDUE_CODES = frozenset({"torn_tail", "unterminated_tail", "uncommitted_tail"})
 
 
 class Severity(enum.Enum):
@@ -157,6 +162,20 @@ class SessionRead:
     findings: tuple[Finding, ...]
     lines: int = 0
     size: int = 0
+
+    @property
+    def recovery(self) -> str:
+        """The file's recovery class (FILES-002): ``clean``; ``crash residue`` (only a torn,
+        unterminated or uncommitted tail: what a crash leaves and a writer cuts); or
+        ``damaged`` (lines in the middle that cannot be read: not what a crash leaves)."""
+        kinds = {
+            f.code for f in self.findings if f.requirement in ("FILES-002", "LOG-007", "LOG-008")
+        } - {"unknown_entry"}
+        if not kinds:
+            return "clean"
+        if kinds <= CRASH_RESIDUE_CODES:
+            return "crash residue"
+        return "damaged"
 
     @property
     def errors(self) -> tuple[Finding, ...]:
