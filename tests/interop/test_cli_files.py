@@ -196,3 +196,19 @@ def test_verification_names_the_first_difference() -> None:
     other = [{"role": "user", "content": [{"type": "text", "text": "x"}], "timestamp_ms": 1}]
     assert verify_import(source, other) == "item 0: user message differs"
     assert issubclass(ImportVerificationError, Exception)
+
+
+@pytest.mark.req("FILES-013")
+def test_usage_without_paths_reads_the_known_session_folders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    claude = tmp_path / ".claude" / "projects" / "-home-me-shop"
+    codex = tmp_path / ".codex" / "sessions" / "2026" / "05" / "06"
+    for folder, name in ((claude, "claude_code_session.jsonl"), (codex, "codex_rollout.jsonl")):
+        folder.mkdir(parents=True)
+        shutil.copy(FIXTURES / name, folder / name)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert main(["usage", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["files"] == 2
+    assert {row["name"] for row in report["by_model"]} >= {"openai:gpt-5-codex"}
