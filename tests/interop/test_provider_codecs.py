@@ -19,7 +19,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter
 
-from sessionspec import SessionCoordinator, UnrepresentableError
+from sessionspec import SessionCoordinator, UnknownFormatError, UnrepresentableError
+from sessionspec.codecs import request_messages
 from sessionspec.codecs.anthropic import (
     from_anthropic,
     from_anthropic_usage,
@@ -368,6 +369,12 @@ def test_an_anthropic_shaped_loop_runs_on_the_coordinator(tmp_path: Path) -> Non
                                       "is_error": False}]},
     ]
     assert coordinator.usage.cache_read_tokens == 100
+    assert request_messages(coordinator, "anthropic") == request
+    assert request_messages(coordinator.context(), "openai_responses")[1] == {
+        "type": "message", "role": "assistant",
+        "content": [{"type": "output_text", "text": "Let me look.", "annotations": []}]}
+    with pytest.raises(UnknownFormatError):
+        request_messages(coordinator, "gemini")
     thanks = {"role": "user", "content": "Thanks."}
     reply = {"id": "msg_2", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5",
              "content": [{"type": "text", "text": "You are welcome."}], "stop_reason": "end_turn",

@@ -11,7 +11,7 @@ spec §11, CODEC) translate messages to and from the one message model.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -29,6 +29,7 @@ from sessionspec.collector import collector_paused
 from sessionspec.errors import UnknownFormatError
 
 __all__ = [
+    "CONTEXT_ENCODERS",
     "FORMATS",
     "Entry",
     "EntryKind",
@@ -39,6 +40,7 @@ __all__ = [
     "detect_format",
     "read_session",
     "read_session_bytes",
+    "request_messages",
 ]
 
 Reader = Callable[[str, bytes], SessionRead]
@@ -122,3 +124,33 @@ def read_session(path: str | os.PathLike[str], format: str | None = None) -> Ses
     with open(name, "rb") as handle:
         data = handle.read()
     return read_session_bytes(data, name, format)
+
+
+def _encoders() -> dict[str, Callable[[Sequence[Any]], list[dict[str, Any]]]]:
+    from sessionspec.codecs.anthropic import to_anthropic
+    from sessionspec.codecs.openai_chat import to_openai_chat
+    from sessionspec.codecs.openai_responses import to_openai_responses
+
+    return {
+        "anthropic": to_anthropic,
+        "openai_chat": to_openai_chat,
+        "openai_responses": to_openai_responses,
+    }
+
+
+#: The provider shapes a context can be sent in (CODEC-004), by name.
+CONTEXT_ENCODERS: Mapping[str, Callable[[Sequence[Any]], list[dict[str, Any]]]] = _encoders()
+
+
+def request_messages(source: Any, format: str) -> list[dict[str, Any]]:
+    """What the next request sends, in a provider's shape (CODEC-004): ``source`` is a
+    coordinator (its ``context()`` is used) or a context / list of wire messages.
+
+    ``request_messages(coordinator, "anthropic")`` is ``to_anthropic(coordinator.context())``.
+    """
+    encoder = CONTEXT_ENCODERS.get(format)
+    if encoder is None:
+        known = ", ".join(CONTEXT_ENCODERS)
+        raise UnknownFormatError("<context>", f"no provider shape named {format!r} ({known})")
+    context = source.context() if callable(getattr(source, "context", None)) else source
+    return encoder(context)

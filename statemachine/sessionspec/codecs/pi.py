@@ -177,7 +177,7 @@ def _check_usage(
 
 def _messages(
     entry: Mapping[str, Any], where: SourceLine, findings: list[Finding],
-    usage: list[UsageRecord], session_id: str,
+    usage: list[UsageRecord],
 ) -> tuple[list[dict[str, Any]], str]:
     message = entry.get("message")
     if not isinstance(message, Mapping):
@@ -280,7 +280,7 @@ def read_pi(path: str, data: bytes) -> SessionRead:
         previous = entry_id
         stamp = text_or_none(obj.get("timestamp"))
         if kind == "message":
-            messages, label = _messages(obj, source, findings, usage, session_id or "")
+            messages, label = _messages(obj, source, findings, usage)
             entries.append(Entry(entry_id, parent, EntryKind.MESSAGE, source.number,
                                  source.offset, label, stamp, tuple(messages)))
             if messages and messages[0]["role"] == "assistant" and messages[0]["model"]:
