@@ -152,9 +152,11 @@ def _check_junit(results: Sequence[tuple[str, SessionRead | None, list[Finding]]
 
 def cmd_check(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
+    from sessionspec.reports import find_session_files
+
     started = time.perf_counter()
     results: list[tuple[str, SessionRead | None, list[Finding]]] = []
-    for path in _progress(list(args.files), "checking"):
+    for path in _progress(find_session_files(args.files), "checking"):
         read, problem = _read(path, args.format)
         findings = list(read.findings) if read else []
         if problem is not None:
@@ -391,7 +393,9 @@ def register(commands: Any) -> None:
         "parent links, leaf targets, first kept entries, tool pairing, duplicate ids, usage. "
         "Exit 1 if any finding is an error.",
     )
-    check.add_argument("files", nargs="+", metavar="FILE")
+    check.add_argument(
+        "files", nargs="+", metavar="PATH", help="session files, or folders to search for *.jsonl"
+    )
     with_format(check)
     check.add_argument("--output", choices=("text", "json", "junit"), default="text")
     check.add_argument("-v", "--verbose", action="store_true", help="also print info findings")

@@ -40,6 +40,7 @@ __all__ = [
     "SessionSummary",
     "UsageReport",
     "UsageRow",
+    "entry_tree",
     "find_session_files",
     "list_sessions",
     "record_cost",
@@ -224,6 +225,14 @@ def list_sessions(
         ))
     sessions.sort(key=lambda s: (s.modified, s.path), reverse=True)
     return SessionListing(tuple(sessions), tuple(skipped))
+
+
+def entry_tree(source: Any) -> SessionRead:
+    """The entry tree of a session (FILES-016): ``source`` is a coordinator (its own file is
+    read) or the path of a session file of any known format. The result's ``entries`` are
+    the nodes (id, parent, kind, line), ``active_branch`` the ids from the root to the leaf."""
+    path = getattr(source, "session_path", source)
+    return read_session(path)
 
 
 def tree_lines(read: SessionRead) -> list[str]:

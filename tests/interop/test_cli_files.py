@@ -14,7 +14,7 @@ from sessionspec import ImportVerificationError, SessionCoordinator, Unrepresent
 from sessionspec.cli import main
 from sessionspec.codecs import read_session
 from sessionspec.importer import import_session, verify_import
-from sessionspec.reports import list_sessions, tree_lines, usage_report
+from sessionspec.reports import entry_tree, list_sessions, tree_lines, usage_report
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CLEAN = ["pi_v3_branches.jsonl", "claude_code_session.jsonl", "codex_rollout.jsonl",
@@ -212,3 +212,24 @@ def test_usage_without_paths_reads_the_known_session_folders(
     report = json.loads(capsys.readouterr().out)
     assert report["files"] == 2
     assert {row["name"] for row in report["by_model"]} >= {"openai:gpt-5-codex"}
+
+
+@pytest.mark.req("FILES-016", "FILES-017")
+def test_check_takes_folders_and_entry_tree_takes_a_coordinator(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    nested = tmp_path / "a" / "b"
+    nested.mkdir(parents=True)
+    shutil.copy(FIXTURES / "pi_v2_hook.jsonl", nested / "one.jsonl")
+    shutil.copy(FIXTURES / "codex_rollout.jsonl", tmp_path / "two.jsonl")
+    assert main(["check", "--output", "json", str(tmp_path)]) == 0
+    assert json.loads(capsys.readouterr().out)["summary"] == {"files": 2, "errors": 0}
+    coordinator = SessionCoordinator.new(tmp_path / "ours", cwd="/w", session_id="t")
+    try:
+        coordinator.on_turn_end([{"role": "user", "content": [], "timestamp_ms": 1}])
+        tree = entry_tree(coordinator)
+        assert tree.format == "sessionspec"
+        assert tree.active_branch == (coordinator.active_tip,)
+        assert entry_tree(coordinator.session_path).entries == tree.entries
+    finally:
+        coordinator.close()
