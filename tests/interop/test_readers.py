@@ -277,3 +277,12 @@ def test_every_reader_is_registered_by_its_format_name() -> None:
         assert result.format in FORMATS
         kinds = {e.kind for e in result.entries}
         assert kinds <= set(EntryKind)
+
+
+@pytest.mark.req("FILES-001")
+def test_a_headerless_file_opening_with_an_unknown_line_type_is_still_recognized() -> None:
+    data = (FIXTURES / "claude_code_session.jsonl").read_bytes()
+    newer = b'{"type":"custom-title","customTitle":"Shop"}\n' + data
+    assert detect_format(newer) == "claude-code"
+    result = read_session_bytes(newer, "newer.jsonl")
+    assert result.leaf_id == "u-0023" and result.ok

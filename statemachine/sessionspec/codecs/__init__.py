@@ -45,6 +45,9 @@ __all__ = [
 
 Reader = Callable[[str, bytes], SessionRead]
 
+#: How many leading JSON lines format detection looks at.
+_SNIFFED_LINES = 5
+
 #: Every session file format with a reader, by the name ``--format`` takes.
 FORMATS: Mapping[str, Reader] = {
     native.FORMAT: native.read_native,
@@ -76,14 +79,14 @@ def _first_objects(data: bytes, wanted: int = 2) -> list[dict[str, Any]]:
 
 
 def detect_format(data: bytes, path: str = "<memory>") -> str:
-    """The format of a session file from its first two lines (FILES-001).
+    """The format of a session file from its first lines (FILES-001).
 
     A ``type: session`` header is ours (opi v1 with snake-case fields), opi's older layout
     (entries without ids) or pi's (any version); a ``{timestamp, type, payload}`` line is a
     Codex rollout; a line with ``sessionId``/``uuid``/``leafUuid`` is a Claude Code
     transcript. Anything else is an :class:`UnknownFormatError`.
     """
-    objects = _first_objects(data)
+    objects = _first_objects(data, _SNIFFED_LINES)
     if not objects:
         raise UnknownFormatError(path, "no JSON object on the first line")
     first = objects[0]
@@ -96,10 +99,13 @@ def detect_format(data: bytes, path: str = "<memory>") -> str:
         if pi.looks_like(first):
             return pi.FORMAT
         raise UnknownFormatError(path, f"a session header of version {first.get('version')!r}")
-    if codex.looks_like(first):
-        return codex.FORMAT
-    if claude_code.looks_like(first):
-        return claude_code.FORMAT
+    # Headerless formats: a newer writer may open with a line type this reader does not
+    # know, so the first few lines are looked at, in order.
+    for obj in objects:
+        if codex.looks_like(obj):
+            return codex.FORMAT
+        if claude_code.looks_like(obj):
+            return claude_code.FORMAT
     raise UnknownFormatError(path, f"the first line has type {first.get('type')!r}")
 
 
