@@ -48,9 +48,10 @@ def _progress(items: Sequence[T], description: str) -> Iterator[T]:
     if len(items) < 2 or not _rich_available() or not sys.stderr.isatty():
         yield from items
         return
+    from rich.console import Console
     from rich.progress import Progress
 
-    with Progress(transient=True) as progress:
+    with Progress(transient=True, console=Console(stderr=True)) as progress:
         task = progress.add_task(description, total=len(items))
         for item in items:
             yield item

@@ -233,3 +233,13 @@ def test_check_takes_folders_and_entry_tree_takes_a_coordinator(
         assert entry_tree(coordinator.session_path).entries == tree.entries
     finally:
         coordinator.close()
+
+
+@pytest.mark.req("FILES-017")
+def test_a_terminal_gets_a_progress_bar_and_the_same_answer(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("sys.stderr.isatty", lambda: True)
+    assert main(["check", "--output", "json", *map(fixture, CLEAN)]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["summary"] == {"files": 5, "errors": 0}
