@@ -67,7 +67,10 @@ def _table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], ou
 
         table = Table(title=title)
         for index, column in enumerate(columns):
-            table.add_column(column, justify="left" if index == 0 else "right")
+            if index == 0:  # names and paths wrap rather than lose their end
+                table.add_column(column, justify="left", overflow="fold")
+            else:
+                table.add_column(column, justify="right", no_wrap=True)
         for row in materialized:
             table.add_row(*row)
         Console(file=out, width=max(100, min(160, _terminal_width()))).print(table)
