@@ -8,8 +8,14 @@ from sessionspec.compaction import (
     LlmSummarizer,
     TokenBudgetPolicy,
 )
+from sessionspec.errors import (
+    ImportVerificationError,
+    UnknownFormatError,
+    UnrepresentableError,
+)
 from sessionspec.pricing import CostBreakdown, PricingTable
 from sessionspec.redaction import RedactionPolicy
+from sessionspec.runtime.async_coordinator import AsyncRealtimeTranscript, AsyncSessionCoordinator
 from sessionspec.runtime.coordinator import (
     CompactionResult,
     ForkResult,
@@ -26,6 +32,8 @@ from sessionspec.usage import CumulativeUsage
 
 __all__ = [
     "ApplyOutcome",
+    "AsyncRealtimeTranscript",
+    "AsyncSessionCoordinator",
     "CompactionConfig",
     "CompactionReason",
     "CompactionResult",
@@ -34,6 +42,7 @@ __all__ = [
     "CountTailPolicy",
     "CumulativeUsage",
     "ForkResult",
+    "ImportVerificationError",
     "InvalidRealtimeEventError",
     "InvalidServerEventError",
     "LlmSummarizer",
@@ -43,6 +52,8 @@ __all__ = [
     "ResumeReport",
     "SessionCoordinator",
     "TokenBudgetPolicy",
+    "UnknownFormatError",
+    "UnrepresentableError",
 ]
 
 # -- conversation, transcript revisions, persisted state, ledger (spec §6, §7) --

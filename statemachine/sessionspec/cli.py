@@ -9,6 +9,8 @@ Subcommands (the logic lives in the modules named):
   (:mod:`sessionspec.generate`, GEN-005).
 - ``proofs [--only SUBSTR] [--write | --check]``: the CrossHair proofs (``proofs/run.py``).
 - ``bench [AREA ...] [--quick]``: the benchmarks of :mod:`sessionspec.bench`.
+- ``check``, ``replay``, ``tree``, ``usage``, ``sessions``, ``import``: session files of any
+  known format (:mod:`sessionspec.cli_files`, FILES).
 """
 
 from __future__ import annotations
@@ -174,6 +176,10 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("areas", nargs="*", metavar="AREA", help="areas to run (default: all)")
     bench.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     bench.set_defaults(handler=_cmd_bench)
+
+    from sessionspec.cli_files import register
+
+    register(commands)
     return parser
 
 

@@ -24,11 +24,14 @@ __all__ = [
     "DuplicateEntryIdError",
     "HeadConflictError",
     "IllegalTransitionError",
+    "ImportVerificationError",
     "InvalidSessionIdError",
     "LogFailedError",
     "LogLockedError",
     "SessionSpecError",
     "StorageError",
+    "UnknownFormatError",
+    "UnrepresentableError",
 ]
 
 
@@ -269,3 +272,34 @@ class BlobStoreError(StorageError):
 
 class BlobNotFoundError(BlobStoreError):
     """No blob has this id (CONV-060)."""
+
+
+class UnknownFormatError(CallerError):
+    """A session file whose format no reader recognizes, or a ``--format`` no reader has
+    (FILES-001). Names the path and what was seen."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path}: unknown session file format: {reason}")
+
+
+class UnrepresentableError(CallerError):
+    """A codec met something the target shape cannot express (CODEC-002).
+
+    Raised instead of dropping it: names the shape, where in the input it is (``where``,
+    a path like ``messages[2].content[0]``) and what it is.
+    """
+
+    def __init__(self, shape: str, where: str, what: str) -> None:
+        self.shape = shape
+        self.where = where
+        self.what = what
+        super().__init__(f"{shape} cannot express {what} at {where}")
+
+
+class ImportVerificationError(StorageError):
+    """``import`` wrote a log whose replay differs from the source's context (FILES-014).
+
+    The written file was removed; nothing is left behind.
+    """
