@@ -7,6 +7,14 @@ from sessionspec.compaction import (
     LlmSummarizer,
     TokenBudgetPolicy,
 )
+from sessionspec.errors import (
+    BadSessionFileError,
+    DuplicateLoopError,
+    InvalidAgentEventError,
+    LoopCycleError,
+    SessionLockedError,
+    SessionNotFoundError,
+)
 from sessionspec.pricing import CostBreakdown, PricingTable
 from sessionspec.redaction import RedactionPolicy
 from sessionspec.runtime.coordinator import (
@@ -21,10 +29,19 @@ from sessionspec.runtime.realtime import (
     InvalidRealtimeEventError,
     RealtimeTranscript,
 )
+from sessionspec.runtime.recorder import (
+    LoopRecord,
+    RecorderConfig,
+    RecordOutcome,
+    Session,
+    SessionRecorder,
+    SessionRotator,
+)
 from sessionspec.usage import CumulativeUsage
 
 __all__ = [
     "ApplyOutcome",
+    "BadSessionFileError",
     "CompactionConfig",
     "CompactionReason",
     "CompactionResult",
@@ -32,13 +49,24 @@ __all__ = [
     "CostBreakdown",
     "CountTailPolicy",
     "CumulativeUsage",
+    "DuplicateLoopError",
     "ForkResult",
+    "InvalidAgentEventError",
     "InvalidRealtimeEventError",
     "LlmSummarizer",
+    "LoopCycleError",
+    "LoopRecord",
     "PricingTable",
     "RealtimeTranscript",
+    "RecordOutcome",
+    "RecorderConfig",
     "RedactionPolicy",
     "ResumeReport",
+    "Session",
     "SessionCoordinator",
+    "SessionLockedError",
+    "SessionNotFoundError",
+    "SessionRecorder",
+    "SessionRotator",
     "TokenBudgetPolicy",
 ]
