@@ -32,6 +32,7 @@ from sessionspec.runtime.realtime import (
 from sessionspec.runtime.recorder import (
     LoopRecord,
     RecorderConfig,
+    RecorderSink,
     RecordOutcome,
     Session,
     SessionRecorder,
@@ -60,6 +61,7 @@ __all__ = [
     "RealtimeTranscript",
     "RecordOutcome",
     "RecorderConfig",
+    "RecorderSink",
     "RedactionPolicy",
     "ResumeReport",
     "Session",

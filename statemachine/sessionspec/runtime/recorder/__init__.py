@@ -17,6 +17,7 @@ from sessionspec.runtime.recorder.recorder import (
     SessionRecorder,
 )
 from sessionspec.runtime.recorder.rotation import SessionRotator
+from sessionspec.runtime.recorder.sink import RecorderSink, SinkOutcome
 
 __all__ = [
     "BEFORE_TASK_REJECTION",
@@ -27,9 +28,11 @@ __all__ = [
     "RecordOutcome",
     "RecordedEvent",
     "RecorderConfig",
+    "RecorderSink",
     "Session",
     "SessionRecorder",
     "SessionRotator",
+    "SinkOutcome",
     "SpawnRef",
     "Turn",
 ]
