@@ -88,8 +88,8 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     def to_json_dict(self) -> dict[str, Any]:
-        """The JSON object in phi-core's form (optional fields phi-core skips are left out)."""
-        return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
+        """The canonical JSON object in phi-core's form: every field, absent ones ``null``."""
+        return self.model_dump(mode="json", by_alias=True)
 
 
 # -- phi-core's messages ----------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 Plain slotted dataclasses, built by the recorder and handed to the caller (copies while the
 recorder still holds them, REC-052). Messages are the package's one message model
-(:mod:`sessionspec.wire.messages`); events are kept as the JSON objects they arrived as.
+(:mod:`sessionspec.wire.messages`); events are kept as canonical JSON objects in phi-core's
+form (every field present, absent ones ``null``).
 
 :meth:`Session.to_json` writes phi-core's session JSON (research/seeds.md §2.1: field names
 as phi-core's serde writes them, statuses ``"Running"``/``"Completed"``/..., formations
