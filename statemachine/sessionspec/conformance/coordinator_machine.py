@@ -196,7 +196,11 @@ def expect(op: Operation, log: Log, config: CompactionConfig) -> Expected:
     state = ref.replay(log, config)
     if isinstance(op, Turn):
         batch, reason = ref.turn_batch(
-            state, op.messages, op.usage, timestamp=TIMESTAMP, redaction=REDACTION,
+            state,
+            op.messages,
+            op.usage,
+            timestamp=TIMESTAMP,
+            redaction=REDACTION,
             config=config,
         )
         return Expected(log + batch, None if reason is None else reason.value)
@@ -412,9 +416,7 @@ class Driver:
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
-        self.sut: Any = self.factory.new(
-            self.fs, DIRECTORY, SESSION_ID, self.config, lambda: CLOCK
-        )
+        self.sut: Any = self.factory.new(self.fs, DIRECTORY, SESSION_ID, self.config, lambda: CLOCK)
 
     # -- modes ---------------------------------------------------------------------------
 
@@ -674,13 +676,12 @@ class CoordinatorMachine(RuleBasedStateMachine):
     def _writable(self) -> bool:
         return self.driver is not None and not (self.d.failed or self.d.closed)
 
-    @initialize(
-        threshold=st.integers(150, 2500), policy=POLICIES, seed=st.integers(0, 2**16)
-    )
+    @initialize(threshold=st.integers(150, 2500), policy=POLICIES, seed=st.integers(0, 2**16))
     def start(self, threshold: int, policy: str, seed: int) -> None:
         self.driver = Driver(self.factory, config_of(threshold, policy), seed=seed)
-        self.d.trace.append({"mode": "start", "threshold": threshold, "policy": policy,
-                             "seed": seed})
+        self.d.trace.append(
+            {"mode": "start", "threshold": threshold, "policy": policy, "seed": seed}
+        )
 
     # -- legal-path rules (model preconditions) ---------------------------------------------
 

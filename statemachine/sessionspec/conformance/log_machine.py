@@ -215,4 +215,3 @@ class LogCrashMachine(RuleBasedStateMachine):
     def teardown(self) -> None:
         if self.log is not None and self.log.state is not LogState.CLOSED:
             self.log.close()
-

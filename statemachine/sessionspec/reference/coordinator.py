@@ -146,8 +146,11 @@ class Figures:
     watermark: int = 0
 
     def total(self) -> int:
-        return self.input_tokens + self.output_tokens + self.cache_read_tokens + (
-            self.cache_write_tokens
+        return (
+            self.input_tokens
+            + self.output_tokens
+            + self.cache_read_tokens
+            + (self.cache_write_tokens)
         )
 
     def since_watermark(self) -> int:
@@ -252,12 +255,18 @@ def figures_of(
 
 
 def _add_messages(figures: Figures, entries: Sequence[Mapping[str, Any]]) -> Figures:
-    counters = dict(zip(COUNTER_NAMES, (
-        figures.input_tokens,
-        figures.output_tokens,
-        figures.cache_read_tokens,
-        figures.cache_write_tokens,
-    ), strict=True))
+    counters = dict(
+        zip(
+            COUNTER_NAMES,
+            (
+                figures.input_tokens,
+                figures.output_tokens,
+                figures.cache_read_tokens,
+                figures.cache_write_tokens,
+            ),
+            strict=True,
+        )
+    )
     turns = figures.turns
     for entry in entries:
         message = entry.get("message")
@@ -528,9 +537,7 @@ def leaf_batch(
 ) -> tuple[dict[str, Any], ...] | None:
     """The batch a leaf move appends, or ``None`` when ``target`` is not a message or
     compaction entry of the log (a caller error, COORD-040)."""
-    if not any(
-        e.get("type") in _CONTENT_KINDS and e.get("id") == target for e in entries
-    ):
+    if not any(e.get("type") in _CONTENT_KINDS and e.get("id") == target for e in entries):
         return None
     leaf = leaf_entry(state.next_seq, target, state.figures, timestamp)
     leaf["parent_id"] = target
