@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from sessionspec.reference.recorder_ids import session_id_from_loop_id
+from sessionspec.reference.recorder_ids import session_id_from_loop_id, start_position
 
 __all__ = [
     "Checkpoint",
@@ -290,7 +290,8 @@ def _place(model: RecorderModel, loop: LoopModel) -> RecorderModel:
             for x in model.running
         )
         model = replace(model, running=running)
-    loops = tuple(sorted((*loops, loop), key=lambda x: x.start_index))
+    position = start_position(tuple(x.start_index for x in loops), loop.start_index)
+    loops = (*loops[:position], loop, *loops[position:])
     return _with_open(model, replace(session, loops=loops))
 
 

@@ -1,4 +1,4 @@
-"""Pure helpers of the recorder: loop-id parsing and parent chains (REC-015, REC-024).
+"""Pure helpers of the recorder: loop ids, start order, parent chains (REC-015, REC-022, REC-024).
 
 Plain functions over strings and tuples, so CrossHair can check their contracts
 (``proofs/registry_recorder.py``); the runtime and the reference model both use them.
@@ -13,6 +13,7 @@ __all__ = [
     "config_segment_from_loop_id",
     "loop_chain",
     "session_id_from_loop_id",
+    "start_position",
 ]
 
 
@@ -74,3 +75,23 @@ def loop_chain(parents: Mapping[str, str | None], target: str) -> ChainOutcome:
         seen.add(parent)
         current = parent
     return tuple(reversed(chain)), ()
+
+
+def start_position(starts: tuple[int, ...], start: int) -> int:
+    """Where a closed loop goes among a session's loops, given their start positions
+    (REC-022): after every loop that started before it, before every one that started after.
+
+    pre: all(a < b for a, b in zip(starts, starts[1:]))
+    pre: start not in starts
+    post: 0 <= __return__ <= len(starts)
+    post: all(s < start for s in starts[:__return__])
+    post: all(s > start for s in starts[__return__:])
+    """
+    low, high = 0, len(starts)
+    while low < high:
+        middle = (low + high) // 2
+        if starts[middle] < start:
+            low = middle + 1
+        else:
+            high = middle
+    return low

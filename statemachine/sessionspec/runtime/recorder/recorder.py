@@ -29,7 +29,6 @@ parent and children in the same segment in both directions (REC-023).
 
 from __future__ import annotations
 
-import bisect
 import copy
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -48,6 +47,7 @@ from sessionspec.errors import (
 from sessionspec.reference.recorder_ids import (
     config_segment_from_loop_id,
     session_id_from_loop_id,
+    start_position,
 )
 from sessionspec.runtime.recorder.model import (
     ChildLoopRef,
@@ -597,8 +597,8 @@ class SessionRecorder:
             running = self._loops.get(parent)
             if running is not None and running.session_id == session.session_id:
                 _add_child(running, record.loop_id)
-        keys = [loop.start_index for loop in session.loops]
-        session.loops.insert(bisect.bisect(keys, record.start_index), record)
+        starts = tuple(loop.start_index for loop in session.loops)
+        session.loops.insert(start_position(starts, record.start_index), record)
 
     def _on_parallel_end(self, event: ev.ParallelLoopEnd) -> None:
         members = self._partial_groups.get(event.selected_loop_id) or [event.selected_loop_id]
