@@ -30,6 +30,7 @@ parent and children in the same segment in both directions (REC-023).
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -233,6 +234,7 @@ class SessionRecorder:
         journal_id: str | None = None,
     ) -> SessionRecorder:
         """A new recorder journaled at ``path`` (which must not exist)."""
+        path = _with_directory(path)
         recorder = cls(config)
         now = datetime.now(UTC)
         header = RecorderJournalHeader(
@@ -264,7 +266,7 @@ class SessionRecorder:
         """Reopen a journaled recorder: replay every entry (REC-071). The flags come from the
         journal's header; the callbacks are given again and fire only for what is new."""
         journal = JsonlLog.open(
-            path,
+            _with_directory(path),
             fs=fs,
             durability=durability,
             header_model=RecorderJournalHeader,
@@ -681,6 +683,12 @@ class SessionRecorder:
             self._completed = []
         else:  # pragma: no cover - the log reader admits only JOURNAL_ENTRY_TYPES
             raise IllegalTransitionError("recorder_journal", "replay", str(kind))
+
+
+def _with_directory(path: str) -> str:
+    """A bare file name as ``./name``: the log creates and fsyncs the file's directory."""
+    path = os.fspath(path)
+    return path if os.path.dirname(path) else os.path.join(".", path)
 
 
 def _add_child(parent: LoopRecord, child_id: str) -> None:
