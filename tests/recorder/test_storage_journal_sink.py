@@ -32,7 +32,7 @@ from sessionspec.conformance.recorder_events import (
     turn_start,
     user,
 )
-from sessionspec.errors import InvalidSessionIdError
+from sessionspec.errors import AppendFailedError, InvalidSessionIdError
 from sessionspec.storage.recorder_files import SessionFiles
 from sessionspec.storage.simfs import SimulatedFileSystem
 from sessionspec.tables.recorder import LoopState
@@ -325,3 +325,53 @@ def test_one_stream_feeds_recorder_and_coordinator(tmp_path: Path) -> None:
     (session,) = recorder.drain_completed()
     assert len(session.loops[0].turns) == 2
     recorder.close()
+
+
+@pytest.mark.req("REC-070", "GEN-006")
+def test_a_failed_journal_append_changes_nothing() -> None:
+    fs = SimulatedFileSystem()
+    fs.makedirs("/j")
+    recorder = SessionRecorder.create("/j/journal.jsonl", fs=fs)
+    recorder.on_event(agent_start("s1.c.1", "s1"))
+    before = recorder.current_loop("s1.c.1")
+    fs.arm("write")
+    with pytest.raises(AppendFailedError):
+        recorder.on_event(turn_start("s1.c.1"))
+    assert recorder.current_loop("s1.c.1") == before
+    fs.arm("fsync")
+    with pytest.raises(AppendFailedError):
+        recorder.flush()
+    assert recorder.current_loop("s1.c.1") == before  # still running: flush did nothing
+    recorder.on_event(turn_start("s1.c.1"))  # the journal is usable again
+    recorder.close()
+    reopened = SessionRecorder.open("/j/journal.jsonl", fs=fs)
+    loop = reopened.current_loop("s1.c.1")
+    assert loop is not None and [e.event["type"] for e in loop.events] == [
+        "AgentStart",
+        "TurnStart",
+    ]
+
+
+@pytest.mark.req("REC-017", "REC-043", "REC-061")
+def test_bad_arguments_are_caller_errors(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from sessionspec import SessionRotator
+    from sessionspec.errors import CallerError
+
+    with pytest.raises(CallerError, match="before_task"):
+        RecorderConfig(before_task="yes")  # type: ignore[arg-type]
+    with pytest.raises(CallerError, match="include_streaming_events"):
+        RecorderConfig(include_streaming_events=1)  # type: ignore[arg-type]
+    with pytest.raises(CallerError, match="timedelta"):
+        SessionRotator().check_and_rotate(30)  # type: ignore[arg-type]
+    with pytest.raises(CallerError, match="negative"):
+        SessionRotator().check_and_rotate(timedelta(seconds=-1))
+    with pytest.raises(CallerError, match="Session"):
+        SessionFiles(tmp_path).save({"session_id": "x"})  # type: ignore[arg-type]
+    with pytest.raises(CallerError, match="threshold_secs"):
+        SessionRecorder().note_rotation("s", previous_session_id=None, threshold_secs=-1)
+    with pytest.raises(CallerError, match="session id"):
+        SessionRecorder().note_rotation("", previous_session_id=None, threshold_secs=1)
+    with pytest.raises(CallerError, match="config id"):
+        SessionRotator().next_loop_id("")

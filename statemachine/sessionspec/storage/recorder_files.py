@@ -28,7 +28,12 @@ from typing import Any
 
 import orjson
 
-from sessionspec.errors import BadSessionFileError, SessionLockedError, SessionNotFoundError
+from sessionspec.errors import (
+    BadSessionFileError,
+    CallerError,
+    SessionLockedError,
+    SessionNotFoundError,
+)
 from sessionspec.runtime.recorder.model import Session
 from sessionspec.storage.jsonl import validate_session_id
 
@@ -52,6 +57,8 @@ class SessionFiles:
 
     def save(self, session: Session) -> str:
         """Write ``session`` atomically under its key; return the path (REC-061)."""
+        if not isinstance(session, Session):
+            raise CallerError(f"save takes a recorded Session, not {type(session).__name__}")
         key = session.storage_key
         target = self.path(key)
         data = orjson.dumps(session.to_json(), option=orjson.OPT_INDENT_2)

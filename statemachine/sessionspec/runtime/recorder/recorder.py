@@ -120,6 +120,15 @@ class RecorderConfig:
     #: Called once per segment when it completes (``checkpoint`` or ``flush``, REC-053).
     after_task: Callable[[Session], None] | None = None
 
+    def __post_init__(self) -> None:
+        for name in ("include_streaming_events", "capture_turn_requests"):
+            if not isinstance(getattr(self, name), bool):
+                raise CallerError(f"{name} must be a bool, not {getattr(self, name)!r}")
+        for name in ("before_task", "after_task"):
+            value = getattr(self, name)
+            if value is not None and not callable(value):
+                raise CallerError(f"{name} must be callable or None, not {value!r}")
+
 
 class RecorderJournalHeader(BaseModel):
     """Line 1 of a recorder journal: the settings that decide (REC-070)."""

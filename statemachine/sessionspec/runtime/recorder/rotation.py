@@ -90,6 +90,8 @@ class SessionRotator:
         The recorder (if any) is told first, so the next ``AgentStart`` under the new id
         opens a session whose formation is ``InactivityTimeout`` (REC-040).
         """
+        if not isinstance(threshold, timedelta):
+            raise CallerError(f"threshold must be a timedelta, not {threshold!r}")
         if threshold < timedelta(0):
             raise CallerError(f"threshold must not be negative: {threshold}")
         if self._last_active is None:
