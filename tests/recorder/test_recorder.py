@@ -603,3 +603,30 @@ def test_lookups_return_copies() -> None:
     assert recorder.current_loop(L1) is None
     assert [s.session_id for s in recorder.sessions()] == ["s1"]
     assert recorder.get_session("nope") is None
+
+
+@pytest.mark.req("REC-016")
+def test_the_recording_is_a_function_of_the_events_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time as time_module
+
+    events = [
+        *single_loop(),
+        agent_start(L2, "s1", at=30, parent=L1),
+        turn_start(L2, at=31),
+        turn_end(L2, assistant("x"), at=32),
+    ]
+
+    def recording() -> list[dict[str, Any]]:
+        recorder = SessionRecorder()
+        feed(recorder, *events)
+        recorder.flush()
+        return [s.to_json() for s in recorder.drain_completed()]
+
+    first = recording()
+    monkeypatch.setattr(time_module, "time", lambda: 4_000_000_000.0)
+    monkeypatch.setattr(time_module, "time_ns", lambda: 4_000_000_000 * 10**9)
+    assert recording() == first
+    stamps = {e["timestamp"] for e in events if "timestamp" in e}
+    text = repr(first)
+    found = {stamp(n) for n in range(0, 40) if stamp(n) in text}
+    assert found and found <= stamps  # every time in the recording came from an event

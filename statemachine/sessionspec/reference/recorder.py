@@ -320,7 +320,8 @@ def _tool_end(model: RecorderModel, loop: LoopModel, op: ToolEnd) -> RecorderMod
                     completed[index] = replace(done, spawn=spawn)
                     model = replace(model, completed=tuple(completed))
                 return model
-    if op.child_loop_id not in {p[0] for p in model.pending_spawns}:
+    never_started = _lookup(model.occurrences, op.child_loop_id) == 0
+    if never_started and op.child_loop_id not in {p[0] for p in model.pending_spawns}:
         model = replace(model, pending_spawns=(*model.pending_spawns, (op.child_loop_id, spawn)))
     return model
 

@@ -567,7 +567,8 @@ class SessionRecorder:
         spawn = SpawnRef(record.session_id, record.loop_id, event.tool_call_id, event.tool_name)
         target = self._find_child_session(child, child_session_id)
         if target is None:
-            self._pending_spawns.setdefault(child, spawn)  # REC-033: applied at its start
+            if child not in self._occurrences:
+                self._pending_spawns.setdefault(child, spawn)  # REC-033: applied at its start
         elif target.parent_spawn_ref is None or not target.parent_spawn_ref.tool_call_id:
             target.parent_spawn_ref = spawn
 
