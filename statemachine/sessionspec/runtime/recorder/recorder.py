@@ -413,8 +413,10 @@ class SessionRecorder:
         if record is None:
             # REC-030: before its start, after its end, or never started.
             return _NOT_RUNNING
-        self._persist_event(event)
-        self._append(record, event)
+        entry = event.to_json_dict()
+        if self._journal is not None:
+            self._persist({"type": "event", "event": entry})
+        self._append(record, entry)
         if isinstance(event, ev.TurnStart):
             trigger = "Continuation" if event.triggered_by == "FollowUp" else event.triggered_by
             self._partial_turns[loop_id] = _PartialTurn(event.turn_index, trigger, event.timestamp)
@@ -528,10 +530,10 @@ class SessionRecorder:
             self._loops[event.loop_id] = record
         return _RECORDED
 
-    def _append(self, record: LoopRecord, event: AgentEvent) -> None:
+    def _append(self, record: LoopRecord, entry: dict[str, Any]) -> None:
         LOOP_TABLE.step(record.status, LoopEvent.RECORD)
         # REC-031: dense sequence numbers, 0 for AgentStart.
-        record.events.append(RecordedEvent(len(record.events), event.to_json_dict()))
+        record.events.append(RecordedEvent(len(record.events), entry))
 
     def _on_turn_end(self, record: LoopRecord, event: ev.TurnEnd) -> None:
         output = message_from_phi(event.message)
