@@ -30,6 +30,7 @@ from sessionspec.conformance.recorder_events import (
     turn_start,
     user,
 )
+from sessionspec.errors import CallerError
 from sessionspec.runtime.recorder import BEFORE_TASK_REJECTION, Formation, LoopRecord
 from sessionspec.tables.recorder import LoopState, SessionState
 from sessionspec.wire.agent_events import AgentStart, RevertApplied
@@ -630,3 +631,47 @@ def test_the_recording_is_a_function_of_the_events_alone(monkeypatch: pytest.Mon
     text = repr(first)
     found = {stamp(n) for n in range(0, 40) if stamp(n) in text}
     assert found and found <= stamps  # every time in the recording came from an event
+
+
+@pytest.mark.req("REC-017", "REC-030")
+def test_streaming_events_are_off_by_default() -> None:
+    recorder = SessionRecorder()
+    feed(recorder, agent_start(L1, "s1"))
+    update = {"type": "MessageUpdate", "loop_id": L1, "message": assistant("h"), "delta": None}
+    assert recorder.on_event(update).reason == "streaming_disabled"
+
+
+@pytest.mark.req("REC-002")
+def test_a_model_that_is_not_an_agent_event_is_refused() -> None:
+    recorder = SessionRecorder()
+    with pytest.raises(InvalidAgentEventError, match="UserMessage"):
+        recorder.on_event(UserMessage(content=[], timestamp_ms=1))  # type: ignore[arg-type]
+    with pytest.raises(InvalidAgentEventError, match="mapping"):
+        recorder.on_event(42)  # type: ignore[arg-type]
+
+
+@pytest.mark.req("REC-011", "REC-033")
+def test_the_first_spawn_reference_stays_and_is_not_erased() -> None:
+    recorder = SessionRecorder()
+    feed(
+        recorder,
+        agent_start("k.c.1", "k", parent="p.c.1"),
+        agent_start("k.c.2", "k", parent="q.c.1"),  # another foreign parent: no change
+    )
+    recorder.flush()
+    (session,) = recorder.drain_completed()
+    spawn = session.parent_spawn_ref
+    assert spawn is not None
+    assert (spawn.parent_session_id, spawn.parent_loop_id, spawn.tool_call_id) == ("p", "p.c.1", "")
+
+
+@pytest.mark.req("REC-040")
+def test_rotation_notes_take_a_zero_threshold_and_refuse_booleans() -> None:
+    recorder = SessionRecorder()
+    recorder.note_rotation("s2", previous_session_id="s1", threshold_secs=0)
+    feed(recorder, agent_start("s2.c.1", "s2"))
+    session = recorder.get_session("s2")
+    assert session is not None
+    assert session.formation == Formation("InactivityTimeout", stamp(0), 0, "s1")
+    with pytest.raises(CallerError, match="integer"):
+        recorder.note_rotation("s3", previous_session_id=None, threshold_secs=True)

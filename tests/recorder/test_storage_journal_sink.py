@@ -32,7 +32,7 @@ from sessionspec.conformance.recorder_events import (
     turn_start,
     user,
 )
-from sessionspec.errors import AppendFailedError, InvalidSessionIdError
+from sessionspec.errors import AppendFailedError, InvalidAgentEventError, InvalidSessionIdError
 from sessionspec.storage.recorder_files import SessionFiles
 from sessionspec.storage.simfs import SimulatedFileSystem
 from sessionspec.tables.recorder import LoopState
@@ -375,3 +375,40 @@ def test_bad_arguments_are_caller_errors(tmp_path: Path) -> None:
         SessionRecorder().note_rotation("", previous_session_id=None, threshold_secs=1)
     with pytest.raises(CallerError, match="config id"):
         SessionRotator().next_loop_id("")
+
+
+@pytest.mark.req("REC-070")
+def test_journal_entry_ids_are_positions_across_reopens(tmp_path: Path) -> None:
+    from sessionspec.runtime.recorder.recorder import (
+        JOURNAL_ENTRY_TYPES,
+        RecorderJournalHeader,
+    )
+    from sessionspec.storage import read_log
+
+    path = str(tmp_path / "journal.jsonl")
+    with SessionRecorder.create(path) as recorder:
+        recorder.on_event(agent_start("s1.c.1", "s1"))
+        recorder.on_event(turn_start("s1.c.1"))
+    with SessionRecorder.open(path) as recorder:  # the lock was released by the with block
+        recorder.on_event(agent_end("s1.c.1"))
+        recorder.checkpoint()
+    snapshot = read_log(
+        path, header_model=RecorderJournalHeader, entry_types=JOURNAL_ENTRY_TYPES, strict=True
+    )
+    assert [r.entry["id"] for r in snapshot.records] == ["1", "2", "3", "4"]
+    assert [r.entry["type"] for r in snapshot.records] == ["event"] * 3 + ["checkpoint"]
+
+
+@pytest.mark.req("REC-071", "REC-002")
+def test_a_journal_with_a_bad_event_fails_to_open_and_releases_its_lock(tmp_path: Path) -> None:
+    from sessionspec.runtime.recorder.recorder import JOURNAL_ENTRY_TYPES, RecorderJournalHeader
+    from sessionspec.storage import JsonlLog
+
+    path = str(tmp_path / "journal.jsonl")
+    SessionRecorder.create(path).close()
+    log = JsonlLog.open(path, header_model=RecorderJournalHeader, entry_types=JOURNAL_ENTRY_TYPES)
+    log.append([{"type": "event", "id": "1", "event": {"type": "AgentStart"}}])
+    log.close()
+    for _ in range(2):  # the second attempt sees the same error, not a held lock
+        with pytest.raises(InvalidAgentEventError, match="AgentStart"):
+            SessionRecorder.open(path)

@@ -480,7 +480,8 @@ class SessionRecorder:
             self._rotations.pop(event.session_id, None)
             if verdict is not None and event.session_id not in self._verdicts:
                 self._verdicts[event.session_id] = verdict
-            if not self._verdicts.get(event.session_id, True):
+            # Every session id has its verdict from its first AgentStart (journaled with it).
+            if not self._verdicts[event.session_id]:
                 session.rejection = BEFORE_TASK_REJECTION
             self._open[event.session_id] = session
         assert session is not None
