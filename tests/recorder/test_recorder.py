@@ -33,7 +33,7 @@ from sessionspec.conformance.recorder_events import (
 from sessionspec.errors import CallerError
 from sessionspec.runtime.recorder import BEFORE_TASK_REJECTION, Formation, LoopRecord
 from sessionspec.tables.recorder import LoopState, SessionState
-from sessionspec.wire.agent_events import AgentStart, RevertApplied
+from sessionspec.wire.agent_events import AgentStart, PhiUsage, RevertApplied
 from sessionspec.wire.messages import AssistantMessage, ToolResultMessage, UserMessage
 
 L1 = "s1.anthropic.1"
@@ -140,6 +140,7 @@ def test_followup_trigger_reads_as_continuation_and_turns_materialize() -> None:
 
 @pytest.mark.req("REC-035", "REC-017")
 def test_turn_requests_are_captured_only_when_enabled() -> None:
+    assert RecorderConfig().capture_turn_requests is False
     for capture in (False, True):
         recorder = SessionRecorder(RecorderConfig(capture_turn_requests=capture))
         feed(
@@ -646,6 +647,8 @@ def test_a_model_that_is_not_an_agent_event_is_refused() -> None:
     recorder = SessionRecorder()
     with pytest.raises(InvalidAgentEventError, match="UserMessage"):
         recorder.on_event(UserMessage(content=[], timestamp_ms=1))  # type: ignore[arg-type]
+    with pytest.raises(InvalidAgentEventError, match="PhiUsage"):
+        recorder.on_event(PhiUsage(input=1, output=2))  # type: ignore[arg-type]
     with pytest.raises(InvalidAgentEventError, match="mapping"):
         recorder.on_event(42)  # type: ignore[arg-type]
 
@@ -675,3 +678,29 @@ def test_rotation_notes_take_a_zero_threshold_and_refuse_booleans() -> None:
     assert session.formation == Formation("InactivityTimeout", stamp(0), 0, "s1")
     with pytest.raises(CallerError, match="integer"):
         recorder.note_rotation("s3", previous_session_id=None, threshold_secs=True)
+
+
+@pytest.mark.req("REC-040", "REC-013")
+def test_a_rotation_note_applies_to_one_segment_only() -> None:
+    recorder = SessionRecorder()
+    recorder.note_rotation("s2", previous_session_id="s1", threshold_secs=60)
+    feed(recorder, agent_start("s2.c.1", "s2"), agent_end("s2.c.1"))
+    assert recorder.checkpoint() == 1
+    feed(recorder, agent_start("s2.c.2", "s2", at=5))
+    first, second = [*recorder.drain_completed(), recorder.get_session("s2")]
+    assert first is not None and first.formation.kind == "InactivityTimeout"
+    assert second is not None and second.formation == Formation("FirstLoop", stamp(5))
+
+
+@pytest.mark.req("REC-033")
+def test_a_pending_spawn_completes_the_reference_of_a_child_with_a_foreign_parent() -> None:
+    recorder = SessionRecorder()
+    feed(
+        recorder,
+        agent_start("p.c.1", "p"),
+        tool_end("p.c.1", "call-3", child_loop_id="k.c.1"),
+        agent_start("k.c.1", "k", parent="p.c.1"),
+    )
+    session = recorder.get_session("k")
+    assert session is not None and session.parent_spawn_ref is not None
+    assert session.parent_spawn_ref.tool_call_id == "call-3"

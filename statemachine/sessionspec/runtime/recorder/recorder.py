@@ -34,7 +34,7 @@ import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ValidationError
 
@@ -166,12 +166,15 @@ def _invalid(exc: ValidationError, kind: object) -> InvalidAgentEventError:
     return InvalidAgentEventError(f"invalid agent event {kind!r}: {where}: {error['msg']}")
 
 
+#: The event models, one per variant.
+_EVENT_CLASSES: tuple[type[BaseModel], ...] = tuple(get_args(get_args(AgentEvent)[0]))
+assert tuple(c.__name__ for c in _EVENT_CLASSES) == ev.AGENT_EVENT_TYPES
+
+
 def parse_event(event: AgentEvent | Mapping[str, Any]) -> AgentEvent:
     """The event as its wire model, or :class:`InvalidAgentEventError` (REC-002)."""
     if isinstance(event, BaseModel):
-        if type(event).__name__ not in ev.AGENT_EVENT_TYPES or not isinstance(
-            event, ev.StrictModel
-        ):
+        if not isinstance(event, _EVENT_CLASSES):
             raise InvalidAgentEventError(f"not an agent event: {type(event).__name__}")
         event = event.to_json_dict()
     if not isinstance(event, Mapping):
@@ -478,7 +481,7 @@ class SessionRecorder:
             session = new_session
             self._segments[event.session_id] = session.segment + 1
             self._rotations.pop(event.session_id, None)
-            if verdict is not None and event.session_id not in self._verdicts:
+            if verdict is not None:  # only a session id's first AgentStart carries one
                 self._verdicts[event.session_id] = verdict
             # Every session id has its verdict from its first AgentStart (journaled with it).
             if not self._verdicts[event.session_id]:
