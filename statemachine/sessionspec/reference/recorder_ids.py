@@ -60,6 +60,8 @@ def loop_chain(parents: Mapping[str, str | None], target: str) -> ChainOutcome:
     post: __return__[0][-1] == target
     post: len(set(__return__[0])) == len(__return__[0])
     post: all(x in parents for x in __return__[0])
+    post: not __return__[1] or __return__[1][0] == __return__[1][-1] in __return__[0]
+    post: all(parents.get(a) == b for a, b in zip(__return__[1], __return__[1][1:]))
     """
     chain = [target]
     seen = {target}
