@@ -1,5 +1,6 @@
 """sessionspec."""
 
+from sessionspec.codecs.phi import PhiCodecError
 from sessionspec.compaction import (
     CompactionConfig,
     CompactionReason,
@@ -31,10 +32,10 @@ from sessionspec.runtime.realtime import (
 )
 from sessionspec.runtime.recorder import (
     LoopRecord,
+    RecordedSession,
     RecorderConfig,
     RecorderSink,
     RecordOutcome,
-    Session,
     SessionRecorder,
     SessionRotator,
 )
@@ -57,14 +58,15 @@ __all__ = [
     "LlmSummarizer",
     "LoopCycleError",
     "LoopRecord",
+    "PhiCodecError",
     "PricingTable",
     "RealtimeTranscript",
     "RecordOutcome",
+    "RecordedSession",
     "RecorderConfig",
     "RecorderSink",
     "RedactionPolicy",
     "ResumeReport",
-    "Session",
     "SessionCoordinator",
     "SessionLockedError",
     "SessionNotFoundError",

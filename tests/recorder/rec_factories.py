@@ -7,7 +7,7 @@ from typing import Any
 
 from sessionspec import DuplicateLoopError, InvalidAgentEventError, SessionRecorder
 from sessionspec.conformance.recorder_machine import RecorderSubject, SubjectFactory
-from sessionspec.runtime.recorder.model import LoopRecord, Session
+from sessionspec.runtime.recorder.model import LoopRecord, RecordedSession
 from sessionspec.storage.simfs import SimulatedFileSystem
 from sessionspec.tables.recorder import LoopState, SessionEvent
 
@@ -86,7 +86,7 @@ class _OverwritingRecorder(SessionRecorder):
 class _CompletionOrderRecorder(SessionRecorder):
     """phi-core's Q5: loops appended in completion order."""
 
-    def _place(self, session: Session, record: LoopRecord) -> None:
+    def _place(self, session: RecordedSession, record: LoopRecord) -> None:
         super()._place(session, record)
         session.loops.remove(record)
         session.loops.append(record)

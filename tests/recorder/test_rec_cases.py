@@ -12,8 +12,8 @@ from tests.recorder.rec_cases import CASE_DIR, build_cases
 from sessionspec import (
     DuplicateLoopError,
     InvalidAgentEventError,
+    RecordedSession,
     RecorderConfig,
-    Session,
     SessionRecorder,
 )
 
@@ -84,11 +84,11 @@ def matches(got: Any, want: Any, where: str) -> None:
 def recorder_for(config: dict[str, Any], calls: list[str]) -> SessionRecorder:
     before = config.get("before_task")
 
-    def before_task(session: Session) -> bool:
+    def before_task(session: RecordedSession) -> bool:
         calls.append(f"before_task {session.session_id}")
         return not (isinstance(before, str) and before == f"reject:{session.session_id}")
 
-    def after_task(session: Session) -> None:
+    def after_task(session: RecordedSession) -> None:
         calls.append(f"after_task {session.session_id}/{session.segment}")
 
     return SessionRecorder(

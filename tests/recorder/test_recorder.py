@@ -11,8 +11,8 @@ from sessionspec import (
     DuplicateLoopError,
     InvalidAgentEventError,
     LoopCycleError,
+    RecordedSession,
     RecorderConfig,
-    Session,
     SessionRecorder,
     SessionRotator,
 )
@@ -56,7 +56,7 @@ def single_loop(loop_id: str = L1, session: str = "s1", at: int = 0) -> list[dic
     ]
 
 
-def completed_sessions(recorder: SessionRecorder) -> list[Session]:
+def completed_sessions(recorder: SessionRecorder) -> list[RecordedSession]:
     recorder.flush()
     return recorder.drain_completed()
 
@@ -186,7 +186,7 @@ def test_continuation_kinds_round_trip() -> None:
         feed(recorder, agent_start(loop_id, "s1", parent=L1, kind=kind), agent_end(loop_id))
     (session,) = completed_sessions(recorder)
     assert [loop.continuation_kind for loop in session.loops] == kinds
-    again = Session.from_json(session.to_json())
+    again = RecordedSession.from_json(session.to_json())
     assert [loop.continuation_kind for loop in again.loops] == kinds
 
 
@@ -194,7 +194,7 @@ def test_continuation_kinds_round_trip() -> None:
 def test_before_task_false_refuses_the_session_visibly() -> None:
     asked: list[str] = []
 
-    def before(session: Session) -> bool:
+    def before(session: RecordedSession) -> bool:
         asked.append(session.session_id)
         return session.session_id != "blocked"
 
@@ -219,11 +219,11 @@ def test_before_task_false_refuses_the_session_visibly() -> None:
 def test_callbacks_fire_once_per_session_and_after_task_on_completion() -> None:
     events: list[str] = []
 
-    def before(session: Session) -> bool:
+    def before(session: RecordedSession) -> bool:
         events.append(f"before {session.session_id}")
         return True
 
-    def after(session: Session) -> None:
+    def after(session: RecordedSession) -> None:
         events.append(f"after {session.session_id}/{session.segment}")
 
     config = RecorderConfig(before_task=before, after_task=after)
@@ -526,7 +526,7 @@ def test_rotation_reason_is_recorded() -> None:
     first, second = completed_sessions(recorder)
     assert first.formation.kind == "FirstLoop"
     assert second.formation == Formation("InactivityTimeout", stamp(101), 100, "first")
-    assert Session.from_json(second.to_json()).formation == second.formation
+    assert RecordedSession.from_json(second.to_json()).formation == second.formation
 
 
 @pytest.mark.req("REC-043")

@@ -14,9 +14,9 @@ import pytest
 
 from sessionspec import (
     BadSessionFileError,
+    RecordedSession,
     RecorderConfig,
     RecorderSink,
-    Session,
     SessionCoordinator,
     SessionLockedError,
     SessionNotFoundError,
@@ -40,7 +40,7 @@ from sessionspec.tables.recorder import LoopState
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
-def recorded_session(session_id: str = "s1", agent: str = "agent-1") -> Session:
+def recorded_session(session_id: str = "s1", agent: str = "agent-1") -> RecordedSession:
     recorder = SessionRecorder()
     loop = f"{session_id}.anthropic.1"
     for event in (
@@ -144,19 +144,19 @@ def test_phi_core_files_load(name: str, tmp_path: Path) -> None:
     session = SessionFiles(tmp_path).load("legacy")
     assert session.scope in ("ephemeral", "persistent")
     assert session.loops and all(loop.continuation_kind for loop in session.loops)
-    again = Session.from_json(json.loads(json.dumps(session.to_json())))
+    again = RecordedSession.from_json(json.loads(json.dumps(session.to_json())))
     assert again.to_json() == session.to_json()
 
 
 @pytest.mark.req("REC-063")
 def test_phi_legacy_fields() -> None:
     data = json.loads((FIXTURES / "phi_legacy_no_turns.json").read_text())
-    session = Session.from_json(data)
+    session = RecordedSession.from_json(data)
     assert session.scope == "ephemeral" and session.segment == 0
     (first, second) = session.loops
     assert first.turns == [] and first.continuation_kind == "Initial"
     assert second.status is LoopState.RUNNING  # "Pending"
-    full = Session.from_json(json.loads((FIXTURES / "phi_full.json").read_text()))
+    full = RecordedSession.from_json(json.loads((FIXTURES / "phi_full.json").read_text()))
     assert full.loops[0].turns[1].triggered_by == "Continuation"  # "FollowUp"
     assert full.formation.kind == "InactivityTimeout"
 
@@ -176,7 +176,7 @@ def test_bad_session_files_are_typed_errors(mutate: Any, tmp_path: Path) -> None
     data = recorded_session().to_json()
     mutate(data)
     with pytest.raises(BadSessionFileError):
-        Session.from_json(data)
+        RecordedSession.from_json(data)
     (tmp_path / "x.json").write_text("{not json")
     with pytest.raises(BadSessionFileError, match="not JSON"):
         SessionFiles(tmp_path).load("x")
@@ -230,12 +230,12 @@ def test_replay_fires_no_callback_and_keeps_the_verdicts(tmp_path: Path) -> None
     path = str(tmp_path / "journal.jsonl")
     calls: list[str] = []
 
-    def before(session: Session) -> bool:
+    def before(session: RecordedSession) -> bool:
         calls.append("before")
         return session.session_id != "no"
 
     def noting(word: str) -> Any:
-        def note(session: Session) -> bool:
+        def note(session: RecordedSession) -> bool:
             calls.append(word)
             return True
 
@@ -367,7 +367,7 @@ def test_bad_arguments_are_caller_errors(tmp_path: Path) -> None:
         SessionRotator().check_and_rotate(30)  # type: ignore[arg-type]
     with pytest.raises(CallerError, match="negative"):
         SessionRotator().check_and_rotate(timedelta(seconds=-1))
-    with pytest.raises(CallerError, match="Session"):
+    with pytest.raises(CallerError, match="RecordedSession"):
         SessionFiles(tmp_path).save({"session_id": "x"})  # type: ignore[arg-type]
     with pytest.raises(CallerError, match="threshold_secs"):
         SessionRecorder().note_rotation("s", previous_session_id=None, threshold_secs=-1)

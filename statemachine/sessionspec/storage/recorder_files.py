@@ -34,7 +34,7 @@ from sessionspec.errors import (
     SessionLockedError,
     SessionNotFoundError,
 )
-from sessionspec.runtime.recorder.model import Session
+from sessionspec.runtime.recorder.model import RecordedSession
 from sessionspec.storage.jsonl import validate_session_id
 
 __all__ = ["SessionFiles"]
@@ -55,10 +55,12 @@ class SessionFiles:
 
     # -- writing ---------------------------------------------------------------------------------
 
-    def save(self, session: Session) -> str:
+    def save(self, session: RecordedSession) -> str:
         """Write ``session`` atomically under its key; return the path (REC-061)."""
-        if not isinstance(session, Session):
-            raise CallerError(f"save takes a recorded Session, not {type(session).__name__}")
+        if not isinstance(session, RecordedSession):
+            raise CallerError(
+                f"save takes a RecordedSession, not {type(session).__name__}"
+            )
         key = session.storage_key
         target = self.path(key)
         data = orjson.dumps(session.to_json(), option=orjson.OPT_INDENT_2)
@@ -116,7 +118,7 @@ class SessionFiles:
 
     # -- reading ---------------------------------------------------------------------------------
 
-    def load(self, key: str) -> Session:
+    def load(self, key: str) -> RecordedSession:
         """The saved session (REC-062, REC-063)."""
         target = self.path(key)
         try:
@@ -129,7 +131,7 @@ class SessionFiles:
         except orjson.JSONDecodeError as exc:
             raise BadSessionFileError(f"{target}: not JSON: {exc}") from None
         try:
-            return Session.from_json(data)
+            return RecordedSession.from_json(data)
         except BadSessionFileError as exc:
             raise BadSessionFileError(f"{target}: {exc}") from None
 
@@ -153,7 +155,7 @@ class SessionFiles:
         found.sort(key=lambda item: (-item[0], item[1]))
         return [key for _, key in found]
 
-    def list_for_agent(self, agent_id: str) -> list[Session]:
+    def list_for_agent(self, agent_id: str) -> list[RecordedSession]:
         """Every saved session of ``agent_id``, newest first."""
         sessions = []
         for key in self.list_ids():

@@ -5,11 +5,11 @@ recorder still holds them, REC-052). Messages are the package's one message mode
 (:mod:`sessionspec.wire.messages`); events are kept as canonical JSON objects in phi-core's
 form (every field present, absent ones ``null``).
 
-:meth:`Session.to_json` writes phi-core's session JSON (research/seeds.md §2.1: field names
+:meth:`RecordedSession.to_json` writes phi-core's session JSON (research/seeds.md §2.1: field names
 as phi-core's serde writes them, statuses ``"Running"``/``"Completed"``/..., formations
 externally tagged, messages in phi-core's shape) plus the fields we add, which a phi-core
 reader ignores: ``segment`` and ``rejection`` on a session (REC-012, REC-013),
-``occurrence`` on a loop (REC-014). :meth:`Session.from_json` reads both, and phi-core's
+``occurrence`` on a loop (REC-014). :meth:`RecordedSession.from_json` reads both, and phi-core's
 own files (``turns`` and ``scope`` missing in older ones, ``Pending`` status, ``FollowUp``
 trigger) (REC-063).
 """
@@ -36,7 +36,7 @@ __all__ = [
     "LoopRecord",
     "ParallelGroup",
     "RecordedEvent",
-    "Session",
+    "RecordedSession",
     "SpawnRef",
     "Turn",
 ]
@@ -272,9 +272,9 @@ class LoopRecord:
 
 
 @dataclass(slots=True)
-class Session:
+class RecordedSession:
     """One segment of a session id: the loops recorded between its opening and its
-    completion (REC-011, REC-013)."""
+    completion (phi-core's ``Session``; REC-011, REC-013)."""
 
     session_id: str
     agent_id: str
@@ -322,7 +322,7 @@ class Session:
             records.setdefault(record.loop_id, record)
         return [records[x] for x in chain]
 
-    def copy(self) -> Session:
+    def copy(self) -> RecordedSession:
         return copy.deepcopy(self)
 
     def to_json(self) -> dict[str, Any]:
@@ -349,7 +349,7 @@ class Session:
         }
 
     @classmethod
-    def from_json(cls, data: Any) -> Session:
+    def from_json(cls, data: Any) -> RecordedSession:
         """A session from phi-core's JSON or ours (REC-063); :class:`BadSessionFileError`
         naming the problem otherwise."""
         if not isinstance(data, dict):

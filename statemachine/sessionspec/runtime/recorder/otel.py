@@ -33,7 +33,7 @@ from typing import Any
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 
-from sessionspec.runtime.recorder.model import LoopRecord, Session, Turn
+from sessionspec.runtime.recorder.model import LoopRecord, RecordedSession, Turn
 from sessionspec.tables.recorder import LoopState
 from sessionspec.wire.messages import AssistantMessage, ToolResultMessage
 
@@ -64,7 +64,7 @@ def _loop_end(loop: LoopRecord) -> int:
     return max([_ns(loop.started_at), *ends])
 
 
-def _agent_attributes(session: Session, loop: LoopRecord) -> dict[str, Any]:
+def _agent_attributes(session: RecordedSession, loop: LoopRecord) -> dict[str, Any]:
     attributes: dict[str, Any] = {
         "gen_ai.operation.name": "invoke_agent",
         "gen_ai.agent.id": loop.agent_id,
@@ -139,7 +139,7 @@ def _export_turn(tracer: Tracer, parent: Any, turn: Turn) -> dict[str, Any]:
     return tools
 
 
-def export_sessions(sessions: Iterable[Session], tracer: Tracer) -> int:
+def export_sessions(sessions: Iterable[RecordedSession], tracer: Tracer) -> int:
     """Emit the spans of ``sessions`` on ``tracer``; return how many loop spans (REC-090)."""
     ordered = sorted(
         ((session, loop) for session in sessions for loop in session.loops),

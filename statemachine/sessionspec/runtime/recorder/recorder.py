@@ -56,7 +56,7 @@ from sessionspec.runtime.recorder.model import (
     LoopRecord,
     ParallelGroup,
     RecordedEvent,
-    Session,
+    RecordedSession,
     SpawnRef,
     Turn,
 )
@@ -116,9 +116,9 @@ class RecorderConfig:
     #: Keep ``TurnRequest`` payloads on the turn (REC-035).
     capture_turn_requests: bool = False
     #: Called once per session id when its first segment opens; ``False`` refuses it.
-    before_task: Callable[[Session], bool] | None = None
+    before_task: Callable[[RecordedSession], bool] | None = None
     #: Called once per segment when it completes (``checkpoint`` or ``flush``, REC-053).
-    after_task: Callable[[Session], None] | None = None
+    after_task: Callable[[RecordedSession], None] | None = None
 
     def __post_init__(self) -> None:
         for name in ("include_streaming_events", "capture_turn_requests"):
@@ -216,8 +216,8 @@ class SessionRecorder:
 
     def __init__(self, config: RecorderConfig | None = None) -> None:
         self.config = config or RecorderConfig()
-        self._completed: list[Session] = []
-        self._open: dict[str, Session] = {}
+        self._completed: list[RecordedSession] = []
+        self._open: dict[str, RecordedSession] = {}
         self._loops: dict[str, LoopRecord] = {}
         self._partial_turns: dict[str, _PartialTurn] = {}
         self._partial_groups: dict[str, list[str]] = {}
@@ -270,8 +270,8 @@ class SessionRecorder:
         cls,
         path: str,
         *,
-        before_task: Callable[[Session], bool] | None = None,
-        after_task: Callable[[Session], None] | None = None,
+        before_task: Callable[[RecordedSession], bool] | None = None,
+        after_task: Callable[[RecordedSession], None] | None = None,
         fs: FileSystem | None = None,
         durability: Durability = Durability.SYNC,
     ) -> SessionRecorder:
@@ -359,20 +359,20 @@ class SessionRecorder:
         self._persist({"type": "checkpoint"})
         return self._checkpoint()
 
-    def drain_completed(self) -> list[Session]:
+    def drain_completed(self) -> list[RecordedSession]:
         """Hand over the completed sessions, in completion order, and forget them (REC-052)."""
         if self._completed:
             self._persist({"type": "drain"})
         drained, self._completed = self._completed, []
         return drained
 
-    def sessions(self) -> Iterator[Session]:
+    def sessions(self) -> Iterator[RecordedSession]:
         """Copies of every session held: completed ones in completion order, then open
         ones in opening order (REC-052)."""
         for session in [*self._completed, *self._open.values()]:
             yield session.copy()
 
-    def get_session(self, session_id: str) -> Session | None:
+    def get_session(self, session_id: str) -> RecordedSession | None:
         """A copy of the newest segment of ``session_id``: the open one, else the latest
         completed one still held (REC-052)."""
         session = self._open.get(session_id)
@@ -445,7 +445,7 @@ class SessionRecorder:
         if event.loop_id in self._loops:
             raise DuplicateLoopError(event.loop_id)  # REC-014
         session = self._open.get(event.session_id)
-        new_session: Session | None = None
+        new_session: RecordedSession | None = None
         if session is None:
             segment = self._segments.get(event.session_id, 0)
             rotation = self._rotations.get(event.session_id)
@@ -459,7 +459,7 @@ class SessionRecorder:
                     rotation.previous_session_id,
                 )
             )
-            new_session = Session(
+            new_session = RecordedSession(
                 session_id=event.session_id,
                 agent_id=event.agent_id,
                 created_at=event.timestamp,
@@ -578,7 +578,7 @@ class SessionRecorder:
         elif target.parent_spawn_ref is None or not target.parent_spawn_ref.tool_call_id:
             target.parent_spawn_ref = spawn
 
-    def _find_child_session(self, child_loop_id: str, session_id: str) -> Session | None:
+    def _find_child_session(self, child_loop_id: str, session_id: str) -> RecordedSession | None:
         running = self._loops.get(child_loop_id)
         if running is not None:
             return self._open.get(running.session_id)
@@ -604,7 +604,7 @@ class SessionRecorder:
             record.config = _config_from(record.loop_id, record.messages)
         self._place(self._open[record.session_id], record)
 
-    def _place(self, session: Session, record: LoopRecord) -> None:
+    def _place(self, session: RecordedSession, record: LoopRecord) -> None:
         """Put a closed record in its session at its start position, linked (REC-022/023)."""
         session.state = SESSION_TABLE.step(session.state, SessionEvent.LOOP_CLOSE)
         parent = record.parent_loop_id
@@ -656,7 +656,7 @@ class SessionRecorder:
             self._complete(session, SessionEvent.CHECKPOINT)
         return len(ready)
 
-    def _complete(self, session: Session, event: SessionEvent) -> None:
+    def _complete(self, session: RecordedSession, event: SessionEvent) -> None:
         session.state = SESSION_TABLE.step(session.state, event)
         del self._open[session.session_id]
         self._completed.append(session)
