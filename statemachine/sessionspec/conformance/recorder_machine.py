@@ -32,7 +32,14 @@ from sessionspec.conformance import recorder_events as build
 from sessionspec.reference import recorder as ref
 from sessionspec.reference.recorder_ids import session_id_from_loop_id
 
-__all__ = ["LOOPS", "RecorderMachine", "RecorderSubject", "SubjectFactory", "to_wire"]
+__all__ = [
+    "LOOPS",
+    "RecorderMachine",
+    "RecorderSubject",
+    "SubjectFactory",
+    "from_wire",
+    "to_wire",
+]
 
 
 class RecorderSubject(Protocol):
@@ -112,6 +119,26 @@ def to_wire(op: ref.RecEvent, at: int) -> dict[str, Any]:
         "message_count": 3,
         "timestamp": build.stamp(at),
     }
+
+
+def from_wire(event: dict[str, Any]) -> ref.RecEvent:
+    """phi-core's JSON event as a reference event (the inverse of :func:`to_wire` on what
+    the reference model tracks)."""
+    kind = event["type"]
+    if kind == "AgentStart":
+        return ref.Start(event["loop_id"], event["session_id"], event.get("parent_loop_id"))
+    if kind == "AgentEnd":
+        return ref.End(event["loop_id"], event.get("rejection") is not None)
+    if kind == "ToolExecutionEnd":
+        child = (event.get("result") or {}).get("child_loop_id") or event.get("child_loop_id")
+        return ref.ToolEnd(event["loop_id"], event["tool_call_id"], child)
+    if kind == "ParallelLoopStart":
+        return ref.ParallelStart(tuple(event["loop_ids"]))
+    if kind == "ParallelLoopEnd":
+        return ref.ParallelEnd(event["selected_loop_id"], event["selected_config_index"])
+    if kind == "MessageUpdate":
+        return ref.Update(event["loop_id"])
+    return ref.Record(event["loop_id"], kind)
 
 
 def _group(data: Any) -> ref.Group | None:

@@ -39,6 +39,8 @@ __all__ = [
 #: open and close a partial turn).
 PLAIN_KINDS = ("MessageEnd", "ToolExecutionStart", "RevertApplied", "CompactionStarted")
 TURN_KINDS = ("TurnStart", "TurnEnd")
+#: Kinds whose empty loop id means "no loop" rather than "a loop that is not running".
+NO_LOOP_KINDS = ("ProgressMessage", "InputRejected")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +52,8 @@ class Start:
 
 @dataclass(frozen=True, slots=True)
 class Record:
-    """A plain loop event (``kind`` in :data:`PLAIN_KINDS` or :data:`TURN_KINDS`)."""
+    """A loop event other than a start, an end or a tool end: ``kind`` is its ``type``
+    (``TurnStart`` and ``TurnEnd`` also open and close a partial turn)."""
 
     loop_id: str
     kind: str
@@ -215,6 +218,8 @@ def step(model: RecorderModel, op: Operation) -> tuple[RecorderModel, str]:
         return _parallel_end(model, op), "recorded"
     if isinstance(op, Update):
         return model, "dropped:streaming_disabled"
+    if isinstance(op, Record) and not op.loop_id and op.kind in NO_LOOP_KINDS:
+        return model, "dropped:no_loop"
     loop = _running(model, op.loop_id)
     if loop is None:
         return model, "dropped:loop_not_running"
