@@ -412,3 +412,21 @@ def test_a_journal_with_a_bad_event_fails_to_open_and_releases_its_lock(tmp_path
     for _ in range(2):  # the second attempt sees the same error, not a held lock
         with pytest.raises(InvalidAgentEventError, match="AgentStart"):
             SessionRecorder.open(path)
+
+
+@pytest.mark.req("REC-080")
+def test_a_failing_coordinator_leaves_the_turn_recorded_and_not_counted() -> None:
+    class Refusing:
+        def on_turn_end(self, new_messages: Any, usage: Any = None) -> None:
+            raise OSError("disk full")
+
+    recorder = SessionRecorder()
+    sink = RecorderSink(recorder, Refusing())
+    loop = "s1.c.1"
+    sink.on_event(agent_start(loop, "s1"))
+    sink.on_event(turn_start(loop))
+    with pytest.raises(OSError, match="disk full"):
+        sink.on_event(turn_end(loop, assistant("x")))
+    record = recorder.current_loop(loop)
+    assert record is not None and len(record.turns) == 1
+    assert sink.turns_handed == 0

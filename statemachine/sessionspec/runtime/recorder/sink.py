@@ -6,7 +6,12 @@ first (journaled and durable when the recorder is on a journal) and then, for ev
 hands that turn to the coordinator's ``on_turn_end``: the turn's input messages, its
 assistant message and its tool results, in that order, with the turn's usage. A turn the
 recorder did not record (a ``TurnEnd`` for a loop that is not running, or without its
-``TurnStart``) reaches no coordinator, so the two never disagree about what happened.
+``TurnStart``) reaches no coordinator.
+
+The recorder goes first because its journal is the record of what the agent did; the two
+stores are not one transaction, so a crash or a failed ``on_turn_end`` between them leaves a
+turn recorded and not persisted, never the reverse (REC-080). ``turns_handed`` and the
+coordinator's turn count let the caller reconcile after a restart.
 """
 
 from __future__ import annotations
