@@ -704,3 +704,12 @@ def test_a_pending_spawn_completes_the_reference_of_a_child_with_a_foreign_paren
     session = recorder.get_session("k")
     assert session is not None and session.parent_spawn_ref is not None
     assert session.parent_spawn_ref.tool_call_id == "call-3"
+
+
+@pytest.mark.req("REC-017")
+def test_the_configuration_cannot_change_under_a_recorder() -> None:
+    import dataclasses
+
+    recorder = SessionRecorder(RecorderConfig())
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        recorder.config.include_streaming_events = True  # type: ignore[misc]

@@ -107,9 +107,10 @@ _NO_LOOP = RecordOutcome("dropped", "no_loop")
 _STREAMING_OFF = RecordOutcome("dropped", "streaming_disabled")
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class RecorderConfig:
-    """phi-core's ``SessionRecorderConfig`` (REC-012, REC-017)."""
+    """phi-core's ``SessionRecorderConfig`` (REC-012, REC-017). Frozen: a journaled
+    recorder's flags are in its header, and a replay must decide as the live run did."""
 
     #: Record ``MessageUpdate`` events (off: they are dropped, REC-031).
     include_streaming_events: bool = False
