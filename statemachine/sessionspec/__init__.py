@@ -1,6 +1,7 @@
 """sessionspec."""
 
 from sessionspec.codecs.openai_realtime import InvalidServerEventError
+from sessionspec.codecs.phi import PhiCodecError
 from sessionspec.compaction import (
     CompactionConfig,
     CompactionReason,
@@ -9,7 +10,13 @@ from sessionspec.compaction import (
     TokenBudgetPolicy,
 )
 from sessionspec.errors import (
+    BadSessionFileError,
+    DuplicateLoopError,
     ImportVerificationError,
+    InvalidAgentEventError,
+    LoopCycleError,
+    SessionLockedError,
+    SessionNotFoundError,
     UnknownFormatError,
     UnrepresentableError,
 )
@@ -28,12 +35,22 @@ from sessionspec.runtime.realtime import (
     InvalidRealtimeEventError,
     RealtimeTranscript,
 )
+from sessionspec.runtime.recorder import (
+    LoopRecord,
+    RecordedSession,
+    RecorderConfig,
+    RecorderSink,
+    RecordOutcome,
+    SessionRecorder,
+    SessionRotator,
+)
 from sessionspec.usage import CumulativeUsage
 
 __all__ = [
     "ApplyOutcome",
     "AsyncRealtimeTranscript",
     "AsyncSessionCoordinator",
+    "BadSessionFileError",
     "CompactionConfig",
     "CompactionReason",
     "CompactionResult",
@@ -41,16 +58,29 @@ __all__ = [
     "CostBreakdown",
     "CountTailPolicy",
     "CumulativeUsage",
+    "DuplicateLoopError",
     "ForkResult",
     "ImportVerificationError",
+    "InvalidAgentEventError",
     "InvalidRealtimeEventError",
     "InvalidServerEventError",
     "LlmSummarizer",
+    "LoopCycleError",
+    "LoopRecord",
+    "PhiCodecError",
     "PricingTable",
     "RealtimeTranscript",
+    "RecordOutcome",
+    "RecordedSession",
+    "RecorderConfig",
+    "RecorderSink",
     "RedactionPolicy",
     "ResumeReport",
     "SessionCoordinator",
+    "SessionLockedError",
+    "SessionNotFoundError",
+    "SessionRecorder",
+    "SessionRotator",
     "TokenBudgetPolicy",
     "UnknownFormatError",
     "UnrepresentableError",

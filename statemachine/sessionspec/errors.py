@@ -33,6 +33,14 @@ __all__ = [
     "UnknownFormatError",
     "UnrepresentableError",
 ]
+__all__ += [
+    "BadSessionFileError",
+    "DuplicateLoopError",
+    "InvalidAgentEventError",
+    "LoopCycleError",
+    "SessionLockedError",
+    "SessionNotFoundError",
+]
 
 
 class SessionSpecError(Exception):
@@ -303,3 +311,44 @@ class ImportVerificationError(StorageError):
 
     The written file was removed; nothing is left behind.
     """
+class InvalidAgentEventError(CallerError):
+    """An agent event that is not one of phi-core's variants in its JSON form (REC-002).
+
+    Names the variant and the field at fault; nothing was recorded or journaled.
+    """
+
+
+class DuplicateLoopError(CallerError):
+    """An ``AgentStart`` for a loop id that is still running (REC-014); nothing changed."""
+
+    def __init__(self, loop_id: str) -> None:
+        self.loop_id = loop_id
+        super().__init__(f"loop {loop_id!r} is already running; its record is not replaced")
+
+
+class LoopCycleError(CallerError):
+    """The parent links of a session's loops form a cycle (REC-024)."""
+
+    def __init__(self, cycle: tuple[str, ...]) -> None:
+        self.cycle = cycle
+        super().__init__("loop parents form a cycle: " + " -> ".join(cycle))
+
+
+class SessionNotFoundError(StorageError, FileNotFoundError):
+    """No saved session file with this id (REC-062)."""
+
+    def __init__(self, session_id: str) -> None:
+        self.session_id = session_id
+        super().__init__(f"no saved session {session_id!r}")
+
+
+class SessionLockedError(StorageError):
+    """Another writer held the session file's lock for the whole wait (REC-061)."""
+
+    def __init__(self, session_id: str) -> None:
+        self.session_id = session_id
+        super().__init__(f"session {session_id!r} is locked by another writer")
+
+
+class BadSessionFileError(StorageError):
+    """A saved session file that is not a session in phi-core's JSON form (REC-063)."""

@@ -8,7 +8,7 @@ named. Provider codecs (:mod:`~sessionspec.codecs.anthropic`,
 spec §11, CODEC) translate messages to and from the one message model.
 :mod:`~sessionspec.codecs.openai_realtime` maps the OpenAI Realtime API's server events into
 the transcript's events (RT-060..RT-077), and :mod:`~sessionspec.codecs.meerkat` meerkat's
-session JSON shape (CONV).
+session JSON shape (CONV), and :mod:`~sessionspec.codecs.phi` phi-core's messages (REC).
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ AREAS: tuple[tuple[str, str], ...] = (
     ("coordinator", "The coordinator: a session with tools, a compaction, a kill -9, a resume"),
     ("realtime", "The realtime transcript: a voice exchange with a barge-in and a reconnect"),
     ("conversation", "The conversation: a fork, a stale rewrite, an image, a ledger, a CAS"),
+    ("recorder", "The recorder: agent events into sessions, a restart mid-loop, a rotation"),
 )
 
 #: A file the demo leaves in its folder, so that a later run may safely clear it.

@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
+from sessionspec.wire.agent_events import AgentEvent
 from sessionspec.wire.log import SessionEntry, SessionHeader
 from sessionspec.wire.messages import Message, Usage
 from sessionspec.wire.realtime import RealtimeEvent, RealtimeJournalEntry, RealtimeJournalHeader
@@ -24,4 +25,5 @@ SCHEMAS: dict[str, TypeAdapter[Any]] = {
     "realtime-event": TypeAdapter(RealtimeEvent),
     "realtime-journal-header": TypeAdapter(RealtimeJournalHeader),
     "realtime-journal-entry": TypeAdapter(RealtimeJournalEntry),
+    "agent-event": TypeAdapter(AgentEvent),
 }
