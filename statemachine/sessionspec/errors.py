@@ -22,11 +22,15 @@ __all__ = [
     "CallerError",
     "CorruptLogError",
     "DuplicateEntryIdError",
+    "ForeignFormatError",
+    "ForeignWriteError",
     "HeadConflictError",
     "IllegalTransitionError",
     "InvalidSessionIdError",
+    "LogAccessError",
     "LogFailedError",
     "LogLockedError",
+    "PathKindError",
     "SessionSpecError",
     "StorageError",
 ]
@@ -128,3 +132,42 @@ class LogFailedError(StorageError):
     The cut-back or its fsync failed too, so neither memory nor the file can be trusted.
     The log refuses every further write until it is opened again from disk.
     """
+
+
+class PathKindError(CallerError):
+    """A path names the wrong kind of file (GEN-009): a directory, a FIFO or a device where
+    a session file is expected, or a file where a directory is expected. Nothing was
+    opened, created or written."""
+
+    def __init__(self, path: str, expected: str, found: str) -> None:
+        self.path = path
+        self.expected = expected
+        self.found = found
+        super().__init__(f"{path}: expected {expected}, found {found}")
+
+
+class LogAccessError(StorageError, OSError):
+    """The operating system refused to open or read a log (permission denied, a name too
+    long, an I/O error): nothing was written (GEN-009). Also an ``OSError``; carries the
+    original one as its cause."""
+
+
+class ForeignFormatError(BadHeaderError):
+    """The file is a session or journal of another format (LOG-021): opi's or pi's layout
+    without entry ids, opi's v2 envelope, pi's v3, another tool's transcript, or a
+    sessionspec file of the other kind. ``format`` names what was detected. The file is
+    never written: opening it for writing refuses, so our lines never land in it."""
+
+    def __init__(
+        self, path: str, detected: str, reason: str, *, line: int = 1, offset: int = 0
+    ) -> None:
+        #: The format detected, e.g. ``opi-v1-without-ids`` or ``pi-session-v3``.
+        self.format = detected
+        super().__init__(path, f"{reason} (detected format: {detected})", line=line, offset=offset)
+
+
+class ForeignWriteError(LogFailedError):
+    """Bytes this writer did not write appeared in its file (LOG-022): another process
+    appended without the lock (a plain ``>>``) or replaced the file. The append was refused
+    before anything was written; the log refuses every further write until it is opened
+    again, and nothing of the foreign bytes is ever cut or overwritten."""
