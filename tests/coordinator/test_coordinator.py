@@ -103,20 +103,23 @@ def test_messages_are_accepted_as_models_or_dicts_and_bad_ones_write_nothing(
     assert coordinator.usage.turns == 1 and coordinator.next_seq == 4
 
 
-@pytest.mark.req("COORD-017")
-def test_the_file_gets_the_redacted_form_and_memory_keeps_the_original(tmp_path: Path) -> None:
+@pytest.mark.req("COORD-017", "COORD-151", "COORD-153")
+def test_secrets_are_redacted_in_the_file_and_in_memory_alike(tmp_path: Path) -> None:
     coordinator = new(tmp_path)
-    call = assistant("run", calls=(("c1", json.dumps({"command": "cat secret.txt"})),))
+    arguments = json.dumps({"command": "cat secret.txt", "api_key": "k-123"})
+    call = assistant("run", calls=(("c1", arguments),))
     result = tool_result("c1", "the output", details={"cwd": "/home/alice/project"})
     coordinator.on_turn_end([user("go"), call, result])
     on_disk = Path(coordinator.session_path).read_text()
-    assert "cat secret.txt" not in on_disk and "/home/alice" not in on_disk
-    assert "[REDACTED]" in on_disk and "the output" in on_disk
+    assert "k-123" not in on_disk and "[REDACTED]" in on_disk
+    assert "cat secret.txt" in on_disk and "/home/alice" in on_disk  # not secrets
     context = coordinator.context()
-    assert context[1]["content"][1]["tool_call"]["arguments"] == json.dumps(
-        {"command": "cat secret.txt"}
-    )
+    assert json.loads(context[1]["content"][1]["tool_call"]["arguments"]) == {
+        "command": "cat secret.txt",
+        "api_key": "[REDACTED]",
+    }
     assert context[2]["details"] == {"cwd": "/home/alice/project"}
+    assert [e["message"] for e in file_entries(coordinator.session_path)[:3]] == context
     # context() hands out copies: mutating them changes nothing inside.
     context[0]["content"][0]["text"] = "changed"
     assert texts(coordinator.context())[0] == "go"

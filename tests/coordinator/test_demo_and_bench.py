@@ -23,7 +23,7 @@ def test_demo_kills_the_writer_mid_turn_and_resumes(tmp_path: Path) -> None:
     assert "log_torn_tail" in text
     assert "compacted: cmp-16 keeps from msg-11" in text
     assert "usage: 4 turns" in text and "opi-0.6.3-1" in text
-    assert "redacted: True" in text
+    assert "secrets redacted: True" in text and "commands kept: True" in text
     path = tmp_path / "coordinator" / f"{demo.SESSION_ID}.jsonl"
     snapshot = read_log(str(path))
     assert snapshot.report.clean  # the resume cut the torn tail; the retried turn followed

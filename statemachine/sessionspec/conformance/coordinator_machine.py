@@ -19,7 +19,9 @@ Every operation runs in one of three modes:
   writes until it is reopened, after which the file is before or after (COORD-012).
 
 Invariants after every step: the file holds the model's log; the implementation's context,
-tip, figures, next id and state equal :func:`replay` of that log (under redaction, COORD-017);
+tip, figures, next id and state equal :func:`replay` of that log, compared exactly: the
+context the running coordinator sends is the one a resume reads back, secrets redacted in
+both (COORD-017, COORD-020);
 the context never holds a tool result without its call; a resumed twin driven with the same
 later steps agrees with the coordinator that kept running.
 """
@@ -55,7 +57,7 @@ from sessionspec.errors import (
     LogFailedError,
     StorageError,
 )
-from sessionspec.redaction import RedactionPolicy, redact_for_log
+from sessionspec.redaction import RedactionPolicy
 from sessionspec.reference import coordinator as ref
 from sessionspec.storage.jsonl import read_log
 from sessionspec.storage.simfs import SimulatedCrash, SimulatedFileSystem
@@ -252,15 +254,11 @@ def durable_entries(fs: SimulatedFileSystem, path: str) -> Log:
     return tuple(r.entry for r in read_log(path, fs=fs).records)
 
 
-def redacted_context(context: Sequence[Mapping[str, Any]]) -> list[Entry]:
-    """A context as the file would hold it (COORD-017): messages redacted, summaries as is."""
-    return [dict(i) if "role" not in i else redact_for_log(i, REDACTION) for i in context]
-
-
 def observe(sut: Any) -> dict[str, Any]:
     """Everything resume equivalence compares (COORD-020)."""
     return {
-        "context": redacted_context(sut.context()),
+        # Exactly as the implementation returns it: no normalization of either side (COORD-017).
+        "context": sut.context(),
         "ids": [item.id for item in sut.compaction_entries()],
         "tip": sut.active_tip,
         "figures": sut.figures,
@@ -309,19 +307,50 @@ USAGE = st.fixed_dictionaries(
 )
 
 
+#: Secrets as they turn up in tool arguments and details (COORD-151, COORD-153): the
+#: default policy must redact them, in the file and in memory alike (COORD-017).
+SECRET_SAMPLES = (
+    "sk-proj-abcdefghijklmnop0123",
+    "Bearer eyJhbGciOi.payload.sig12345",
+    "AKIAABCDEFGHIJKLMNOP",
+    "ghp_abcdefghijklmnopqrstuvwxyz0123",
+)
+#: Command arguments: plain text, or text that carries a secret shape inside it.
+ARGUMENT = TEXT | st.sampled_from(SECRET_SAMPLES).map(lambda key: f"curl -H 'x: {key}' /tmp/a")
+
+
 @dataclass(frozen=True)
 class TurnShape:
     user: str | None
     tool_calls: tuple[tuple[str, str], ...]  # (argument text, result text)
     final: str | None
+    #: A secret passed under a secret key (``api_key`` in the arguments, ``token`` in the
+    #: details), or None.
+    secret: str | None = None
 
 
 TURN_SHAPES = st.builds(
     TurnShape,
     user=st.none() | TEXT,
-    tool_calls=st.lists(st.tuples(TEXT, TEXT), max_size=2).map(tuple),
+    tool_calls=st.lists(st.tuples(ARGUMENT, TEXT), max_size=2).map(tuple),
     final=st.none() | TEXT,
+    secret=st.none() | st.sampled_from(SECRET_SAMPLES),
 )
+
+
+def _arguments(command: str, secret: str | None) -> str:
+    # Paths and commands are not secrets: they must reach the file and memory unchanged.
+    arguments: Entry = {"command": command, "cwd": "/home/alice/project", "n": 1}
+    if secret is not None:
+        arguments["api_key"] = secret
+    return json.dumps(arguments)
+
+
+def _details(secret: str | None) -> Entry:
+    details: Entry = {"cwd": "/home/alice", "exit": 0}
+    if secret is not None:
+        details["token"] = secret
+    return details
 
 
 def build_turn(shape: TurnShape, next_call: Callable[[], str]) -> tuple[Entry, ...]:
@@ -341,7 +370,7 @@ def build_turn(shape: TurnShape, next_call: Callable[[], str]) -> tuple[Entry, .
                         tool_call=ToolCall(
                             id=call_id,
                             name="shell",
-                            arguments=json.dumps({"command": argument, "n": 1}),
+                            arguments=_arguments(argument, shape.secret),
                         )
                     )
                     for call_id, (argument, _) in zip(ids, shape.tool_calls, strict=True)
@@ -354,7 +383,7 @@ def build_turn(shape: TurnShape, next_call: Callable[[], str]) -> tuple[Entry, .
                     tool_call_id=call_id,
                     tool_name="shell",
                     content=[TextContent(text=result)],
-                    details={"cwd": "/home/alice", "exit": 0},
+                    details=_details(shape.secret),
                     is_error=False,
                     timestamp_ms=3,
                 ).to_json_dict()
@@ -690,7 +719,7 @@ class CoordinatorMachine(RuleBasedStateMachine):
         self.d.normal(self._turn(shapes, usage))
 
     @precondition(lambda self: self._writable())
-    @rule(user=TEXT, calls=st.lists(st.tuples(TEXT, TEXT), max_size=2), usage=USAGE)
+    @rule(user=TEXT, calls=st.lists(st.tuples(ARGUMENT, TEXT), max_size=2), usage=USAGE)
     def user_turn(self, user: str, calls: list[tuple[str, str]], usage: Entry) -> None:
         self.d.normal(self._turn([TurnShape(user, tuple(calls), "done")], usage))
 

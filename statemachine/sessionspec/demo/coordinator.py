@@ -32,6 +32,9 @@ SESSION_ID = "demo-coordinator"
 MODEL = "anthropic:claude-sonnet-4"
 CLOCK = 1_795_000_000.0
 CONFIG = CompactionConfig(threshold_tokens=20_000)
+#: A credential the agent passes to its tool: a secret, so the default policy redacts it in
+#: the file and in memory alike (COORD-017); the command next to it is kept.
+TOKEN = "ghp_demo0123456789abcdefghijklmnop"
 #: One provider call's usage per turn; three turns cross the 20,000-token threshold.
 USAGE = {"input_tokens": 6_000, "output_tokens": 900, "cache_read_tokens": 2_000}
 
@@ -83,7 +86,7 @@ def _turn(number: int, request: str, command: str, output: str, answer: str) -> 
                     "tool_call": {
                         "id": call_id,
                         "name": "shell",
-                        "arguments": json.dumps({"command": command}),
+                        "arguments": json.dumps({"command": command, "github_token": TOKEN}),
                     },
                 },
             ],
@@ -268,8 +271,12 @@ def run(workdir: Path, out: TextIO) -> None:
     if cost is not None:
         print(f"   cost: ${cost.total:.4f} for {cost.model} (prices {cost.pricing_version})",
               file=out)
-    secret = "grep -R ERROR /var/log/build" in path.read_text()
-    print(f"   tool arguments on disk redacted: {not secret}", file=out)
+    on_disk = path.read_text()
+    in_memory = json.dumps(coordinator.context())
+    hidden = TOKEN not in on_disk and TOKEN not in in_memory
+    kept = "grep -R ERROR /var/log/build" in on_disk and "gh pr create" in in_memory
+    print(f"   tool-call secrets redacted: {hidden} (in the file and in memory alike); "
+          f"commands kept: {kept}", file=out)
     request, command, output, answer = SCRIPT[4]
     coordinator.on_turn_end(_turn(5, request, command, output, answer), USAGE)
     print(f"   turn 5 retried after the resume: tip {coordinator.active_tip}, "

@@ -22,10 +22,10 @@ Rules of this module
 Theory of operation
 -------------------
 The in-memory state is small: the buffer (a list of :class:`BufferItem`, each message in its
-normalized wire form and *unredacted*, COORD-017), the active tip, the accounting
-:class:`Figures`, the next id number, the log head, and the lifecycle. A turn builds its batch
-from them, appends it with ``expected_head`` set to the head this object last saw, and only
-then extends the buffer and swaps the figures.
+normalized wire form, redacted exactly as it was persisted, COORD-017), the active tip, the
+accounting :class:`Figures`, the next id number, the log head, and the lifecycle. A turn
+builds its batch from them, appends it with ``expected_head`` set to the head this object
+last saw, and only then extends the buffer and swaps the figures.
 
 A leaf move to another branch needs entries that are not in memory (other branches, or
 messages an earlier compaction summarized), so it reads the file once, replays it with the new
@@ -37,8 +37,10 @@ and fsyncs the directory, so that a crash leaves either no fork or a complete on
 from __future__ import annotations
 
 import copy
+import functools
 import os
 import posixpath
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -59,6 +61,7 @@ from sessionspec.compaction import (
 from sessionspec.errors import (
     CallerError,
     LogFailedError,
+    SessionSpecError,
     StorageError,
 )
 from sessionspec.lifecycle import Lifecycle
@@ -77,7 +80,13 @@ from sessionspec.reference.coordinator import (
     summary_slot_id,
 )
 from sessionspec.storage.files import FileSystem, OsFileSystem
-from sessionspec.storage.jsonl import JsonlLog, read_log, session_path, validate_session_id
+from sessionspec.storage.jsonl import (
+    JsonlLog,
+    ensure_directory,
+    read_log,
+    session_path,
+    validate_session_id,
+)
 from sessionspec.storage.log import Durability, RecoveryReport
 from sessionspec.tables.coordinator import (
     COORDINATOR_TABLE,
@@ -1026,8 +1035,10 @@ class SessionCoordinator:
         for message in messages:
             entry_id = f"msg-{seq}"
             seq += 1
-            batch.append(message_entry(entry_id, parent, timestamp, for_log(message)))
-            added.append(BufferItem(entry_id, message, None))
+            # COORD-017: memory keeps exactly what the file gets (redacted in both).
+            persisted = for_log(message)
+            batch.append(message_entry(entry_id, parent, timestamp, persisted))
+            added.append(BufferItem(entry_id, persisted, None))
             parent = entry_id
         figures = memory.figures.after_turn(counters)
         batch.append(leaf_entry(seq, parent, figures, timestamp))
@@ -1230,9 +1241,9 @@ class SessionCoordinator:
         )
 
     def _for_log(self, message: dict[str, Any]) -> dict[str, Any]:
-        """The form of ``message`` the file gets (COORD-017). Redaction touches only assistant
-        tool-call arguments and tool-result details (COORD-150); a message with neither is
-        written as it is, without the copy."""
+        """The form of ``message`` the file gets and memory keeps (COORD-017). Redaction
+        touches only assistant tool-call arguments and tool-result details (COORD-150); a
+        message with neither is written as it is, without the copy."""
         role = message.get("role")
         if role == "assistant":
             if any(block.get("type") == "tool_call" for block in message["content"]):
