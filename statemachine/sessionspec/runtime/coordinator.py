@@ -44,7 +44,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -307,15 +307,33 @@ def _normalize_message(message: WireModel | Mapping[str, Any]) -> dict[str, Any]
     without pydantic; anything else (other types, unknown block kinds, values pydantic
     would coerce, invalid messages) is judged by pydantic, which gives the error."""
     if isinstance(message, WireModel):
-        message = message.to_json_dict()
+        try:
+            message = message.to_json_dict()
+        except ValueError as exc:  # a value pydantic cannot serialize, or nested too deep
+            raise CallerError(f"not a valid message: {exc}") from None
     normalized = _plain_message(message)
-    if normalized is not None:
-        return normalized
-    try:
-        model = _MESSAGE_ADAPTER.validate_python(message)
-    except ValidationError as exc:
-        raise CallerError(f"not a valid message: {exc.errors()[0]['msg']}") from None
-    return model.to_json_dict()
+    if normalized is None:
+        # COORD-015: strict, so "5", 1.0 or True is never taken for a number, "no" for a
+        # bool, or a number for a string.
+        try:
+            normalized = _MESSAGE_ADAPTER.validate_python(message, strict=True).to_json_dict()
+        except ValidationError as exc:
+            raise CallerError(f"not a valid message: {exc.errors()[0]['msg']}") from None
+        except (ValueError, TypeError, RecursionError) as exc:  # not JSON, nested too deep
+            raise CallerError(f"not a valid message: {exc}") from None
+    return normalized
+
+
+def _refuse_usage_keys(usage: Mapping[Any, Any]) -> None:
+    """WIRE-003: usage names exactly opi's four counters; a misspelt or provider-named key
+    (``input_token``, ``prompt_tokens``, ``cache_read_input_tokens``) is refused by name,
+    never dropped (provider shapes are translated at the edge)."""
+    unknown = sorted(repr(key) for key in usage if key not in _COUNTER_SET)
+    if unknown:
+        raise CallerError(
+            f"unknown usage counter {', '.join(unknown)}; the counters are "
+            f"{', '.join(COUNTER_NAMES)}"
+        )
 
 
 # -- messages normalized without pydantic (COORD-015) ------------------------------------
@@ -524,6 +542,9 @@ def _plain_message(message: Any) -> dict[str, Any] | None:
     return _plain_object(message, _MESSAGE_FIELDS[role], _MESSAGE_NAMES[role])
 
 
+_COUNTER_SET = frozenset(COUNTER_NAMES)
+
+
 def _normalize_usage(usage: Usage | Mapping[str, Any] | None) -> dict[str, int]:
     if usage is None:
         return dict.fromkeys(COUNTER_NAMES, 0)
@@ -536,10 +557,20 @@ def _normalize_usage(usage: Usage | Mapping[str, Any] | None) -> dict[str, int]:
             counters[name] = value
         else:
             return counters
+    if isinstance(usage, Usage):
+        if usage.model_extra:
+            _refuse_usage_keys(usage.model_extra)
+        return {name: int(getattr(usage, name)) for name in COUNTER_NAMES}
+    if not isinstance(usage, Mapping):
+        raise CallerError(f"usage is a mapping of counters or a Usage, not {usage!r}")
+    _refuse_usage_keys(usage)
     try:
-        model = usage if isinstance(usage, Usage) else Usage.model_validate(usage)
+        # COORD-131: strict, so "5", 1.0 or True is never taken for a count.
+        model = Usage.model_validate(dict(usage), strict=True)
     except ValidationError as exc:
-        raise CallerError(f"not a valid usage: {exc.errors()[0]['msg']}") from None
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"])
+        raise CallerError(f"not a valid usage: {where}: {error['msg']}") from None
     return {name: int(getattr(model, name)) for name in COUNTER_NAMES}
 
 
@@ -655,7 +686,7 @@ def _replay(entries: Sequence[Mapping[str, Any]], log_report: RecoveryReport | N
             continue
         try:
             message = _MESSAGE_ADAPTER.validate_python(payload.get("message")).to_json_dict()
-        except ValidationError:
+        except ValueError:  # invalid, or nested beyond what can be serialized (GEN-009)
             invalid.append(item_id)
             continue
         items.append(BufferItem.of_message(item_id, message))
@@ -734,10 +765,39 @@ def _active_extension_state(
     for entry in reversed(entries):
         if entry.get("type") == "extension_state":
             parent = entry.get("parent_id")
-            if parent is None or parent in chain_ids:
+            if parent is None or (type(parent) is str and parent in chain_ids):
                 found: Mapping[str, Any] = entry
                 return found
     return None
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _serialized(
+    method: Callable[Concatenate[SessionCoordinator, _P], _R],
+) -> Callable[Concatenate[SessionCoordinator, _P], _R]:
+    """COORD-027: one operation at a time per coordinator, whatever the threads. A second
+    thread waits until the first operation is durable and installed, so it plans from the
+    memory and head the first left; no acknowledged turn is lost. Reentrant, so
+    ``on_turn_end_simple`` holds it across its turn and its compaction."""
+
+    @functools.wraps(method)
+    def serialized(self: SessionCoordinator, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with self._mutex:
+            return method(self, *args, **kwargs)
+
+    return serialized
+
+
+def _message_list(new_messages: object) -> Sequence[Any]:
+    """GEN-009: a turn's messages are a list or a tuple (of messages), checked by type."""
+    if type(new_messages) is list or type(new_messages) is tuple:
+        return new_messages
+    if isinstance(new_messages, Sequence) and not isinstance(new_messages, str | bytes):
+        return new_messages
+    raise CallerError(f"new_messages must be a list of messages, not {new_messages!r:.80}")
 
 
 # --------------------------------------------------------------------------------------
@@ -778,6 +838,7 @@ class SessionCoordinator:
         self._pricing = pricing
         self._summarizer = summarizer
         self._clock = clock
+        self._mutex = threading.RLock()  # COORD-027
         self._head = log.head
         self._lifecycle: Lifecycle[CoordinatorState, CoordinatorEvent] = Lifecycle(
             COORDINATOR_TABLE
@@ -807,8 +868,9 @@ class SessionCoordinator:
     ) -> SessionCoordinator:
         """Create ``<dir>/<session_id>.jsonl`` holding only the header (COORD-006)."""
         fs = fs or OsFileSystem()
-        directory = os.fspath(dir)
-        fs.makedirs(directory)
+        _check_new_arguments(cwd, model, session_id, parent_session)  # GEN-009
+        directory = _directory_text(dir)
+        ensure_directory(fs, directory)
         if session_id is None:
             session_id = _free_session_id(fs, directory, _generate_session_id(clock))
         validate_session_id(session_id)
@@ -1001,6 +1063,7 @@ class SessionCoordinator:
 
     # -- turns (COORD-010..COORD-017, COORD-030) ---------------------------------------------
 
+    @_serialized
     def on_turn_end(
         self,
         new_messages: Sequence[WireModel | Mapping[str, Any]],
@@ -1012,7 +1075,7 @@ class SessionCoordinator:
         (one write, one fsync). Memory changes only after the append returned (COORD-002).
         """
         self._turn_end_target()  # the lifecycle's check (raises; changes nothing)
-        messages = [_normalize_message(m) for m in new_messages]
+        messages = [_normalize_message(m) for m in _message_list(new_messages)]
         counters = _normalize_usage(usage)
         batch, memory = self._plan_turn(messages, counters)
         self._persist(batch)
@@ -1067,6 +1130,7 @@ class SessionCoordinator:
             return CompactionReason.THRESHOLD
         return None
 
+    @_serialized
     def on_turn_end_simple(
         self,
         new_messages: Sequence[WireModel | Mapping[str, Any]],
@@ -1080,6 +1144,7 @@ class SessionCoordinator:
 
     # -- compaction (COORD-031..COORD-036) ---------------------------------------------------
 
+    @_serialized
     def execute_compaction(self, reason: CompactionReason | str) -> CompactionResult | None:
         """Compact the buffer now, whatever the reason (opi does not re-check the threshold).
 
@@ -1088,7 +1153,13 @@ class SessionCoordinator:
         raises. The compaction entry and its leaf are durable before memory changes.
         """
         self._lifecycle.check(_E.COMPACTION)
-        reason = CompactionReason(reason)
+        try:
+            reason = CompactionReason(reason)
+        except ValueError:
+            choices = ", ".join(repr(r.value) for r in CompactionReason)
+            raise CallerError(
+                f"compaction reason must be one of {choices}, not {reason!r}"
+            ) from None
         memory = self._memory
         plan = self._plan(reason)
         if plan is None:
@@ -1120,6 +1191,7 @@ class SessionCoordinator:
 
     # -- branches and extension state (COORD-040, COORD-043) ---------------------------------
 
+    @_serialized
     def append_leaf(self, entry_id: str) -> None:
         """Make ``entry_id`` the active tip; durable before the tip moves (COORD-040).
 
@@ -1149,6 +1221,7 @@ class SessionCoordinator:
         replayed = _replay([*entries, leaf], None).memory
         return [leaf], replayed.moved(replayed.tip, memory.figures, memory.next_seq + 1)
 
+    @_serialized
     def append_extension_state(self, state: Any) -> str:
         """Append an extension state entry parented to the tip; returns its id (COORD-043)."""
         self._lifecycle.check(_E.EXTENSION_STATE)
@@ -1168,6 +1241,7 @@ class SessionCoordinator:
 
     # -- fork (COORD-050, COORD-051) -------------------------------------------------------
 
+    @_serialized
     def fork(
         self, *, dir: str | os.PathLike[str] | None = None, session_id: str | None = None
     ) -> ForkResult:
@@ -1180,7 +1254,9 @@ class SessionCoordinator:
         leaves no fork or a complete one. The source file and this coordinator are unchanged.
         """
         self._lifecycle.check(_E.FORK)
-        directory = posixpath.dirname(self.session_path) if dir is None else os.fspath(dir)
+        if session_id is not None:
+            validate_session_id(session_id)
+        directory = posixpath.dirname(self.session_path) if dir is None else _directory_text(dir)
         timestamp = iso_timestamp(self._clock())
         entries = [r.entry for r in read_log(self.session_path, fs=self._fs).records]
         chain = _select_active_branch(entries).chain
@@ -1192,7 +1268,7 @@ class SessionCoordinator:
         seq = 1 + max((seq_of(str(e["id"])) for e in copied), default=0)
         copied.append(leaf_entry(seq, tip, Figures(), timestamp))
 
-        self._fs.makedirs(directory)
+        ensure_directory(self._fs, directory)
         if session_id is None:
             session_id = _free_session_id(self._fs, directory, _generate_session_id(self._clock))
         validate_session_id(session_id)
@@ -1212,6 +1288,7 @@ class SessionCoordinator:
 
     # -- closing -------------------------------------------------------------------------------
 
+    @_serialized
     def close(self) -> None:
         """Release the log and its lock. Further operations raise IllegalTransitionError."""
         if self._lifecycle.state is CoordinatorState.CLOSED:
@@ -1262,6 +1339,36 @@ class SessionCoordinator:
             raise
 
 
+def _directory_text(directory: object) -> str:
+    """A directory argument as text, or a :class:`CallerError` (GEN-009)."""
+    if isinstance(directory, os.PathLike):
+        directory = os.fspath(directory)
+    if type(directory) is not str:
+        raise CallerError(f"a directory is a string or a path object, not {directory!r}")
+    return directory
+
+
+def _check_new_arguments(
+    cwd: object, model: object, session_id: object, parent_session: object
+) -> None:
+    """GEN-009: the arguments of :meth:`SessionCoordinator.new` that name or fill the header
+    are checked before anything is created."""
+    if type(cwd) is not str:
+        raise CallerError(f"cwd must be a string, not {cwd!r}")
+    if type(model) is not str:
+        raise CallerError(f"model must be a string, not {model!r}")
+    if parent_session is not None and type(parent_session) is not str:
+        raise CallerError(f"parent_session must be a string or None, not {parent_session!r}")
+    if session_id is not None:
+        validate_session_id(session_id)  # type: ignore[arg-type]
+    for name, value in (("cwd", cwd), ("model", model), ("parent_session", parent_session)):
+        if type(value) is str:
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise CallerError(f"{name} is not valid Unicode text: {value!r}") from None
+
+
 def _free_session_id(fs: FileSystem, directory: str, base: str) -> str:
     """``base``, or ``base-1`` .. ``base-999`` if taken (opi's rule for forks)."""
     if not fs.exists(session_path(directory, base)):
@@ -1294,7 +1401,7 @@ def _write_fork(
         fs.rename(temporary, final)
         renamed = True
         fs.fsync_dir(directory)
-    except (OSError, StorageError) as exc:
+    except (OSError, SessionSpecError) as exc:
         # Best effort: take back whatever became visible, so a retry starts clean.
         for leftover in (final,) if renamed else (temporary,):
             try:

@@ -128,9 +128,9 @@ class LogCreateError(StorageError):
 
 #: The longest file name most file systems take, in bytes (``NAME_MAX``).
 _NAME_MAX = 255
-#: What a session id gets around it as a file name: ``.`` + id + ``.jsonl.`` + 16 hex
-#: digits + ``.tmp`` while it is created (LOG-016).
-_NAME_OVERHEAD = len("..jsonl.") + 16 + len(".tmp")
+#: What a session id gets around it as a file name at most: a fork's temporary file
+#: ``.<id>.jsonl.tmp`` is itself created under ``.<that>.<16 hex digits>.tmp`` (LOG-016).
+_NAME_OVERHEAD = len("..") + len(".jsonl.tmp") + len(".") + 16 + len(".tmp")
 
 
 def validate_session_id(session_id: str) -> str:
