@@ -461,6 +461,13 @@ class CompactionConfig:
     policy: CutPolicy = CountTailPolicy()
 
     def __post_init__(self) -> None:
+        # GEN-009 (issue 7): "100", 1.5 or True is not a token count, "yes" not a switch.
+        if type(self.threshold_tokens) is not int:
+            raise CallerError(
+                f"threshold_tokens must be an integer, got {self.threshold_tokens!r}"
+            )
+        if type(self.enabled) is not bool:
+            raise CallerError(f"enabled must be a bool, got {self.enabled!r}")
         if self.threshold_tokens < 0:
             raise CallerError(f"threshold_tokens must be >= 0, got {self.threshold_tokens}")
 
