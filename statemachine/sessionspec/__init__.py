@@ -3,6 +3,7 @@
 from sessionspec.compaction import (
     CompactionConfig,
     CompactionReason,
+    CompactionTrigger,
     CountTailPolicy,
     InvalidCutError,
     LlmSummarizer,
@@ -25,6 +26,7 @@ from sessionspec.errors import (
     PathKindError,
     SessionSpecError,
     StorageError,
+    UnpairedToolCallError,
 )
 from sessionspec.pricing import CostBreakdown, PricingTable
 from sessionspec.redaction import RedactionPolicy
@@ -44,6 +46,7 @@ from sessionspec.runtime.realtime import (
     RealtimeTranscript,
     SkippedJournalEntry,
 )
+from sessionspec.settings import SessionSettings
 from sessionspec.storage.jsonl import LogCreateError, LogNotFoundError
 from sessionspec.usage import CumulativeUsage
 
@@ -55,6 +58,7 @@ __all__ = [
     "CompactionConfig",
     "CompactionReason",
     "CompactionResult",
+    "CompactionTrigger",
     "CoordinatorSink",
     "CorruptLogError",
     "CostBreakdown",
@@ -83,9 +87,11 @@ __all__ = [
     "RedactionPolicy",
     "ResumeReport",
     "SessionCoordinator",
+    "SessionSettings",
     "SessionSpecError",
     "SkippedJournalEntry",
     "StorageError",
     "TokenBudgetPolicy",
     "UnknownEntryError",
+    "UnpairedToolCallError",
 ]

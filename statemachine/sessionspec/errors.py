@@ -171,3 +171,19 @@ class ForeignWriteError(LogFailedError):
     appended without the lock (a plain ``>>``) or replaced the file. The append was refused
     before anything was written; the log refuses every further write until it is opened
     again, and nothing of the foreign bytes is ever cut or overwritten."""
+
+
+class UnpairedToolCallError(CallerError):
+    """``append_leaf`` would select a branch whose context holds a tool call that no tool
+    result on that branch answers (COORD-044): every provider rejects such a context, so the
+    move is refused and nothing is written, as compaction refuses to split a pair."""
+
+    def __init__(self, entry_id: str, unanswered: tuple[tuple[str, str], ...]) -> None:
+        self.entry_id = entry_id
+        #: ``(message id, tool-call id)`` of each tool call left without its results.
+        self.unanswered = unanswered
+        calls = ", ".join(f"{call} (in {message})" for message, call in unanswered)
+        super().__init__(
+            f"a leaf at {entry_id!r} selects a branch whose tool calls {calls} have no "
+            "results on it"
+        )

@@ -41,8 +41,13 @@ def runtime_factory(cls: type[SessionCoordinator] = SessionCoordinator) -> Coord
         )
 
     def open_(
-        fs: SimulatedFileSystem, path: str, config: CompactionConfig, clock: Callable[[], float]
+        fs: SimulatedFileSystem,
+        path: str,
+        config: CompactionConfig | None,
+        clock: Callable[[], float],
     ) -> SessionCoordinator:
+        if config is None:  # no settings argument: the file's settings decide (COORD-027)
+            return cls.open_existing(path, fs=fs, clock=clock)
         return cls.open_existing(path, config, MODEL, fs=fs, clock=clock)
 
     return CoordinatorFactory(new=new, open=open_)
@@ -82,7 +87,7 @@ class UsageBeforeWriteCoordinator(SessionCoordinator):
         self._memory = dataclasses.replace(self._memory, figures=memory.figures)  # planted
         self._persist(batch)
         self._memory = memory
-        return self._commit_turn(memory.figures)
+        return self._commit_turn(memory)
 
 
 class TipBeforeWriteCoordinator(SessionCoordinator):

@@ -60,6 +60,11 @@ def test_a_turn_is_one_batch_whose_leaf_carries_the_accounting(tmp_path: Path) -
     assert leaf[ref.ACCOUNTING_FIELD] == {
         "input_tokens": 7, "output_tokens": 0, "cache_read_tokens": 0,
         "cache_write_tokens": 0, "turns": 1, "watermark": 0,
+        # COORD-062: what each model's messages reported, for pricing by model.
+        "by_model": {"anthropic:claude-sonnet-4": {
+            "input_tokens": 10, "output_tokens": 5, "cache_read_tokens": 0,
+            "cache_write_tokens": 0,
+        }},
     }
     # The whole turn is one batch: one commit marker, on the leaf (LOG-003).
     lines = [json.loads(x) for x in Path(coordinator.session_path).read_text().splitlines()]
@@ -384,9 +389,7 @@ def test_cost_summary_names_the_pricing_version(tmp_path: Path) -> None:
     custom = PricingTable.from_dict(
         {
             "version": "test-7",
-            "prices": {"p": {"input": 1.0, "output": 1.0}},
-            "providers": {"anthropic": [{"family": "f"}]},
-            "families": {"f": [{"contains": "sonnet", "price": "p"}]},
+            "models": {"anthropic": {"claude-sonnet-4": {"input": 1.0, "output": 1.0}}},
         }
     )
     priced = SessionCoordinator.new(

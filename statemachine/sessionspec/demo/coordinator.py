@@ -111,7 +111,8 @@ def _turn(number: int, request: str, command: str, output: str, answer: str) -> 
             "content": [{"type": "text", "text": answer}],
             "api": "Anthropic",
             "provider": "anthropic",
-            "model": "claude-sonnet-4",
+            # The fix (turn 3) is written by a stronger model: priced at its own rate.
+            "model": "claude-opus-4-5-20251101" if number == 3 else "claude-sonnet-4",
             "usage": {"input_tokens": 3_000, "output_tokens": 500},
             "stop_reason": "stop",
             "timestamp_ms": number,
@@ -250,7 +251,8 @@ def run(workdir: Path, out: TextIO) -> None:
         writer.wait(timeout=30)
     print(f"   writer exit status {writer.returncode} (killed mid-write)", file=out)
 
-    coordinator = SessionCoordinator.open_existing(path, CONFIG, MODEL, clock=lambda: CLOCK)
+    # No model and no compaction config: both are read from the file (COORD-027).
+    coordinator = SessionCoordinator.open_existing(path, clock=lambda: CLOCK)
     report = coordinator.recovery
     print("   resumed from the file; recovery found:", file=out)
     for diagnostic in report.diagnostics():
@@ -267,10 +269,15 @@ def run(workdir: Path, out: TextIO) -> None:
         f"{coordinator.compaction_watermark:,}; state {coordinator.state.value}",
         file=out,
     )
+    settings = coordinator.settings
+    print(f"   settings read from the file: model {settings.model}, compaction at "
+          f"{settings.compaction.threshold_tokens:,} tokens "
+          f"({settings.compaction.trigger.value})", file=out)
     cost = coordinator.cost_summary()
     if cost is not None:
-        print(f"   cost: ${cost.total:.4f} for {cost.model} (prices {cost.pricing_version})",
-              file=out)
+        print(f"   cost: ${cost.total:.4f} (prices {cost.pricing_version})", file=out)
+        for part in cost.by_model:
+            print(f"     {part.model}: ${part.total:.4f}", file=out)
     on_disk = path.read_text()
     in_memory = json.dumps(coordinator.context())
     hidden = TOKEN not in on_disk and TOKEN not in in_memory

@@ -54,18 +54,28 @@ from sessionspec.compaction import (
     CompactionConfig,
     CompactionPlan,
     CompactionReason,
+    CompactionTrigger,
     Summarizer,
+    compaction_due_now,
     plan_compaction,
     should_compact,
+    unanswered_tool_calls,
 )
 from sessionspec.errors import (
     CallerError,
     LogFailedError,
     SessionSpecError,
     StorageError,
+    UnpairedToolCallError,
 )
 from sessionspec.lifecycle import Lifecycle
-from sessionspec.pricing import CostBreakdown, PricingTable, cost_of
+from sessionspec.pricing import (
+    CostBreakdown,
+    PricingTable,
+    UsageRow,
+    attributed_usage,
+    cost_of_rows,
+)
 from sessionspec.redaction import RedactionPolicy, redact_for_log
 from sessionspec.reference.coordinator import (
     ACCOUNTING_FIELD,
@@ -76,9 +86,12 @@ from sessionspec.reference.coordinator import (
     context_dicts,
     leaf_entry,
     message_entry,
+    model_usage_of,
     seq_of,
+    settings_of,
     summary_slot_id,
 )
+from sessionspec.settings import SETTINGS_FIELD, SessionSettings
 from sessionspec.storage.files import FileSystem, OsFileSystem
 from sessionspec.storage.jsonl import (
     JsonlLog,
@@ -732,14 +745,14 @@ def _figures(
         base.cache_write_tokens,
     ]
     turns = base.turns
-    foreign = False
+    foreign: list[Mapping[str, Any]] = []
     for entry in counted:
         if entry.get("type") != "message":
             continue
         message = entry.get("message")
         if not isinstance(message, Mapping):
             continue
-        foreign = True
+        foreign.append(message)
         if message.get("role") == "user":
             turns += 1
         elif message.get("role") == "assistant":
@@ -750,12 +763,17 @@ def _figures(
                     if type(value) is int and value >= 0:
                         counters[position] += value
     inp, out, cache_read, cache_write = counters
+    by_model = model_usage_of(foreign)  # COORD-062: priced by each message's own model
     if recorded is None:
-        rebuilt = Figures(inp, out, cache_read, cache_write, turns, sum(counters))
+        rebuilt = Figures(
+            inp, out, cache_read, cache_write, turns, sum(counters)
+        ).with_model_usage(by_model)
         return rebuilt, (*COUNTER_NAMES, "turns", "watermark")
     if not foreign:
         return recorded, ()
-    extended = Figures(inp, out, cache_read, cache_write, turns, recorded.watermark)
+    extended = Figures(
+        inp, out, cache_read, cache_write, turns, recorded.watermark, recorded.by_model
+    ).with_model_usage(by_model)
     return extended, (*COUNTER_NAMES, "turns")
 
 
@@ -778,7 +796,7 @@ _R = TypeVar("_R")
 def _serialized(
     method: Callable[Concatenate[SessionCoordinator, _P], _R],
 ) -> Callable[Concatenate[SessionCoordinator, _P], _R]:
-    """COORD-027: one operation at a time per coordinator, whatever the threads. A second
+    """COORD-070: one operation at a time per coordinator, whatever the threads. A second
     thread waits until the first operation is durable and installed, so it plans from the
     memory and head the first left; no acknowledged turn is lost. Reentrant, so
     ``on_turn_end_simple`` holds it across its turn and its compaction."""
@@ -838,12 +856,12 @@ class SessionCoordinator:
         self._pricing = pricing
         self._summarizer = summarizer
         self._clock = clock
-        self._mutex = threading.RLock()  # COORD-027
+        self._mutex = threading.RLock()  # COORD-070
         self._head = log.head
         self._lifecycle: Lifecycle[CoordinatorState, CoordinatorEvent] = Lifecycle(
             COORDINATOR_TABLE
         )
-        if self._due(memory.figures):
+        if self._due(memory):
             # The replayed figures are already over the threshold (COORD-030).
             self._commit(_E.THRESHOLD_REACHED)
 
@@ -875,12 +893,15 @@ class SessionCoordinator:
             session_id = _free_session_id(fs, directory, _generate_session_id(clock))
         validate_session_id(session_id)
         path = session_path(directory, session_id)
+        config = _check_config(compaction_config) or CompactionConfig()
         header = SessionHeader(
             id=session_id,
             timestamp=iso_timestamp(clock()),
             cwd=cwd,
             parent_session=parent_session,
         ).to_json_dict()
+        # COORD-027: the settings that decide are part of the session's state.
+        header[SETTINGS_FIELD] = SessionSettings(model, config).to_json()
         log = JsonlLog.create(path, header, fs=fs, durability=durability)
         return cls(
             log=log,
@@ -888,7 +909,7 @@ class SessionCoordinator:
             header=header,
             memory=_Memory([], 0, None, Figures(), 1),
             report=ResumeReport(),
-            config=compaction_config or CompactionConfig(),
+            config=config,
             model=model,
             redaction=redaction or RedactionPolicy(),
             pricing=pricing,
@@ -901,7 +922,7 @@ class SessionCoordinator:
         cls,
         path: str | os.PathLike[str],
         compaction_config: CompactionConfig | None = None,
-        model: str = "",
+        model: str | None = None,
         *,
         fs: FileSystem | None = None,
         durability: Durability = Durability.SYNC,
@@ -913,7 +934,10 @@ class SessionCoordinator:
         """Open a session file, cut crash residue, and replay it (COORD-020, COORD-021).
 
         The coordinator reads and replays the file itself: the caller passes only the path.
-        What the read found is in :attr:`recovery`.
+        What the read found is in :attr:`recovery`. The model and the compaction
+        configuration are the ones persisted in the file (COORD-027); an explicit argument
+        that differs overrides them and is recorded as a settings leaf before the
+        coordinator is returned (COORD-028).
         """
         fs = fs or OsFileSystem()
         # Reading a long log allocates one dict per line and no reference cycles; the cyclic
@@ -930,7 +954,7 @@ class SessionCoordinator:
         cls,
         path: str | os.PathLike[str],
         compaction_config: CompactionConfig | None,
-        model: str,
+        model: str | None,
         fs: FileSystem,
         durability: Durability,
         redaction: RedactionPolicy | None,
@@ -946,8 +970,21 @@ class SessionCoordinator:
             snapshot = log.snapshot
             if snapshot is None:  # pragma: no cover - open always sets it
                 raise StorageError(f"{path}: the log returned no snapshot")
-            replayed = _replay([r.entry for r in snapshot.records], snapshot.report)
+            entries = [r.entry for r in snapshot.records]
+            replayed = _replay(entries, snapshot.report)
             header = snapshot.header
+            settings, changed = _resolve_settings(
+                settings_of(header, entries), _check_config(compaction_config), model
+            )
+            memory = replayed.memory
+            if changed:
+                # COORD-028: an explicit setting that differs from the file's is recorded
+                # (a leaf at the unchanged tip) before anything is decided with it.
+                leaf = leaf_entry(memory.next_seq, memory.tip, memory.figures,
+                                  iso_timestamp(clock()))
+                leaf[SETTINGS_FIELD] = settings.to_json()
+                log.append([leaf], expected_head=log.head)
+                memory = memory.moved(memory.tip, memory.figures, memory.next_seq + 1)
         except BaseException:
             log.close()
             raise
@@ -956,10 +993,10 @@ class SessionCoordinator:
             log=log,
             fs=fs,
             header=header,
-            memory=replayed.memory,
+            memory=memory,
             report=replayed.report,
-            config=compaction_config or CompactionConfig(),
-            model=model,
+            config=settings.compaction,
+            model=settings.model,
             redaction=redaction or RedactionPolicy(),
             pricing=pricing,
             summarizer=summarizer,
@@ -1056,10 +1093,35 @@ class SessionCoordinator:
         return copy.deepcopy(context_dicts(self._memory.items))
 
     def cost_summary(self) -> CostBreakdown | None:
-        """The cost of the usage so far under the pricing table, which names its version
-        (COORD-060); ``None`` for a model the table does not know."""
+        """The cost of the usage so far, in ``Decimal`` USD, under the pricing table, which
+        names its version (COORD-060, COORD-062): each assistant message's usage at its own
+        ``provider:model``, and usage no message reports at the session's model. ``None``
+        when a model that spent tokens has no price (:meth:`unpriced_models` says which)."""
         table = self._pricing or PricingTable.default()
-        return cost_of(self.usage, self._model, table)
+        return cost_of_rows(self.usage_by_model(), table, self._model)
+
+    def unpriced_models(self) -> tuple[str, ...]:
+        """The model specs that spent tokens but have no price in the table (COORD-062): the
+        diagnostic behind a ``None`` cost."""
+        table = self._pricing or PricingTable.default()
+        return table.unpriced(self.usage_by_model())
+
+    def usage_by_model(self) -> tuple[UsageRow, ...]:
+        """The session's usage per ``provider:model`` as it is priced (COORD-062): each
+        assistant message's own usage, and what no message reports at the session's model."""
+        figures = self._memory.figures
+        totals = (
+            figures.input_tokens,
+            figures.output_tokens,
+            figures.cache_read_tokens,
+            figures.cache_write_tokens,
+        )
+        return attributed_usage(totals, figures.by_model, self._model)
+
+    @property
+    def settings(self) -> SessionSettings:
+        """The settings in force, as persisted in the file (COORD-027)."""
+        return SessionSettings(self._model, self._config)
 
     # -- turns (COORD-010..COORD-017, COORD-030) ---------------------------------------------
 
@@ -1080,7 +1142,7 @@ class SessionCoordinator:
         batch, memory = self._plan_turn(messages, counters)
         self._persist(batch)
         self._memory = memory
-        return self._commit_turn(memory.figures)
+        return self._commit_turn(memory)
 
     def _plan_turn(
         self, messages: Sequence[dict[str, Any]], counters: Mapping[str, int]
@@ -1104,6 +1166,8 @@ class SessionCoordinator:
             added.append(BufferItem(entry_id, persisted, None))
             parent = entry_id
         figures = memory.figures.after_turn(counters)
+        if any(message.get("role") == "assistant" for message in messages):
+            figures = figures.with_model_usage(model_usage_of(messages))  # COORD-062
         batch.append(leaf_entry(seq, parent, figures, timestamp))
         return batch, memory.extended(added, parent, figures, seq + 1)
 
@@ -1118,16 +1182,19 @@ class SessionCoordinator:
             return COORDINATOR_TABLE.step(_STATE_BY_NAME[name], _E.TURN_END)
         return target
 
-    def _commit_turn(self, figures: Figures) -> CompactionReason | None:
+    def _commit_turn(self, memory: _Memory) -> CompactionReason | None:
         state = _STATE_BY_NAME[self._lifecycle.state_name]
         after = self._turn_end_target()
         if after is not state:
             self._lifecycle.commit(_E.TURN_END)
-        # Not a table rule: whether the threshold is reached is a condition on the figures.
-        if self._due(figures):
+        # Not a table rule: whether the threshold is reached is a condition on the figures
+        # (or on the context, under the context-size trigger, COORD-037).
+        if self._due(memory):
             if after is CoordinatorState.READY:
                 self._commit(_E.THRESHOLD_REACHED)
             return CompactionReason.THRESHOLD
+        if after is CoordinatorState.COMPACTION_DUE:
+            self._commit(_E.THRESHOLD_CLEARED)  # a shorter context (COORD-037)
         return None
 
     @_serialized
@@ -1174,6 +1241,7 @@ class SessionCoordinator:
         slot = BufferItem.of_summary(summary_slot_id(entry_id), plan.summary)
         self._memory = _Memory.of((slot, *kept), entry_id, figures, memory.next_seq + 2)
         self._commit(_E.COMPACTION)
+        self._settle_due()  # a context still over the limit stays due (COORD-037)
         return CompactionResult(
             reason=reason,
             summary=plan.summary,
@@ -1196,13 +1264,15 @@ class SessionCoordinator:
         """Make ``entry_id`` the active tip; durable before the tip moves (COORD-040).
 
         ``entry_id`` must be a message or compaction entry of this session, else
-        :class:`UnknownEntryError` and nothing is written.
+        :class:`UnknownEntryError`; the branch it selects must answer every tool call on it,
+        else :class:`UnpairedToolCallError` (COORD-044). Either way nothing is written.
         """
         self._lifecycle.check(_E.LEAF_MOVE)
         batch, memory = self._plan_leaf_move(entry_id)
         self._persist(batch)
         self._memory = memory
         self._commit(_E.LEAF_MOVE)
+        self._settle_due()  # the context changed (COORD-037)
 
     def _plan_leaf_move(self, entry_id: str) -> tuple[list[dict[str, Any]], _Memory]:
         memory = self._memory
@@ -1210,6 +1280,7 @@ class SessionCoordinator:
         leaf = leaf_entry(memory.next_seq, entry_id, memory.figures, timestamp)
         leaf["parent_id"] = entry_id
         if entry_id == memory.tip:
+            _refuse_unanswered(entry_id, memory.items)
             return [leaf], memory.moved(memory.tip, memory.figures, memory.next_seq + 1)
         # Not a table rule: the target must exist. Other branches are not in memory, so the
         # file is read once and replayed with the new leaf (what a resume would compute).
@@ -1219,6 +1290,7 @@ class SessionCoordinator:
         ):
             raise UnknownEntryError(entry_id)
         replayed = _replay([*entries, leaf], None).memory
+        _refuse_unanswered(entry_id, replayed.items)
         return [leaf], replayed.moved(replayed.tip, memory.figures, memory.next_seq + 1)
 
     @_serialized
@@ -1282,6 +1354,7 @@ class SessionCoordinator:
             cwd=str(self._header.get("cwd", "")),
             parent_session=self.session_id,
         ).to_json_dict()
+        header[SETTINGS_FIELD] = self.settings.to_json()  # the fork decides alike (COORD-027)
         _write_fork(self._fs, temporary, final, header, copied)
         self._commit(_E.FORK)
         return ForkResult(session_id, final, self.session_id, len(copied))
@@ -1312,10 +1385,26 @@ class SessionCoordinator:
         if COORDINATOR_TABLE.step(self._lifecycle.state, event) is not self._lifecycle.state:
             self._lifecycle.commit(event)
 
-    def _due(self, figures: Figures) -> bool:
-        return should_compact(
-            self._config, figures.since_watermark(), CompactionReason.THRESHOLD
-        )
+    def _due(self, memory: _Memory) -> bool:
+        """Whether the threshold trigger fires for ``memory`` (COORD-030, COORD-037)."""
+        config = self._config
+        since = memory.figures.since_watermark()
+        if config.trigger is CompactionTrigger.CUMULATIVE:  # O(1): the turn's hot path
+            return should_compact(config, since, CompactionReason.THRESHOLD)
+        return compaction_due_now(config, since, memory.items)
+
+    def _settle_due(self) -> None:
+        """Bring the state in line with :meth:`_due` after an operation that changed the
+        buffer without a turn: a leaf move, or a compaction that left the context over the
+        limit (COORD-030, COORD-037). Under the cumulative trigger a leaf move changes
+        nothing and a compaction leaves nothing counted, so this fires only for a zero
+        threshold."""
+        due = self._due(self._memory)
+        state = self._lifecycle.state
+        if due and state is CoordinatorState.READY:
+            self._commit(_E.THRESHOLD_REACHED)
+        elif not due and state is CoordinatorState.COMPACTION_DUE:
+            self._commit(_E.THRESHOLD_CLEARED)
 
     def _for_log(self, message: dict[str, Any]) -> dict[str, Any]:
         """The form of ``message`` the file gets and memory keeps (COORD-017). Redaction
@@ -1367,6 +1456,40 @@ def _check_new_arguments(
                 value.encode("utf-8")
             except UnicodeEncodeError:
                 raise CallerError(f"{name} is not valid Unicode text: {value!r}") from None
+
+
+def _check_config(config: object) -> CompactionConfig | None:
+    if config is not None and not isinstance(config, CompactionConfig):
+        raise CallerError(
+            f"compaction_config must be a CompactionConfig or None, got {type(config).__name__}"
+        )
+    return config
+
+
+def _resolve_settings(
+    persisted: SessionSettings | None, config: CompactionConfig | None, model: object
+) -> tuple[SessionSettings, bool]:
+    """The settings a reopen uses, and whether they differ from the file's (COORD-028).
+
+    No argument: the file's settings (the defaults for a file that has none). An explicit
+    argument wins; it is recorded only when it changes what a reopen without arguments
+    would decide."""
+    if model is not None and not isinstance(model, str):
+        raise CallerError(f"model must be a string or None, got {type(model).__name__}")
+    base = persisted or SessionSettings()
+    chosen = SessionSettings(
+        base.model if model is None else model,
+        base.compaction if config is None else config,
+    )
+    return chosen, chosen.to_json() != base.to_json()
+
+
+def _refuse_unanswered(entry_id: str, items: Sequence[BufferItem]) -> None:
+    """COORD-044: a leaf move must not select a branch whose context holds a tool call that
+    no tool result on it answers (every provider rejects such a context)."""
+    unanswered = unanswered_tool_calls(items)
+    if unanswered:
+        raise UnpairedToolCallError(entry_id, unanswered)
 
 
 def _free_session_id(fs: FileSystem, directory: str, base: str) -> str:
