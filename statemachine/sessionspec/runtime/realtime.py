@@ -137,7 +137,7 @@ class ApplyOutcome:
 
 @dataclass(frozen=True, slots=True)
 class SkippedJournalEntry:
-    """A committed journal entry that replay skipped (RT-044): where it is and why."""
+    """A committed journal entry that replay skipped (RT-049): where it is and why."""
 
     line: int
     offset: int
@@ -147,7 +147,7 @@ class SkippedJournalEntry:
 
 @dataclass(frozen=True, slots=True)
 class JournalRecovery:
-    """What reopening a journal found (RT-044): the log's findings and the skipped entries.
+    """What reopening a journal found (RT-049): the log's findings and the skipped entries.
 
     A transcript that was created, not reopened, has an empty report."""
 
@@ -382,7 +382,7 @@ class RealtimeTranscript:
         self._raw: Mapping[str, Any] | None = None
         self._new_messages: list[UserMessage | AssistantMessage] = []
         self._dirty = False
-        #: What reopening the journal found (RT-044); empty for a new transcript.
+        #: What reopening the journal found (RT-049); empty for a new transcript.
         self.recovery = JournalRecovery()
         self._handlers: dict[str, Callable[[Mapping[str, Any]], ApplyOutcome]] = {
             kind: getattr(self, name) for kind, name in _HANDLERS.items()
@@ -457,7 +457,7 @@ class RealtimeTranscript:
             except CallerError as exc:  # GEN-009: a bad file is not the caller's fault
                 raise BadHeaderError(path, str(exc)) from None
             # Replay through apply: a delta takes the same fast path as when it was live.
-            # RT-044: an entry that is not an event with an integer ``ts``, or whose event
+            # RT-049: an entry that is not an event with an integer ``ts``, or whose event
             # is invalid, is skipped and reported, as the coordinator skips an invalid
             # entry; it never makes the journal unopenable.
             apply = transcript.apply
@@ -1081,7 +1081,7 @@ class RealtimeTranscript:
     def _on_completed(self, raw: Mapping[str, Any]) -> ApplyOutcome:
         response_id = _req_str(raw, "response_id").strip()
         stop_reason = raw.get("stop_reason")
-        if stop_reason not in _STOP_REASONS:
+        if type(stop_reason) is not str or stop_reason not in _STOP_REASONS:  # GEN-009
             raise _bad(f"assistant_turn_completed: unknown stop_reason {stop_reason!r}")
         usage = _usage_dict(raw.get("usage", {}))
         key = _completion_key(response_id, stop_reason, usage)

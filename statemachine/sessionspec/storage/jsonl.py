@@ -357,7 +357,12 @@ def _scan(
                     if first_legacy is None:
                         first_legacy = (number, pos)
         pos = newline + 1
-    if legacy_known and not legacy_with_id:
+    if (
+        legacy_known
+        and not legacy_with_id
+        and LineKind.END not in kinds  # a file we wrote has framed lines: damage, not a format
+        and LineKind.PENDING not in kinds
+    ):
         assert first_legacy is not None
         raise ForeignFormatError(
             path,
