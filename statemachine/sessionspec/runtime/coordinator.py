@@ -173,6 +173,10 @@ class ResumeReport:
     missing_first_kept: tuple[str, ...] = ()
     #: Entries on the active branch that failed validation and were skipped (COORD-024).
     invalid_entries: tuple[str, ...] = ()
+    #: The parent the branch walk could not find (a damaged or missing entry, COORD-045).
+    broken_parent: str | None = None
+    #: ``(id, line)`` of the entries the context lost behind that break (COORD-045).
+    lost_entries: tuple[tuple[str, int], ...] = ()
 
     @property
     def clean(self) -> bool:
@@ -215,6 +219,15 @@ class ResumeReport:
         for entry in self.invalid_entries:
             found.append(
                 Diagnostic("invalid_entry", f"entry {entry!r} failed validation and was skipped")
+            )
+        if self.broken_parent is not None:
+            lost = ", ".join(f"{entry} (line {line})" for entry, line in self.lost_entries)
+            found.append(
+                Diagnostic(
+                    "context_lost",
+                    f"the active branch breaks at the missing entry {self.broken_parent!r}; "
+                    + (f"the context lost {lost}" if lost else "no earlier entry was found"),
+                )
             )
         return tuple(found)
 
@@ -610,6 +623,8 @@ class _Branch:
     cycle: bool
     legacy_order: bool
     highest_seq: int
+    #: The parent id at which the walk stopped because no content entry has it (COORD-045).
+    broken_parent: str | None = None
 
 
 def _select_active_branch(entries: Sequence[Mapping[str, Any]]) -> _Branch:
@@ -661,11 +676,17 @@ def _select_active_branch(entries: Sequence[Mapping[str, Any]]) -> _Branch:
         walk.append(content[parent])
         parent = content[parent].get("parent_id")
     walk.reverse()
-    return _Branch(walk, tuple(reversed(dangling)), cycle, False, highest)
+    broken = parent if isinstance(parent, str) and not cycle else None
+    return _Branch(walk, tuple(reversed(dangling)), cycle, False, highest, broken)
 
 
-def _replay(entries: Sequence[Mapping[str, Any]], log_report: RecoveryReport | None) -> _Replay:
-    """Rebuild memory from a log's entries (file order)."""
+def _replay(
+    entries: Sequence[Mapping[str, Any]],
+    log_report: RecoveryReport | None,
+    lines: Sequence[int] | None = None,
+) -> _Replay:
+    """Rebuild memory from a log's entries (file order); ``lines`` (their line numbers in
+    the file) lets the report name the entries a broken branch lost (COORD-045)."""
     branch = _select_active_branch(entries)
     chain = branch.chain
     highest = branch.highest_seq
@@ -714,8 +735,57 @@ def _replay(entries: Sequence[Mapping[str, Any]], log_report: RecoveryReport | N
         reconstructed=tuple((name, getattr(figures, name)) for name in reconstructed),
         missing_first_kept=tuple(missing),
         invalid_entries=tuple(invalid),
+        broken_parent=branch.broken_parent,
+        lost_entries=(
+            _lost_entries(entries, lines, log_report, chain)
+            if branch.broken_parent is not None and lines is not None
+            else ()
+        ),
     )
     return _Replay(_Memory(items, len(items), tip, figures, highest + 1), report)
+
+
+def _lost_entries(
+    entries: Sequence[Mapping[str, Any]],
+    lines: Sequence[int],
+    log_report: RecoveryReport | None,
+    chain: Sequence[Mapping[str, Any]],
+) -> tuple[tuple[str, int], ...]:
+    """The entries the active branch lost behind a damaged line, as ``(id, line)`` from the
+    root (COORD-045). Runs only when the walk from the tip stopped at a parent that no entry
+    has. The missing parent is taken to be the damaged line nearest before the branch's
+    root; the branch went on from the line just before that one (a message is the next
+    one's parent within a batch; a leaf names the tip the next batch continued from), as
+    the coordinator writes its batches. From there the parent links are walked as usual."""
+    if log_report is None or not chain:
+        return ()
+    root = chain[0]
+    root_line = next(line for entry, line in zip(entries, lines, strict=True) if entry is root)
+    damaged = [d.line for d in log_report.damage if d.line < root_line]
+    if not damaged:
+        return ()
+    at = max(damaged)
+    before = [index for index, line in enumerate(lines) if line < at]
+    if not before:
+        return ()
+    content: dict[str, int] = {}
+    for index, entry in enumerate(entries):
+        if entry.get("type") in _CONTENT_KINDS:
+            content.setdefault(str(entry.get("id")), index)
+    bridge = entries[before[-1]]
+    start = bridge.get("entry_id") if bridge.get("type") == "leaf" else bridge.get("id")
+    on_chain = {str(entry.get("id")) for entry in chain}
+    lost: list[tuple[str, int]] = []
+    seen: set[str] = set()
+    current = start
+    while isinstance(current, str) and current in content and current not in seen:
+        if current in on_chain:
+            break
+        seen.add(current)
+        index = content[current]
+        lost.append((current, lines[index]))
+        current = entries[index].get("parent_id")
+    return tuple(reversed(lost))
 
 
 def _figures(
@@ -971,7 +1041,8 @@ class SessionCoordinator:
             if snapshot is None:  # pragma: no cover - open always sets it
                 raise StorageError(f"{path}: the log returned no snapshot")
             entries = [r.entry for r in snapshot.records]
-            replayed = _replay(entries, snapshot.report)
+            lines = [r.line for r in snapshot.records]
+            replayed = _replay(entries, snapshot.report, lines)
             header = snapshot.header
             settings, changed = _resolve_settings(
                 settings_of(header, entries), _check_config(compaction_config), model
