@@ -89,8 +89,9 @@ class ProviderRule:
 class CostBreakdown:
     """The cost of a usage in ``Decimal`` USD, per counter and in total (COORD-142..145).
 
-    For a session priced over several models, ``model`` lists them (``", "``-joined, in the
-    order of ``by_model``) and ``by_model`` holds one breakdown per model."""
+    For a session's cost (:func:`cost_of_rows`), ``model`` lists the models that spent
+    tokens (``", "``-joined, in the order of ``by_model``) and ``by_model`` holds one
+    breakdown per model, even when there is only one."""
 
     model: str
     pricing_version: str
@@ -294,7 +295,17 @@ def attributed_usage(
     its assistant messages reported it, and, at ``session_model``, what the session's
     counters ``totals`` hold beyond the sum of those rows (usage no message reports: a turn
     without an assistant message, or a usage argument larger than its messages'). Rows of
-    zeros are left out; the session model's rows are merged."""
+    zeros are left out; the session model's rows are merged.
+
+    Per counter, the rows hold exactly the larger of the session's count and what the
+    messages reported: nothing is priced twice, nothing counted is left unpriced.
+
+    pre: len(totals) == 4 and all(t >= 0 for t in totals)
+    pre: len(by_model) <= 2
+    pre: all(len(row) == 5 and all(v >= 0 for v in row[1:]) for row in by_model)
+    post: all(any(row[1:]) for row in __return__)
+    post: _conserves(totals, by_model, __return__)
+    """
     reported = [0, 0, 0, 0]
     merged: dict[str, list[int]] = {}
     for spec, *counters in by_model:
@@ -312,6 +323,17 @@ def attributed_usage(
     )
 
 
+def _conserves(
+    totals: Sequence[int], by_model: Sequence[UsageRow], rows: Sequence[UsageRow]
+) -> bool:
+    """:func:`attributed_usage`'s contract: per counter, priced = max(counted, reported)."""
+    return all(
+        sum(int(row[1 + i]) for row in rows)
+        == max(totals[i], sum(int(row[1 + i]) for row in by_model))
+        for i in range(4)
+    )
+
+
 def cost_of_rows(
     rows: Sequence[UsageRow], table: PricingTable, model: str
 ) -> CostBreakdown | None:
@@ -324,8 +346,6 @@ def cost_of_rows(
         if price is None:
             return None
         parts.append(_breakdown(spec, counters, price, table.version))
-    if len(parts) == 1:
-        return parts[0]
     with decimal.localcontext(_EXACT):
         sums = [
             sum((getattr(p, field) for p in parts), _ZERO)

@@ -42,9 +42,10 @@ def run(factory: CoordinatorFactory, budget: settings) -> None:
 
 @pytest.mark.req(
     "COORD-002", "COORD-004", "COORD-010", "COORD-011", "COORD-012", "COORD-014",
-    "COORD-016", "COORD-017", "COORD-020", "COORD-021", "COORD-030", "COORD-031",
-    "COORD-032", "COORD-036", "COORD-040", "COORD-041", "COORD-043", "COORD-050",
-    "COORD-051",
+    "COORD-016", "COORD-017", "COORD-020", "COORD-021", "COORD-027", "COORD-028",
+    "COORD-030", "COORD-031", "COORD-032", "COORD-036", "COORD-037", "COORD-040",
+    "COORD-041", "COORD-043", "COORD-044", "COORD-050", "COORD-051", "COORD-062",
+    "COORD-151", "COORD-153",
 )
 def test_runtime_conforms_to_the_reference_model() -> None:
     run(runtime_factory(), BUDGET)
