@@ -32,7 +32,7 @@ Nothing here imports the runtime.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from sessionspec.compaction import (
@@ -192,7 +192,15 @@ class Figures:
         """These figures with ``added`` per-model rows summed into :attr:`by_model`."""
         if not added:
             return self
-        return replace(self, by_model=merge_model_usage(self.by_model, added))
+        return Figures(
+            self.input_tokens,
+            self.output_tokens,
+            self.cache_read_tokens,
+            self.cache_write_tokens,
+            self.turns,
+            self.watermark,
+            merge_model_usage(self.by_model, added),
+        )
 
     def after_compaction(self) -> Figures:
         """The figures after a compaction: the watermark moves to the total (opi).
@@ -261,16 +269,20 @@ def merge_model_usage(
     rows: Sequence[tuple[str, int, int, int, int]],
     added: Sequence[tuple[str, int, int, int, int]],
 ) -> tuple[tuple[str, int, int, int, int], ...]:
-    """Per-model rows summed by model spec, sorted by it."""
-    merged: dict[str, list[int]] = {spec: list(counters) for spec, *counters in rows}
-    for spec, *counters in added:
-        into = merged.setdefault(spec, [0, 0, 0, 0])
-        for position, value in enumerate(counters):
-            into[position] += value
-    return tuple(
-        (spec, values[0], values[1], values[2], values[3])
-        for spec, values in sorted(merged.items())
-    )
+    """Per-model rows summed by model spec, sorted by it. (On every turn's path: one small
+    dict, and a sort only when a new model appears.)"""
+    merged = {row[0]: row for row in rows}
+    grew = False
+    for spec, inp, out, read, write in added:
+        old = merged.get(spec)
+        if old is None:
+            merged[spec] = (spec, inp, out, read, write)
+            grew = True
+        else:
+            merged[spec] = (spec, old[1] + inp, old[2] + out, old[3] + read, old[4] + write)
+    if grew or len(merged) != len(rows):
+        return tuple(sorted(merged.values()))
+    return tuple(merged.values())
 
 
 def model_spec_of(message: Mapping[str, Any]) -> str:
@@ -290,10 +302,15 @@ def model_usage_of(
         usage = message.get("usage")
         if not isinstance(usage, Mapping):
             continue
-        values = [usage.get(name, 0) for name in COUNTER_NAMES]
-        counted = [v if type(v) is int and v >= 0 else 0 for v in values]
+        counted = [usage.get(name, 0) for name in COUNTER_NAMES]
+        for position, value in enumerate(counted):
+            if type(value) is not int or value < 0:
+                counted[position] = 0
         if any(counted):
-            rows.append((model_spec_of(message), counted[0], counted[1], counted[2], counted[3]))
+            inp, out, read, write = counted
+            rows.append((model_spec_of(message), inp, out, read, write))
+    if len(rows) == 1:
+        return (rows[0],)
     return merge_model_usage((), rows)
 
 
