@@ -12,8 +12,12 @@ import os
 import pytest
 from hypothesis import HealthCheck, Phase, settings
 from tests.coordinator.coord_factories import (
+    ForgetfulSettingsCoordinator,
+    OriginalInMemoryCoordinator,
+    SessionModelCostCoordinator,
     SplitPairCoordinator,
     TipBeforeWriteCoordinator,
+    UnpairedLeafCoordinator,
     UsageBeforeWriteCoordinator,
     runtime_factory,
 )
@@ -67,3 +71,27 @@ def test_finds_planted_bug_usage_counted_before_the_write() -> None:
 def test_finds_planted_bug_tip_moved_before_the_write() -> None:
     with pytest.raises(AssertionError):
         run(runtime_factory(TipBeforeWriteCoordinator), HUNT)
+
+
+@pytest.mark.req("COORD-017", "COORD-020")
+def test_finds_planted_bug_unredacted_memory() -> None:
+    with pytest.raises(AssertionError):
+        run(runtime_factory(OriginalInMemoryCoordinator), HUNT)
+
+
+@pytest.mark.req("COORD-044")
+def test_finds_planted_bug_leaf_on_an_unanswered_call() -> None:
+    with pytest.raises(AssertionError):
+        run(runtime_factory(UnpairedLeafCoordinator), HUNT)
+
+
+@pytest.mark.req("COORD-027")
+def test_finds_planted_bug_settings_forgotten_on_reopen() -> None:
+    with pytest.raises(AssertionError):
+        run(runtime_factory(ForgetfulSettingsCoordinator), HUNT)
+
+
+@pytest.mark.req("COORD-062")
+def test_finds_planted_bug_cost_at_the_session_model() -> None:
+    with pytest.raises(AssertionError):
+        run(runtime_factory(SessionModelCostCoordinator), HUNT)
