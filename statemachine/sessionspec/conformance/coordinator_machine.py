@@ -507,7 +507,9 @@ class Driver:
             except CallerError:
                 pass
             else:
-                raise AssertionError(f"{op} must be refused as a caller error (COORD-040, COORD-044)")
+                raise AssertionError(
+                    f"{op} must be refused as a caller error (COORD-040, COORD-044)"
+                )
             self._twin(op, expected)
             return
         result = perform(self.sut, op)
