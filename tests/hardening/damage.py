@@ -226,6 +226,39 @@ def _dump_flat(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
+def deep_value(levels: int) -> Any:
+    """Objects and lists nested ``levels`` deep."""
+    return _deep(levels)
+
+
+def every_field_replaced(data: bytes, values: tuple[Any, ...]) -> Iterator[bytes]:
+    """``data`` with one field (any depth, any line) replaced by a bad value, for every field
+    in turn; the values rotate. Framed lines are re-framed with a valid checksum."""
+    lines = _lines(data)
+    turn = 0
+    for index, line in enumerate(lines):
+        unframed = _unframe(line)
+        if unframed is None:
+            continue
+        obj, seq, end = unframed
+        for path in _field_paths(obj):
+            copy = orjson.loads(orjson.dumps(obj))
+            container = copy
+            for key in path[:-1]:
+                container = container[key]
+            container[path[-1]] = values[turn % len(values)]
+            turn += 1
+            yield b"".join([*lines[:index], _reframe(copy, seq, end), *lines[index + 1 :]])
+
+
+def _field_paths(obj: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    items = obj.items() if isinstance(obj, dict) else enumerate(obj)
+    for key, value in items:
+        yield (*prefix, key)
+        if isinstance(value, dict | list):
+            yield from _field_paths(value, (*prefix, key))
+
+
 @st.composite
 def _bad_field(draw: st.DrawFn, data: bytes) -> bytes:
     """A field of one line (any depth) replaced by a bad value; the line re-framed with a

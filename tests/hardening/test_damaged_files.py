@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -26,6 +27,8 @@ from tests.hardening.damage import (
     base_journal,
     base_session,
     damages,
+    deep_value,
+    every_field_replaced,
     only_residue_cut,
     time_limit,
 )
@@ -144,3 +147,20 @@ def test_truncation_at_every_offset_of_the_last_lines(kind: str) -> None:
     step = 1 if DEEP else (5 if CI else 2)
     for offset in offsets[::step]:
         check_every_reader(data[:offset])
+
+
+#: One bad value per field, in turn: a list, an object, null, a bool, a float, deep nesting.
+ROTATING_BAD_VALUES: tuple[Any, ...] = (["x"], {"k": "v"}, None, True, 1.5, deep_value(300))
+
+
+@pytest.mark.req("GEN-009", "LOG-007", "COORD-024", "RT-049")
+@pytest.mark.parametrize("kind", ["session", "journal"])
+def test_a_bad_type_in_every_field_of_every_line(kind: str) -> None:
+    """Every field of every line (the header's included, at any depth) in turn holds a value
+    of the wrong type, in a line re-framed with a valid checksum: every reader answers with
+    a typed error at most and the file keeps its bytes."""
+    data = base_session() if kind == "session" else base_journal()
+    variants = list(every_field_replaced(data, ROTATING_BAD_VALUES))
+    assert len(variants) > 50
+    for variant in variants[:: 1 if DEEP or not CI else 3]:
+        check_every_reader(variant)
