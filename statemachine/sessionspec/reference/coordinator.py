@@ -13,7 +13,11 @@ Rules (spec/SPEC.md §4.1)
   drops nothing and is reported (COORD-022).
 * :func:`figures_of` reads the accounting record (``ss_accounting``, COORD-016) of the last
   leaf that carries one and adds what foreign writers appended after it; a legacy opi file
-  without any record is reconstructed from its messages and says so (COORD-023).
+  without any record is reconstructed from its messages and says so (COORD-023). The record
+  carries each model's own usage (``by_model``, COORD-062), summed the same way.
+* :func:`settings_of` is the settings in force: the last leaf's ``ss_settings``, else the
+  header's (COORD-027); :func:`compaction_due` applies the configured trigger (COORD-037);
+  :func:`leaf_batch` refuses a move that leaves a tool call unanswered (COORD-044).
 * The operation functions (:func:`turn_batch`, :func:`compaction_batch`, :func:`leaf_batch`,
   :func:`extension_state_batch`, :func:`fork_entries`) say which entries an operation
   appends to a log. The stateful tests run them in lock step with an implementation.

@@ -14,7 +14,11 @@ Rules of this module
    state ``[extension_state]``. The log makes each batch atomic on recovery (LOG-003).
 3. **The log is the state** (COORD-020). Everything this object holds can be recomputed from
    its file: :meth:`SessionCoordinator.open_existing` does exactly that, and the reference
-   model (:mod:`sessionspec.reference.coordinator`) says what the result must be.
+   model (:mod:`sessionspec.reference.coordinator`) says what the result must be. That
+   includes the settings that decide (model and compaction configuration, ``ss_settings``
+   on the header and on settings leaves, COORD-027, COORD-028), the per-model usage cost is
+   priced from (``by_model`` in the accounting record, COORD-062), and the redacted form of
+   every message, which memory keeps exactly as it was persisted (COORD-017).
 4. **Memory follows the active branch** (COORD-024). After replay the coordinator keeps only
    the compaction buffer of the active branch (the last summary, the kept tail and what
    followed), validated with pydantic; the rest of the file is dropped.
