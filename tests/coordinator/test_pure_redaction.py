@@ -15,6 +15,8 @@ import re
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sessionspec.redaction import (
     DEFAULT_REDACTED_KEYS,
@@ -213,3 +215,34 @@ def test_user_messages_and_null_details_are_unchanged() -> None:
     user = {"role": "user", "content": text, "timestamp_ms": 1}
     assert redact_for_log(user, POLICY) == user
     assert redact_for_log(tool_result(None), POLICY) == tool_result(None)
+
+
+SECRET_VALUES = st.sampled_from(
+    ["sk-proj-abcdefghijklmnop0123", "ghp_abcdefghijklmnopqrstuvwxyz0123", "hunter2-pw"]
+)
+JSON_LEAVES = st.none() | st.booleans() | st.integers(-5, 5) | st.text(max_size=12)
+JSON_VALUES = st.recursive(
+    JSON_LEAVES,
+    lambda inner: st.lists(inner, max_size=3)
+    | st.dictionaries(st.sampled_from(["a", "path", "cmd", "api_key", "Token"]), inner,
+                      max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(value=JSON_VALUES, secret=SECRET_VALUES, key=st.sampled_from(
+    ["password", "api_key", "GITHUB_TOKEN", "x-api-key", "clientSecret"]))
+@pytest.mark.req("COORD-017", "COORD-151", "COORD-154")
+def test_redaction_hides_secrets_and_is_idempotent(value: Any, secret: str, key: str) -> None:
+    details = {"data": value, key: secret, "nested": [{key: secret}]}
+    message = assistant_call(json.dumps(details))
+    once = redact_for_log(message, POLICY)
+    assert secret not in json.dumps(once)
+    # What memory keeps is what the file holds; redacting it again changes nothing, so a
+    # message read back and persisted again (a fork, a re-import) stays the same.
+    assert redact_for_log(once, POLICY) == once
+    result = tool_result({"data": value, key: secret})
+    assert redact_for_log(redact_for_log(result, POLICY), POLICY) == redact_for_log(
+        result, POLICY
+    )
