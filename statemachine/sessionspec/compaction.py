@@ -509,6 +509,8 @@ class CompactionConfig:
                     f"trigger must be one of {[t.value for t in CompactionTrigger]}, "
                     f"got {self.trigger!r}"
                 ) from None
+        if not callable(getattr(self.policy, "first_kept", None)):
+            raise CallerError(f"policy must be a cut policy (first_kept), got {self.policy!r}")
 
 
 def should_compact(

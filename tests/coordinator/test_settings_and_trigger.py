@@ -210,3 +210,9 @@ def test_trigger_is_validated() -> None:
     assert CompactionConfig(trigger="cumulative").trigger is CompactionTrigger.CUMULATIVE  # type: ignore[arg-type]
     with pytest.raises(CallerError, match="trigger"):
         CompactionConfig(trigger="sometimes")  # type: ignore[arg-type]
+
+
+@pytest.mark.req("COORD-100")
+def test_a_policy_that_is_not_one_is_a_caller_error() -> None:
+    with pytest.raises(CallerError, match="policy"):
+        CompactionConfig(policy="count_tail")  # type: ignore[arg-type]
