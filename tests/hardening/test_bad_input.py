@@ -482,3 +482,24 @@ def test_the_bases_read_clean() -> None:
         base_journal(), header_model=RealtimeJournalHeader, entry_types=JOURNAL_ENTRY_TYPES
     )
     assert journal.report.clean and len(journal.records) == 6
+
+
+@pytest.mark.req("GEN-009", "RT-002", "RT-042")
+@pytest.mark.parametrize("group_commit", [False, True])
+@pytest.mark.parametrize("extra", [deep_list(400), {1, 2}], ids=["deep", "not-json"])
+def test_an_event_the_journal_cannot_write_is_refused_before_it_counts(
+    tmp_path: Path, group_commit: bool, extra: Any
+) -> None:
+    """Was: in group commit, accepted in memory and then every flush (and close) failed."""
+    path = tmp_path / "rt.jsonl"
+    transcript = RealtimeTranscript.create(str(path), group_commit=group_commit)
+    skipped = {"type": "item_skipped", "item_id": "s1", "previous_item_id": None}
+    with pytest.raises(CallerError):
+        transcript.apply({**skipped, "extra": extra})
+    transcript.flush()
+    before = path.read_bytes()
+    transcript.apply(skipped)  # the same event, writable: accepted, as if never seen
+    transcript.close()
+    assert len(path.read_bytes()) > len(before)
+    with RealtimeTranscript.open(str(path)) as reopened:
+        assert reopened.recovery.clean

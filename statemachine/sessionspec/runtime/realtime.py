@@ -52,6 +52,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar, get_args
 
+import orjson
+
 from sessionspec.errors import (
     AppendFailedError,
     BadHeaderError,
@@ -701,6 +703,10 @@ class RealtimeTranscript:
         entry = {"type": "event", "id": str(self._next_entry), "ts": self._stamp(), "event": event}
         if self._group_commit:
             entry["event"] = _copy_event(event)
+            try:  # GEN-009: an event the journal cannot write is refused now, not at flush
+                orjson.dumps(entry)
+            except TypeError as exc:
+                raise _bad(f"the event cannot be journaled: {exc}") from None
             self._pending.append(entry)
         else:
             try:
