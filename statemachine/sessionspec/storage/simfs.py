@@ -138,7 +138,7 @@ class _SimLock:
 
     def release(self) -> None:
         if self._epoch == self._fs.epoch:
-            self._fs._locks.discard(id(self._inode))
+            self._fs._locks.pop(id(self._inode), None)
 
 
 class SimulatedFileSystem:
@@ -148,8 +148,9 @@ class SimulatedFileSystem:
         self._names: dict[str, _Inode] = {}
         self._durable_names: dict[str, _Inode] = {}
         self._dirs: set[str] = {"", "/", "."}
-        #: The locked inodes, by ``id`` (a lock belongs to the file, not to a name).
-        self._locks: set[int] = set()
+        #: The locked inodes, by ``id`` (a lock belongs to the file, not to a name); the
+        #: inode is kept as the value so that its ``id`` cannot be reused while locked.
+        self._locks: dict[int, _Inode] = {}
         self._faults: list[_Fault] = []
         self._crash_countdown: int | None = None
         #: Bumped by :meth:`crash`; handles and locks from an older epoch are dead.
@@ -322,5 +323,5 @@ class SimulatedFileSystem:
             raise FileNotFoundError(errno.ENOENT, "no such file", path)
         if id(inode) in self._locks:
             raise LogLockedError(f"{path}: another writer holds the lock")
-        self._locks.add(id(inode))
+        self._locks[id(inode)] = inode
         return _SimLock(self, inode)
