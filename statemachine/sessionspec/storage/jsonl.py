@@ -623,7 +623,7 @@ class JsonlLog:
             linked = True
             fs.remove(temporary)
             fs.fsync_dir(directory)
-        except BaseException as exc:
+        except Exception as exc:  # not a crash (BaseException): a dead process cleans nothing
             if handle is not None:
                 handle.close()
             if lock is not None:
