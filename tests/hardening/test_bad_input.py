@@ -503,3 +503,20 @@ def test_an_event_the_journal_cannot_write_is_refused_before_it_counts(
     assert len(path.read_bytes()) > len(before)
     with RealtimeTranscript.open(str(path)) as reopened:
         assert reopened.recovery.clean
+
+
+@pytest.mark.req("GEN-009")
+def test_a_path_the_system_refuses_is_a_typed_error(tmp_path: Path) -> None:
+    """A name longer than the file system takes: ``LogAccessError``, never a raw OSError."""
+    from sessionspec import LogAccessError
+
+    too_long = tmp_path / ("x" * 300)
+    for attempt in (
+        lambda: SessionCoordinator.open_existing(too_long / "s.jsonl"),
+        lambda: SessionCoordinator.new(too_long, "/w", session_id="s1"),
+        lambda: read_log(str(too_long)),
+        lambda: RealtimeTranscript.create(str(too_long)),
+    ):
+        with pytest.raises(LogAccessError):
+            attempt()
+    assert os.listdir(tmp_path) == []

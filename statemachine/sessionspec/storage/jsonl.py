@@ -75,7 +75,7 @@ from sessionspec.errors import (
     StorageError,
 )
 from sessionspec.lifecycle import Lifecycle
-from sessionspec.storage.files import FileHandle, FileLock, FileSystem, OsFileSystem
+from sessionspec.storage.files import FileHandle, FileKind, FileLock, FileSystem, OsFileSystem
 from sessionspec.storage.framing import (
     CRC_MARKER,
     CRC_SUFFIX_LENGTH,
@@ -179,7 +179,7 @@ def ensure_directory(fs: FileSystem, directory: str) -> None:
     if directory == "":
         return
     directory = _check_path(directory)
-    found = fs.kind(directory)
+    found = _kind(fs, directory)
     if found == "directory":
         return
     if found != "missing":
@@ -200,12 +200,16 @@ _KIND_NAMES = {
 }
 
 
+def _kind(fs: FileSystem, path: str) -> FileKind:
+    try:
+        return fs.kind(path)
+    except OSError as exc:  # a name too long, a search permission denied, ...
+        raise LogAccessError(f"{path}: cannot look at the path: {exc}") from exc
+
+
 def _require_log_file(fs: FileSystem, path: str) -> None:
     """Refuse, before anything is opened, a path that is not a regular file (GEN-009)."""
-    try:
-        found = fs.kind(path)
-    except OSError as exc:
-        raise LogAccessError(f"{path}: cannot look at the file: {exc}") from exc
+    found = _kind(fs, path)
     if found == "file":
         return
     if found == "missing":
@@ -599,7 +603,7 @@ class JsonlLog:
             raise CallerError(f"header is not JSON-serializable: {exc}") from exc
         directory = posixpath.dirname(path)
         ensure_directory(fs, directory)
-        existing = fs.kind(path)
+        existing = _kind(fs, path)
         if existing == "file":
             raise CallerError(f"{path}: a log already exists there")
         if existing != "missing":
