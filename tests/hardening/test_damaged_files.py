@@ -40,7 +40,7 @@ from sessionspec.wire.realtime import JOURNAL_ENTRY_TYPES, RealtimeJournalHeader
 
 DEEP = bool(os.environ.get("SESSIONSPEC_DEEP"))
 CI = bool(os.environ.get("CI"))
-EXAMPLES = 1000 if DEEP else (60 if CI else 120)
+EXAMPLES = 1000 if DEEP else (100 if CI else 150)
 #: Seconds a single reader may take on one damaged file (the largest is a few hundred KB).
 LIMIT = 20.0
 
@@ -140,11 +140,11 @@ def _last_lines_offsets(data: bytes, lines: int) -> range:
 @pytest.mark.parametrize("kind", ["session", "journal"])
 def test_truncation_at_every_offset_of_the_last_lines(kind: str) -> None:
     """Every prefix that ends inside the last two lines (every offset under
-    ``SESSIONSPEC_DEEP``, every 2nd locally, every 5th under CI): an open for writing cuts exactly
+    ``SESSIONSPEC_DEEP``, every 2nd locally, every 11th under CI): an open for writing cuts exactly
     the torn or uncommitted tail, and every reader answers with a typed error at most."""
     data = base_session() if kind == "session" else base_journal()
     offsets = _last_lines_offsets(data, 2)
-    step = 1 if DEEP else (5 if CI else 2)
+    step = 1 if DEEP else (11 if CI else 2)
     for offset in offsets[::step]:
         check_every_reader(data[:offset])
 
