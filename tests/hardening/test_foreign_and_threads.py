@@ -226,7 +226,7 @@ def test_threads_sharing_a_log_interleave_no_bytes(tmp_path: Path) -> None:
 
 
 @pytest.mark.req("LOG-022", "COORD-012")
-@pytest.mark.parametrize("change", ["append", "truncate"])
+@pytest.mark.parametrize("change", ["append", "truncate", "replace", "remove"])
 def test_a_foreign_write_is_refused_and_never_overwritten(tmp_path: Path, change: str) -> None:
     """Was: the next turn wrote at its cached offset, over the foreign line."""
     coordinator = SessionCoordinator.new(tmp_path, "/w", session_id="s1", clock=lambda: CLOCK)
@@ -235,8 +235,18 @@ def test_a_foreign_write_is_refused_and_never_overwritten(tmp_path: Path, change
     if change == "append":
         with open(path, "ab") as foreign:  # a plain `>>`, without the lock
             foreign.write(b'{"note":"appended by hand"}\n')
-    else:
+    elif change == "truncate":
         os.truncate(path, path.stat().st_size - 5)
+    elif change == "replace":  # another file renamed over ours: same bytes, another file
+        (tmp_path / "other").write_bytes(path.read_bytes())
+        os.replace(tmp_path / "other", path)
+    else:
+        os.remove(path)
+        with pytest.raises(ForeignWriteError):
+            coordinator.on_turn_end([user("c")])
+        assert not path.exists()
+        coordinator.close()
+        return
     changed = path.read_bytes()
     with pytest.raises(ForeignWriteError):
         coordinator.on_turn_end([user("c")])
@@ -249,8 +259,8 @@ def test_a_foreign_write_is_refused_and_never_overwritten(tmp_path: Path, change
     coordinator.close()
     with SessionCoordinator.open_existing(path) as reopened:
         assert only_residue_cut(changed, path.read_bytes()) is None
-        assert reopened.usage.turns == (1 if change == "append" else 0)
-        assert not reopened.recovery.clean
+        assert reopened.usage.turns == (0 if change == "truncate" else 1)
+        assert reopened.recovery.clean == (change == "replace")
 
 
 @pytest.mark.req("LOG-022", "RT-042")

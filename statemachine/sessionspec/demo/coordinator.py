@@ -161,6 +161,9 @@ class _StallingHandle:
     def read_all(self) -> bytes:
         return self._inner.read_all()
 
+    def is_named(self, path: str) -> bool:
+        return self._inner.is_named(path)
+
     def close(self) -> None:
         self._inner.close()
 

@@ -45,6 +45,11 @@ class FileHandle(Protocol):
 
     def read_all(self) -> bytes: ...
 
+    def is_named(self, path: str) -> bool:
+        """Whether ``path`` still names the file this handle has open (not a file that
+        replaced it, LOG-022)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -131,6 +136,14 @@ class _OsFile:
             chunks.append(chunk)
             offset += len(chunk)
         return b"".join(chunks)
+
+    def is_named(self, path: str) -> bool:
+        mine = os.fstat(self._fd)
+        try:
+            named = os.stat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+        return (mine.st_dev, mine.st_ino) == (named.st_dev, named.st_ino)
 
     def close(self) -> None:
         if self._fd >= 0:

@@ -847,18 +847,22 @@ class JsonlLog:
         return b"".join(lines), ids
 
     def _check_own_bytes(self, size: int) -> None:
-        """LOG-022: the file must hold exactly the bytes this writer wrote. Another process
-        that appended without the lock (a plain ``>>``) or cut the file is detected here,
-        before anything is written, and the log refuses every further write: the foreign
-        bytes are neither overwritten nor cut."""
+        """LOG-022: the file must hold exactly the bytes this writer wrote, under its name.
+        Another process that appended without the lock (a plain ``>>``), cut the file, or
+        replaced or removed it is detected here, before anything is written, and the log
+        refuses every further write: the foreign bytes are neither overwritten nor cut, and
+        no acknowledged batch goes to a file that no longer has the log's name."""
         try:
             actual = self._handle.size()
+            named = self._handle.is_named(self.path)
         except OSError as exc:
-            actual = -1
-            cause: str = f"its size cannot be read ({exc})"
+            actual, named = -1, False
+            cause: str = f"it cannot be looked at ({exc})"
         else:
             cause = f"it has {actual} bytes, this writer wrote {size}"
-        if actual != size:
+            if not named:
+                cause = "its name now names another file (replaced or removed)"
+        if actual != size or not named:
             self._lifecycle.commit(LogEvent.CUT_BACK_FAILED)
             raise ForeignWriteError(
                 f"{self.path}: the file changed under this writer: {cause}; nothing was "

@@ -124,6 +124,10 @@ class _SimHandle:
         self._check()
         return bytes(self._inode.data)
 
+    def is_named(self, path: str) -> bool:
+        self._check()
+        return self._fs._names.get(path) is self._inode
+
     def close(self) -> None:
         self._closed = True
 
