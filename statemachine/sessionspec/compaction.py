@@ -547,14 +547,15 @@ def context_tokens(items: Sequence[BufferItem]) -> int:
     """The size of the context the next request sends, in tokens (COORD-037).
 
     The last assistant message answered after the last compaction (its id number above the
-    compaction's) that reports usage measured its own request: its input, cache read and
+    compaction's; with no compaction in the buffer, any) that reports usage measured its own
+    request: its input, cache read and
     cache write tokens are the context it was sent, and its output tokens are part of the
     next one. The items after it are estimated (COORD-102). Without such a message (a new
     session, just after a compaction, a file without usage) every item is estimated.
     Assistant messages kept from before the last compaction are ignored: their usage
     measured a context that no longer exists.
     """
-    boundary = 0
+    boundary = -1  # no compaction in the buffer: every assistant message measured its context
     for item in items:
         if item.message is None:
             boundary = max(boundary, _seq(item.id))

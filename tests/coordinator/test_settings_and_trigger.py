@@ -203,6 +203,8 @@ def test_the_context_measure() -> None:
     assert context_tokens(compacted) == 2 + 10 + 10  # msg-2 predates cmp-4: all estimated
     later = [*compacted, message("msg-5", "assistant", 50)]
     assert context_tokens(later) == 57
+    foreign = [message("a1b2", "user"), message("c3d4", "assistant", 100)]  # ids without numbers
+    assert context_tokens(foreign) == 107
 
 
 @pytest.mark.req("COORD-037", "COORD-100")
