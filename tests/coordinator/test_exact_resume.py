@@ -82,3 +82,18 @@ def test_arguments_without_secrets_reach_memory_and_file_unchanged(tmp_path: Pat
     assert coordinator.context()[0]["content"][1]["tool_call"]["arguments"] == arguments
     entry = file_entries(coordinator.session_path)[0]
     assert entry["message"]["content"][1]["tool_call"]["arguments"] == arguments
+
+
+@pytest.mark.req("COORD-155")
+def test_a_redaction_that_is_not_a_policy_is_a_caller_error(tmp_path: Path) -> None:
+    from sessionspec.errors import CallerError
+
+    with pytest.raises(CallerError, match="RedactionPolicy"):
+        SessionCoordinator.new(tmp_path, "/w", redaction="off")  # type: ignore[arg-type]
+    assert list(tmp_path.iterdir()) == []  # nothing was created
+    SessionCoordinator.new(tmp_path, "/w", session_id="s").close()
+    before = (tmp_path / "s.jsonl").read_bytes()
+    with pytest.raises(CallerError, match="RedactionPolicy"):
+        SessionCoordinator.open_existing(tmp_path / "s.jsonl", redaction=object())  # type: ignore[arg-type]
+    assert (tmp_path / "s.jsonl").read_bytes() == before
+    SessionCoordinator.open_existing(tmp_path / "s.jsonl").close()  # the lock was not kept

@@ -961,6 +961,8 @@ class SessionCoordinator:
         """Create ``<dir>/<session_id>.jsonl`` holding only the header (COORD-006)."""
         fs = fs or OsFileSystem()
         _check_new_arguments(cwd, model, session_id, parent_session)  # GEN-009
+        redaction = _check_redaction(redaction)
+        _check_config(compaction_config)  # before anything is created
         directory = _directory_text(dir)
         ensure_directory(fs, directory)
         if session_id is None:
@@ -985,7 +987,7 @@ class SessionCoordinator:
             report=ResumeReport(),
             config=config,
             model=model,
-            redaction=redaction or RedactionPolicy(),
+            redaction=_check_redaction(redaction),
             pricing=pricing,
             summarizer=summarizer,
             clock=clock,
@@ -1014,6 +1016,8 @@ class SessionCoordinator:
         coordinator is returned (COORD-028).
         """
         fs = fs or OsFileSystem()
+        redaction = _check_redaction(redaction)
+        _check_config(compaction_config)
         # Reading a long log allocates one dict per line and no reference cycles; the cyclic
         # collector would rescan them again and again (it doubled the time of a 100,000-entry
         # resume). It is paused for the read and the replay, and restored as it was.
@@ -1072,7 +1076,7 @@ class SessionCoordinator:
             report=replayed.report,
             config=settings.compaction,
             model=settings.model,
-            redaction=redaction or RedactionPolicy(),
+            redaction=_check_redaction(redaction),
             pricing=pricing,
             summarizer=summarizer,
             clock=clock,
@@ -1531,6 +1535,17 @@ def _check_new_arguments(
                 value.encode("utf-8")
             except UnicodeEncodeError:
                 raise CallerError(f"{name} is not valid Unicode text: {value!r}") from None
+
+
+def _check_redaction(redaction: object) -> RedactionPolicy:
+    """The policy in force (COORD-155): the caller's, or secrets only by default."""
+    if redaction is None:
+        return RedactionPolicy()
+    if not isinstance(redaction, RedactionPolicy):
+        raise CallerError(
+            f"redaction must be a RedactionPolicy or None, got {type(redaction).__name__}"
+        )
+    return redaction
 
 
 def _check_config(config: object) -> CompactionConfig | None:
