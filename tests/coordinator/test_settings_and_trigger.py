@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tests.coordinator.coord_helpers import (
     assistant,
     clock,
@@ -26,6 +28,7 @@ from tests.coordinator.coord_helpers import (
 from sessionspec import (
     CompactionConfig,
     CompactionTrigger,
+    CountTailPolicy,
     SessionCoordinator,
     SessionSettings,
     TokenBudgetPolicy,
@@ -218,3 +221,40 @@ def test_trigger_is_validated() -> None:
 def test_a_policy_that_is_not_one_is_a_caller_error() -> None:
     with pytest.raises(CallerError, match="policy"):
         CompactionConfig(policy="count_tail")  # type: ignore[arg-type]
+
+
+SETTINGS = st.builds(
+    SessionSettings,
+    model=st.text(max_size=20),
+    compaction=st.builds(
+        CompactionConfig,
+        enabled=st.booleans(),
+        threshold_tokens=st.integers(0, 2**40),
+        policy=st.sampled_from([CountTailPolicy(), UnrestoredPolicy("Mine")])
+        | st.builds(TokenBudgetPolicy, st.integers(0, 10**6)),
+        trigger=st.sampled_from(list(CompactionTrigger)),
+    ),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(value=SETTINGS)
+@pytest.mark.req("COORD-027")
+def test_settings_round_trip_through_their_record(value: SessionSettings) -> None:
+    record = json.loads(json.dumps(value.to_json()))  # exactly what the file holds
+    assert SessionSettings.from_json(record) == value
+
+
+@pytest.mark.req("COORD-027")
+def test_a_damaged_settings_record_is_ignored_not_trusted() -> None:
+    good = SessionSettings("openai:gpt-5", CONFIG).to_json()
+    bad: object
+    for bad in (
+        None, [], {"model": 5, "compaction": good["compaction"]},
+        {"model": "m", "compaction": {**good["compaction"], "threshold_tokens": -1}},
+        {"model": "m", "compaction": {**good["compaction"], "threshold_tokens": "5"}},
+        {"model": "m", "compaction": {**good["compaction"], "trigger": "often"}},
+        {"model": "m", "compaction": {**good["compaction"], "policy": {"kind": "magic"}}},
+        {"model": "m", "compaction": {**good["compaction"], "enabled": 1}},
+    ):
+        assert SessionSettings.from_json(bad) is None, bad
