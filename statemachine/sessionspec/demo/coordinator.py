@@ -161,8 +161,8 @@ class _StallingHandle:
     def read_all(self) -> bytes:
         return self._inner.read_all()
 
-    def is_named(self, path: str) -> bool:
-        return self._inner.is_named(path)
+    def named_size(self, path: str) -> int | None:
+        return self._inner.named_size(path)
 
     def close(self) -> None:
         self._inner.close()

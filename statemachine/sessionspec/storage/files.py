@@ -45,9 +45,10 @@ class FileHandle(Protocol):
 
     def read_all(self) -> bytes: ...
 
-    def is_named(self, path: str) -> bool:
-        """Whether ``path`` still names the file this handle has open (not a file that
-        replaced it, LOG-022)."""
+    def named_size(self, path: str) -> int | None:
+        """The size of this handle's file if ``path`` still names it, else ``None`` (the
+        name was removed, or now names a file that replaced it). One look at the path,
+        before every write (LOG-022)."""
         ...
 
     def close(self) -> None: ...
@@ -101,11 +102,14 @@ class FileSystem(Protocol):
 
 
 class _OsFile:
-    __slots__ = ("_fd", "path")
+    __slots__ = ("_fd", "_identity", "path")
 
     def __init__(self, fd: int, path: str) -> None:
         self._fd = fd
         self.path = path
+        status = os.fstat(fd)
+        #: The file's identity, fixed for the life of the descriptor.
+        self._identity = (status.st_dev, status.st_ino)
 
     def size(self) -> int:
         return os.fstat(self._fd).st_size
@@ -137,13 +141,16 @@ class _OsFile:
             offset += len(chunk)
         return b"".join(chunks)
 
-    def is_named(self, path: str) -> bool:
-        mine = os.fstat(self._fd)
+    def named_size(self, path: str) -> int | None:
+        # One stat of the path: its identity says whether it is still this file, and
+        # then its size is this file's size (a system call is the cost of this check).
         try:
             named = os.stat(path)
         except (FileNotFoundError, NotADirectoryError):
-            return False
-        return (mine.st_dev, mine.st_ino) == (named.st_dev, named.st_ino)
+            return None
+        if (named.st_dev, named.st_ino) != self._identity:
+            return None
+        return named.st_size
 
     def close(self) -> None:
         if self._fd >= 0:

@@ -853,16 +853,15 @@ class JsonlLog:
         refuses every further write: the foreign bytes are neither overwritten nor cut, and
         no acknowledged batch goes to a file that no longer has the log's name."""
         try:
-            actual = self._handle.size()
-            named = self._handle.is_named(self.path)
+            actual = self._handle.named_size(self.path)
         except OSError as exc:
-            actual, named = -1, False
+            actual = -1
             cause: str = f"it cannot be looked at ({exc})"
         else:
             cause = f"it has {actual} bytes, this writer wrote {size}"
-            if not named:
-                cause = "its name now names another file (replaced or removed)"
-        if actual != size or not named:
+            if actual is None:
+                cause = "its name now names another file, or nothing (replaced or removed)"
+        if actual != size:
             self._lifecycle.commit(LogEvent.CUT_BACK_FAILED)
             raise ForeignWriteError(
                 f"{self.path}: the file changed under this writer: {cause}; nothing was "

@@ -124,9 +124,11 @@ class _SimHandle:
         self._check()
         return bytes(self._inode.data)
 
-    def is_named(self, path: str) -> bool:
+    def named_size(self, path: str) -> int | None:
         self._check()
-        return self._fs._names.get(path) is self._inode
+        if self._fs._names.get(path) is not self._inode:
+            return None
+        return len(self._inode.data)
 
     def close(self) -> None:
         self._closed = True
