@@ -49,3 +49,13 @@ PROOFS: list[Proof] = [
         claim="after a compaction nothing is counted since the watermark",
     ),
 ]
+
+PROOFS.append(
+    Proof(
+        target="sessionspec.pricing.attributed_usage",
+        requirements=("COORD-062",),
+        effort=20,
+        claim="per counter, the priced rows hold the larger of the session's count and the "
+        "messages' own usage: nothing priced twice, nothing counted left unpriced",
+    )
+)

@@ -23,6 +23,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, cast
 
+from sessionspec.errors import SessionSpecError
+
 __all__ = ["main"]
 
 
@@ -195,7 +197,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("arguments after `--` are only accepted by `gates` (they go to pytest)")
     args.pytest_args = passthrough
     handler = cast(Callable[[argparse.Namespace], int], args.handler)
-    return handler(args)
+    try:
+        return handler(args)
+    except SessionSpecError as exc:
+        # GEN-009: a typed error is a one-line message and a non-zero exit, no traceback
+        # (for instance a repository command run outside the repository).
+        print(f"sessionspec {args.command}: error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

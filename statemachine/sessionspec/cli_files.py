@@ -332,7 +332,8 @@ def cmd_sessions(args: argparse.Namespace, out: TextIO | None = None) -> int:
             "sessions": [
                 {"path": s.path, "format": s.format, "session_id": s.session_id,
                  "title": s.title, "model": s.model, "turns": s.turns, "entries": s.entries,
-                 "cost_usd": s.cost, "modified": s.modified, "errors": s.errors}
+                 "cost_usd": None if s.cost is None else str(s.cost),
+                 "modified": s.modified, "errors": s.errors}
                 for s in listing.sessions
             ],
             "skipped": [{"path": p, "reason": r} for p, r in listing.skipped],

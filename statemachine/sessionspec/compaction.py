@@ -58,6 +58,7 @@ __all__ = [
     "CompactionConfig",
     "CompactionPlan",
     "CompactionReason",
+    "CompactionTrigger",
     "CountTailPolicy",
     "CutCandidate",
     "CutPolicy",
@@ -69,6 +70,8 @@ __all__ = [
     "budget_cut",
     "candidates_of",
     "compaction_decision",
+    "compaction_due_now",
+    "context_tokens",
     "core_summary",
     "core_summary_body",
     "core_summary_of_texts",
@@ -85,6 +88,7 @@ __all__ = [
     "render_transcript",
     "should_compact",
     "token_budget_first_kept",
+    "unanswered_tool_calls",
     "utf8_length",
     "utf8_prefix",
     "valid_cuts",
@@ -260,6 +264,23 @@ def _tool_call_ids(message: Mapping[str, Any]) -> tuple[str, ...]:
             if isinstance(call, Mapping) and "id" in call:
                 ids.append(str(call["id"]))
     return tuple(ids)
+
+
+def unanswered_tool_calls(items: Sequence[BufferItem]) -> tuple[tuple[str, str], ...]:
+    """``(message id, tool-call id)`` of every tool call in ``items`` that no later tool
+    result answers (COORD-044): a context every provider rejects."""
+    pending: dict[str, str] = {}
+    for item in items:
+        message = item.message
+        if message is None:
+            continue
+        role = message.get("role")
+        if role == "assistant":
+            for call_id in _tool_call_ids(message):
+                pending[call_id] = item.id
+        elif role == "tool_result":
+            pending.pop(str(message.get("tool_call_id")), None)
+    return tuple((entry_id, call_id) for call_id, entry_id in pending.items())
 
 
 def candidates_of(items: Sequence[BufferItem]) -> tuple[CutCandidate, ...]:
@@ -452,17 +473,44 @@ class TokenBudgetPolicy:
         return token_budget_first_kept(tuple(items), self.keep_tokens)
 
 
+class CompactionTrigger(enum.Enum):
+    """What the threshold is compared with (COORD-037)."""
+
+    #: opi's rule: the usage counted since the last compaction watermark (COORD-030).
+    CUMULATIVE = "cumulative"
+    #: The size of the context the next request sends (:func:`context_tokens`).
+    CONTEXT_SIZE = "context_size"
+
+
 @dataclass(frozen=True, slots=True)
 class CompactionConfig:
-    """opi's ``CompactionConfig`` plus the cut policy (COORD-100)."""
+    """opi's ``CompactionConfig`` plus the cut policy and the trigger (COORD-100, COORD-037)."""
 
     enabled: bool = True
     threshold_tokens: int = 100_000
     policy: CutPolicy = CountTailPolicy()
+    trigger: CompactionTrigger = CompactionTrigger.CUMULATIVE
 
     def __post_init__(self) -> None:
+        # GEN-009 (issue 7): "100", 1.5 or True is not a token count, "yes" not a switch.
+        if type(self.threshold_tokens) is not int:
+            raise CallerError(
+                f"threshold_tokens must be an integer, got {self.threshold_tokens!r}"
+            )
+        if type(self.enabled) is not bool:
+            raise CallerError(f"enabled must be a bool, got {self.enabled!r}")
         if self.threshold_tokens < 0:
             raise CallerError(f"threshold_tokens must be >= 0, got {self.threshold_tokens}")
+        if not isinstance(self.trigger, CompactionTrigger):
+            try:  # the trigger's name is accepted too ("context_size")
+                object.__setattr__(self, "trigger", CompactionTrigger(self.trigger))
+            except ValueError:
+                raise CallerError(
+                    f"trigger must be one of {[t.value for t in CompactionTrigger]}, "
+                    f"got {self.trigger!r}"
+                ) from None
+        if not callable(getattr(self.policy, "first_kept", None)):
+            raise CallerError(f"policy must be a cut policy (first_kept), got {self.policy!r}")
 
 
 def should_compact(
@@ -472,6 +520,66 @@ def should_compact(
     return compaction_decision(
         config.enabled, config.threshold_tokens, tokens_since_watermark, reason
     )
+
+
+def _seq(entry_id: str) -> int:
+    """The number after an id's first ``-`` (``msg-7`` -> 7, ``cmp-9/summary`` -> 9), or 0."""
+    _, dash, suffix = entry_id.partition("-")
+    digits = suffix.split("/", 1)[0]
+    if not dash or not digits.isascii() or not digits.isdigit():
+        return 0
+    return int(digits)
+
+
+def _usage_tokens(message: Mapping[str, Any]) -> int:
+    usage = message.get("usage")
+    if not isinstance(usage, Mapping):
+        return 0
+    total = 0
+    for name in ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens"):
+        value = usage.get(name, 0)
+        if type(value) is int and value > 0:
+            total += value
+    return total
+
+
+def context_tokens(items: Sequence[BufferItem]) -> int:
+    """The size of the context the next request sends, in tokens (COORD-037).
+
+    The last assistant message answered after the last compaction (its id number above the
+    compaction's; with no compaction in the buffer, any) that reports usage measured its own
+    request: its input, cache read and
+    cache write tokens are the context it was sent, and its output tokens are part of the
+    next one. The items after it are estimated (COORD-102). Without such a message (a new
+    session, just after a compaction, a file without usage) every item is estimated.
+    Assistant messages kept from before the last compaction are ignored: their usage
+    measured a context that no longer exists.
+    """
+    boundary = -1  # no compaction in the buffer: every assistant message measured its context
+    for item in items:
+        if item.message is None:
+            boundary = max(boundary, _seq(item.id))
+    for index in range(len(items) - 1, -1, -1):
+        item = items[index]
+        message = item.message
+        if message is None or message.get("role") != "assistant" or _seq(item.id) <= boundary:
+            continue
+        measured = _usage_tokens(message)
+        if measured > 0:
+            return measured + sum(estimate_tokens(later) for later in items[index + 1 :])
+    return sum(estimate_tokens(item) for item in items)
+
+
+def compaction_due_now(
+    config: CompactionConfig, tokens_since_watermark: int, items: Sequence[BufferItem]
+) -> bool:
+    """Whether the threshold trigger fires (COORD-030, COORD-037): the measure the config's
+    trigger names, compared with its threshold, for an enabled engine."""
+    if not config.enabled:
+        return False
+    if config.trigger is CompactionTrigger.CONTEXT_SIZE:
+        return context_tokens(items) >= config.threshold_tokens
+    return tokens_since_watermark >= config.threshold_tokens
 
 
 # --------------------------------------------------------------------------------------

@@ -22,15 +22,20 @@ __all__ = [
     "CallerError",
     "CorruptLogError",
     "DuplicateEntryIdError",
+    "ForeignFormatError",
+    "ForeignWriteError",
     "HeadConflictError",
     "IllegalTransitionError",
     "ImportVerificationError",
     "InvalidSessionIdError",
+    "LogAccessError",
     "LogFailedError",
     "LogLockedError",
+    "PathKindError",
     "SessionSpecError",
     "StorageError",
     "UnknownFormatError",
+    "UnpairedToolCallError",
     "UnrepresentableError",
 ]
 __all__ += [
@@ -352,3 +357,56 @@ class SessionLockedError(StorageError):
 
 class BadSessionFileError(StorageError):
     """A saved session file that is not a session in phi-core's JSON form (REC-063)."""
+class PathKindError(CallerError):
+    """A path names the wrong kind of file (GEN-009): a directory, a FIFO or a device where
+    a session file is expected, or a file where a directory is expected. Nothing was
+    opened, created or written."""
+
+    def __init__(self, path: str, expected: str, found: str) -> None:
+        self.path = path
+        self.expected = expected
+        self.found = found
+        super().__init__(f"{path}: expected {expected}, found {found}")
+
+
+class LogAccessError(StorageError, OSError):
+    """The operating system refused to open or read a log (permission denied, a name too
+    long, an I/O error): nothing was written (GEN-009). Also an ``OSError``; carries the
+    original one as its cause."""
+
+
+class ForeignFormatError(BadHeaderError):
+    """The file is a session or journal of another format (LOG-021): opi's or pi's layout
+    without entry ids, opi's v2 envelope, pi's v3, another tool's transcript, or a
+    sessionspec file of the other kind. ``format`` names what was detected. The file is
+    never written: opening it for writing refuses, so our lines never land in it."""
+
+    def __init__(
+        self, path: str, detected: str, reason: str, *, line: int = 1, offset: int = 0
+    ) -> None:
+        #: The format detected, e.g. ``opi-v1-without-ids`` or ``pi-session-v3``.
+        self.format = detected
+        super().__init__(path, f"{reason} (detected format: {detected})", line=line, offset=offset)
+
+
+class ForeignWriteError(LogFailedError):
+    """Bytes this writer did not write appeared in its file (LOG-022): another process
+    appended without the lock (a plain ``>>``) or replaced the file. The append was refused
+    before anything was written; the log refuses every further write until it is opened
+    again, and nothing of the foreign bytes is ever cut or overwritten."""
+
+
+class UnpairedToolCallError(CallerError):
+    """``append_leaf`` would select a branch whose context holds a tool call that no tool
+    result on that branch answers (COORD-044): every provider rejects such a context, so the
+    move is refused and nothing is written, as compaction refuses to split a pair."""
+
+    def __init__(self, entry_id: str, unanswered: tuple[tuple[str, str], ...]) -> None:
+        self.entry_id = entry_id
+        #: ``(message id, tool-call id)`` of each tool call left without its results.
+        self.unanswered = unanswered
+        calls = ", ".join(f"{call} (in {message})" for message, call in unanswered)
+        super().__init__(
+            f"a leaf at {entry_id!r} selects a branch whose tool calls {calls} have no "
+            "results on it"
+        )

@@ -1,24 +1,30 @@
-"""Redaction of what a session persists from tool calls and tool results (COORD-150..154).
+"""Redaction of secrets in what a session persists from tool calls and results (COORD-150..155).
 
-Rules (spec/SPEC.md §4.2), after opi's ``message_for_session`` and ``redact`` in Summary mode:
+Rules (spec/SPEC.md §4.2):
 
 * Only two places are redacted (COORD-150): the ``arguments`` of an assistant's tool calls
-  (a JSON document held as a string: it is parsed, redacted and written back compactly; a
-  string that is not JSON becomes the JSON string ``"[REDACTED]"``) and the ``details`` of
-  a tool result. Text, tool-result content, user messages and every other field are kept.
-* In those values (COORD-151), every object member whose key is in the policy's key list,
-  compared ASCII-case-insensitively, has its value replaced by ``"[REDACTED]"`` (opi's list:
-  :data:`DEFAULT_REDACTED_KEYS`); every string that looks like an absolute path (a Windows
-  drive, a UNC path, or a common POSIX root such as ``/home/`` or ``/tmp/``) becomes
-  ``"[REDACTED]"`` (COORD-152); and well-known secret shapes (API keys such as ``sk-...``,
-  ``Bearer`` tokens, GitHub and AWS keys) inside strings are replaced (COORD-153). Each of
-  the three is configurable in :class:`RedactionPolicy`.
-* Redaction never mutates its input and returns a new dict (COORD-154): the coordinator
-  persists the redacted form and keeps the original in memory, as opi does, so what the
-  model sees in this process and what the file holds differ in exactly these fields.
+  (a JSON document held as a string: it is parsed, redacted and, only if something was
+  redacted, written back compactly; a string that is not JSON is redacted as one string)
+  and the ``details`` of a tool result. Text, tool-result content, user messages and every
+  other field are kept.
+* The default redacts **secrets only** (COORD-151, COORD-153): the value of every object
+  member whose key names a secret (:data:`DEFAULT_SECRET_KEYS`, or a key ending in one of
+  :data:`DEFAULT_SECRET_KEY_SUFFIXES`; keys compared after ASCII lower-casing with ``-`` and
+  spaces read as ``_``) becomes ``"[REDACTED]"``, and well-known secret shapes inside any
+  string (:data:`SECRET_PATTERNS`: ``sk-`` keys, ``Bearer`` tokens, GitHub, AWS, Slack and
+  Google keys, JWTs, PEM private keys, passwords in URLs) are replaced. Paths, commands,
+  working directories and arguments are *not* secrets and are kept: the model must see
+  after a resume what it saw before.
+* opi's broader list (content keys such as ``command``, ``cwd``, ``path``) and its
+  absolute-path rule are still available (:meth:`RedactionPolicy.opi`, COORD-152), as is
+  turning redaction off; keys, suffixes and patterns are all configurable.
+* Redaction never mutates its input and returns a new dict (COORD-154). The coordinator
+  keeps in memory exactly what it persisted (COORD-017): whatever is redacted is redacted
+  in the running context too, at the moment it is persisted, so resume equivalence
+  (COORD-020) is exact.
 
 Theory of operation: a pure recursive walk over JSON values; the caller passes the wire
-form of a message (``to_json_dict()``) and writes the result.
+form of a message (``to_json_dict()``) and both writes and keeps the result.
 """
 
 from __future__ import annotations
@@ -33,10 +39,14 @@ from typing import Any
 __all__ = [
     "ABSOLUTE_PATH_PATTERN",
     "DEFAULT_REDACTED_KEYS",
+    "DEFAULT_SECRET_KEYS",
+    "DEFAULT_SECRET_KEY_SUFFIXES",
+    "OPI_REDACTED_KEYS",
     "REDACTED",
     "SECRET_PATTERNS",
     "RedactionPolicy",
     "looks_like_absolute_path",
+    "normalize_key",
     "redact_for_log",
     "redact_value",
 ]
@@ -44,9 +54,62 @@ __all__ = [
 #: The replacement text, as opi writes it.
 REDACTED = "[REDACTED]"
 
+#: Key names whose value is a secret (compared after :func:`normalize_key`).
+DEFAULT_SECRET_KEYS: frozenset[str] = frozenset(
+    {
+        "password",
+        "passwd",
+        "passphrase",
+        "secret",
+        "client_secret",
+        "token",
+        "access_token",
+        "refresh_token",
+        "id_token",
+        "auth_token",
+        "session_token",
+        "api_key",
+        "apikey",
+        "x_api_key",
+        "private_key",
+        "secret_key",
+        "access_key",
+        "secret_access_key",
+        "authorization",
+        "proxy_authorization",
+        "cookie",
+        "set_cookie",
+        "credential",
+        "credentials",
+        "bearer",
+    }
+)
+
+#: A key that ends in one of these (after :func:`normalize_key`) names a secret too:
+#: ``github_token``, ``accessToken``, ``db_password``, ``openaiApiKey``, ...
+DEFAULT_SECRET_KEY_SUFFIXES: tuple[str, ...] = (
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "apikey",
+    "api_key",
+    "privatekey",
+    "private_key",
+    "secretkey",
+    "secret_key",
+    "accesskey",
+    "access_key",
+    "credentials",
+)
+
+#: The default key list (COORD-151): secrets only.
+DEFAULT_REDACTED_KEYS = DEFAULT_SECRET_KEYS
+
 #: opi's content-sensitive keys (``diagnostic.rs``, v0.6.3): values that carry prompts, tool
-#: output, environment blocks, commands, working directories and paths.
-DEFAULT_REDACTED_KEYS: frozenset[str] = frozenset(
+#: output, environment blocks, commands, working directories and paths. Not the default:
+#: redacting them changes what the model sees after a resume (see :meth:`RedactionPolicy.opi`).
+OPI_REDACTED_KEYS: frozenset[str] = frozenset(
     {
         "prompt",
         "prompts",
@@ -85,36 +148,72 @@ ABSOLUTE_PATH_PATTERN = re.compile(
     r"|bin|sbin)/"
 )
 
-#: Secret shapes scrubbed inside any redacted string (a subset of opi's secret redactor).
+#: Secret shapes replaced inside every redacted string (COORD-153).
 SECRET_PATTERNS: tuple[re.Pattern[str], ...] = (
+    # PEM private keys (RSA, EC, OpenSSH, PKCS#8, encrypted), the whole block.
+    re.compile(
+        r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z0-9 ]*PRIVATE KEY-----"
+    ),
     re.compile(r"(?i)\bbearer\s+[A-Za-z0-9\-_.=+/]{8,}"),
+    # OpenAI and Anthropic keys (sk-..., sk-proj-..., sk-ant-...).
     re.compile(r"\bsk-[A-Za-z0-9\-_]{16,}"),
     re.compile(r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{20,}"),
     re.compile(r"\bgithub_pat_[A-Za-z0-9_]{20,}"),
-    re.compile(r"\bAKIA[0-9A-Z]{16}\b"),
+    # AWS access key ids (long-term AKIA, temporary ASIA).
+    re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),
     re.compile(r"\bxox[baprs]-[A-Za-z0-9\-]{10,}"),
     re.compile(r"\bAIza[0-9A-Za-z\-_]{35}"),
+    # JSON Web Tokens: three base64url parts, the first two JSON objects ("eyJ").
+    re.compile(r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"),
+    # The password of a URL's user info: scheme://user:password@host.
+    re.compile(r"(?<=://)[^/\s:@]+:[^/\s@]+(?=@)"),
 )
 
-_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+_KEY_FOLD = str.maketrans(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZ- ", "abcdefghijklmnopqrstuvwxyz__"
+)
 
 
-def _ascii_lower(text: str) -> str:
-    return text.translate(_ASCII_LOWER)
+def normalize_key(key: str) -> str:
+    """A key as the policy compares it: ASCII lower case, ``-`` and spaces read as ``_``."""
+    return key.translate(_KEY_FOLD)
 
 
 @dataclass(frozen=True, slots=True)
 class RedactionPolicy:
-    """What :func:`redact_for_log` redacts. ``enabled=False`` persists messages unchanged."""
+    """What :func:`redact_for_log` redacts (COORD-151..COORD-155).
 
-    keys: frozenset[str] = DEFAULT_REDACTED_KEYS
-    redact_absolute_paths: bool = True
+    The default redacts secrets only: keys in ``keys`` or ending in one of
+    ``key_suffixes``, and the ``patterns`` inside strings. ``redact_absolute_paths`` adds
+    opi's path rule; ``enabled=False`` persists messages unchanged.
+    """
+
+    keys: frozenset[str] = DEFAULT_SECRET_KEYS
+    redact_absolute_paths: bool = False
     enabled: bool = True
     scrub_secrets: bool = True
+    key_suffixes: tuple[str, ...] = DEFAULT_SECRET_KEY_SUFFIXES
+    patterns: tuple[re.Pattern[str], ...] = SECRET_PATTERNS
+
+    @classmethod
+    def opi(cls) -> RedactionPolicy:
+        """opi's Summary-mode redaction: its content keys (commands, paths, ...), its
+        absolute-path rule and the secret shapes. Still exact on resume (COORD-017), but the
+        model no longer sees those values once they are persisted."""
+        return cls(
+            keys=OPI_REDACTED_KEYS, redact_absolute_paths=True, key_suffixes=()
+        )
+
+    @classmethod
+    def off(cls) -> RedactionPolicy:
+        """No redaction: messages are persisted (and kept) exactly as given."""
+        return cls(enabled=False)
 
     def is_sensitive_key(self, key: str) -> bool:
-        lowered = _ascii_lower(key)
-        return any(_ascii_lower(k) == lowered for k in self.keys)
+        folded = normalize_key(key)
+        if any(normalize_key(k) == folded for k in self.keys):
+            return True
+        return any(folded.endswith(normalize_key(s)) for s in self.key_suffixes)
 
 
 def looks_like_absolute_path(text: str) -> bool:
@@ -122,8 +221,8 @@ def looks_like_absolute_path(text: str) -> bool:
     return ABSOLUTE_PATH_PATTERN.search(text) is not None
 
 
-def _scrub(text: str) -> str:
-    for pattern in SECRET_PATTERNS:
+def _scrub(text: str, patterns: tuple[re.Pattern[str], ...]) -> str:
+    for pattern in patterns:
         text = pattern.sub(REDACTED, text)
     return text
 
@@ -140,18 +239,28 @@ def redact_value(value: Any, policy: RedactionPolicy) -> Any:
     if isinstance(value, str):
         if policy.redact_absolute_paths and looks_like_absolute_path(value):
             return REDACTED
-        return _scrub(value) if policy.scrub_secrets else value
+        return _scrub(value, policy.patterns) if policy.scrub_secrets else value
     return copy.deepcopy(value)
 
 
 def _redact_arguments(arguments: Any, policy: RedactionPolicy) -> Any:
+    """Tool-call arguments, redacted; the very same string when nothing was redacted."""
     if not isinstance(arguments, str):
         return redact_value(arguments, policy)
     try:
         parsed = json.loads(arguments)
-    except ValueError:
-        return json.dumps(REDACTED)
-    return json.dumps(redact_value(parsed, policy), ensure_ascii=False, separators=(",", ":"))
+    except (ValueError, RecursionError):
+        # Not JSON: redacted as one string (secret shapes, or opi's path rule).
+        return redact_value(arguments, policy)
+    redacted = redact_value(parsed, policy)
+    if redacted == parsed:
+        return arguments
+    text = json.dumps(redacted, ensure_ascii=False, separators=(",", ":"))
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate from a \\uDXXX escape: keep it escaped
+        text = json.dumps(redacted, separators=(",", ":"))
+    return text
 
 
 def redact_for_log(message: Mapping[str, Any], policy: RedactionPolicy) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from sessionspec.codecs import SessionRead, read_session
@@ -59,11 +60,11 @@ class UsageRow:
     output_tokens: int = 0
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
-    cost: float = 0.0
+    cost: Decimal = Decimal(0)
     #: Requests whose cost is unknown (no price in the table and none stated in the file).
     unpriced: int = 0
 
-    def add(self, record: UsageRecord, cost: float | None) -> None:
+    def add(self, record: UsageRecord, cost: Decimal | None) -> None:
         self.requests += 1
         self.input_tokens += record.input_tokens
         self.output_tokens += record.output_tokens
@@ -90,7 +91,7 @@ class UsageRow:
             "cache_read_tokens": self.cache_read_tokens,
             "cache_write_tokens": self.cache_write_tokens,
             "total_tokens": self.total_tokens,
-            "cost_usd": round(self.cost, 6),
+            "cost_usd": str(self.cost),  # a decimal string: money is never a float (COORD-145)
             "unpriced_requests": self.unpriced,
         }
 
@@ -118,8 +119,11 @@ class UsageReport:
         }
 
 
-def record_cost(record: UsageRecord, table: PricingTable) -> float | None:
-    """The cost of one request: the table's price, else the file's own figure, else None."""
+def record_cost(record: UsageRecord, table: PricingTable) -> Decimal | None:
+    """The cost of one request: the table's price, else the file's own figure, else None.
+
+    Money is a ``Decimal``; a figure the file states as a JSON number is taken by its decimal
+    text, so ``0.1`` stays ``0.1``."""
     usage = CumulativeUsage(
         input_tokens=record.input_tokens,
         output_tokens=record.output_tokens,
@@ -129,7 +133,9 @@ def record_cost(record: UsageRecord, table: PricingTable) -> float | None:
     breakdown = cost_of(usage, record.model, table)
     if breakdown is not None:
         return breakdown.total
-    return record.stated_cost
+    if record.stated_cost is None:
+        return None
+    return Decimal(str(record.stated_cost))
 
 
 def usage_report(reads: Iterable[SessionRead], table: PricingTable | None = None) -> UsageReport:
@@ -184,7 +190,7 @@ class SessionSummary:
     model: str | None
     turns: int
     entries: int
-    cost: float | None
+    cost: Decimal | None
     modified: float
     errors: int
 
@@ -219,7 +225,7 @@ def list_sessions(
             model=read.model,
             turns=read.turns(),
             entries=len(read.entries),
-            cost=sum(known) if known else None,
+            cost=sum(known, Decimal(0)) if known else None,
             modified=os.stat(path).st_mtime,
             errors=len(read.errors),
         ))

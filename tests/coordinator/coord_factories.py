@@ -2,7 +2,9 @@
 
 The planted bugs are the defects the stateful test must find within the CI budget:
 opi's pair-blind count cut, usage counted before the write, and the tip moved before the
-write (opi's ``append_leaf``).
+write (opi's ``append_leaf``); and, from issue 7, memory that keeps unredacted originals,
+leaf moves onto unanswered tool calls, settings forgotten on reopen, and cost at the
+session's one model.
 """
 
 from __future__ import annotations
@@ -18,12 +20,18 @@ from sessionspec.compaction import (
     core_summary,
     estimate_tokens,
 )
-from sessionspec.conformance.coordinator_machine import MODEL, CoordinatorFactory
+from sessionspec.conformance.coordinator_machine import CLOCK, MODEL, CoordinatorFactory
+from sessionspec.pricing import PricingTable, attributed_usage, cost_of_rows
+from sessionspec.reference.coordinator import leaf_entry
 from sessionspec.runtime.coordinator import (
     SessionCoordinator,
+    UnknownEntryError,
     _normalize_message,
     _normalize_usage,
+    _replay,
+    iso_timestamp,
 )
+from sessionspec.storage.jsonl import read_log
 from sessionspec.storage.simfs import SimulatedFileSystem
 from sessionspec.tables.coordinator import CoordinatorEvent
 
@@ -41,8 +49,13 @@ def runtime_factory(cls: type[SessionCoordinator] = SessionCoordinator) -> Coord
         )
 
     def open_(
-        fs: SimulatedFileSystem, path: str, config: CompactionConfig, clock: Callable[[], float]
+        fs: SimulatedFileSystem,
+        path: str,
+        config: CompactionConfig | None,
+        clock: Callable[[], float],
     ) -> SessionCoordinator:
+        if config is None:  # no settings argument: the file's settings decide (COORD-027)
+            return cls.open_existing(path, fs=fs, clock=clock)
         return cls.open_existing(path, config, MODEL, fs=fs, clock=clock)
 
     return CoordinatorFactory(new=new, open=open_)
@@ -82,7 +95,7 @@ class UsageBeforeWriteCoordinator(SessionCoordinator):
         self._memory = dataclasses.replace(self._memory, figures=memory.figures)  # planted
         self._persist(batch)
         self._memory = memory
-        return self._commit_turn(memory.figures)
+        return self._commit_turn(memory)
 
 
 class TipBeforeWriteCoordinator(SessionCoordinator):
@@ -95,3 +108,68 @@ class TipBeforeWriteCoordinator(SessionCoordinator):
         self._persist(batch)
         self._memory = memory
         self._lifecycle.commit(CoordinatorEvent.LEAF_MOVE)
+
+
+class OriginalInMemoryCoordinator(SessionCoordinator):
+    """Planted bug (opi's rule, COORD-017 before issue 7): the file gets the redacted form
+    and memory keeps the original, so the running context differs from the resumed one."""
+
+    def _plan_turn(
+        self, messages: Sequence[dict[str, Any]], counters: Mapping[str, int]
+    ) -> tuple[list[dict[str, Any]], Any]:
+        batch, memory = super()._plan_turn(messages, counters)
+        originals = iter(messages)
+        for index in range(memory.length - len(messages), memory.length):
+            item = memory.store[index]
+            memory.store[index] = dataclasses.replace(item, message=next(originals))
+        return batch, memory
+
+
+class UnpairedLeafCoordinator(SessionCoordinator):
+    """Planted bug (opi's append_leaf, COORD-044): a leaf move onto a tool call whose
+    results are not on the branch is accepted."""
+
+    def _plan_leaf_move(self, entry_id: str) -> tuple[list[dict[str, Any]], Any]:
+        memory = self._memory
+        leaf = leaf_entry(memory.next_seq, entry_id, memory.figures, iso_timestamp(CLOCK))
+        leaf["parent_id"] = entry_id
+        entries = [r.entry for r in read_log(self.session_path, fs=self._fs).records]
+        if not any(e.get("id") == entry_id and e.get("type") != "leaf" for e in entries):
+            raise UnknownEntryError(entry_id)
+        replayed = _replay([*entries, leaf], None).memory  # planted: no COORD-044 check
+        return [leaf], replayed.moved(replayed.tip, memory.figures, memory.next_seq + 1)
+
+
+class ForgetfulSettingsCoordinator(SessionCoordinator):
+    """Planted bug (COORD-027 before issue 7): a reopen without arguments takes the
+    defaults instead of the settings in the file."""
+
+    @classmethod
+    def open_existing(
+        cls, path: Any, compaction_config: CompactionConfig | None = None,
+        model: str | None = None, **kwargs: Any,
+    ) -> SessionCoordinator:
+        return super().open_existing(
+            path, compaction_config or CompactionConfig(), model or "", **kwargs
+        )
+
+
+class SessionModelCostCoordinator(SessionCoordinator):
+    """Planted bug (opi's cost, COORD-062): every token priced at the session's one model."""
+
+    def cost_summary(self) -> Any:
+        table = self._pricing or PricingTable.default()
+        return cost_of_rows(
+            attributed_usage(
+                (
+                    self.figures.input_tokens,
+                    self.figures.output_tokens,
+                    self.figures.cache_read_tokens,
+                    self.figures.cache_write_tokens,
+                ),
+                (),
+                self.model,
+            ),
+            table,
+            self.model,
+        )

@@ -29,7 +29,10 @@ def test_cases_exist() -> None:
 PLANTED = [c for c in CASES if "planted" in json.loads(c.read_text())]
 
 
-@pytest.mark.req("COORD-002", "COORD-011", "COORD-032", "COORD-040")
+@pytest.mark.req(
+    "COORD-002", "COORD-011", "COORD-017", "COORD-027", "COORD-032", "COORD-040", "COORD-044",
+    "COORD-062",
+)
 @pytest.mark.parametrize("case", PLANTED, ids=[c.stem for c in PLANTED])
 def test_planted_bug_case_catches_its_bug(case: Path) -> None:
     data = json.loads(case.read_text())

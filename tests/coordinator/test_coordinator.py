@@ -60,6 +60,11 @@ def test_a_turn_is_one_batch_whose_leaf_carries_the_accounting(tmp_path: Path) -
     assert leaf[ref.ACCOUNTING_FIELD] == {
         "input_tokens": 7, "output_tokens": 0, "cache_read_tokens": 0,
         "cache_write_tokens": 0, "turns": 1, "watermark": 0,
+        # COORD-062: what each model's messages reported, for pricing by model.
+        "by_model": {"anthropic:claude-sonnet-4": {
+            "input_tokens": 10, "output_tokens": 5, "cache_read_tokens": 0,
+            "cache_write_tokens": 0,
+        }},
     }
     # The whole turn is one batch: one commit marker, on the leaf (LOG-003).
     lines = [json.loads(x) for x in Path(coordinator.session_path).read_text().splitlines()]
@@ -103,20 +108,23 @@ def test_messages_are_accepted_as_models_or_dicts_and_bad_ones_write_nothing(
     assert coordinator.usage.turns == 1 and coordinator.next_seq == 4
 
 
-@pytest.mark.req("COORD-017")
-def test_the_file_gets_the_redacted_form_and_memory_keeps_the_original(tmp_path: Path) -> None:
+@pytest.mark.req("COORD-017", "COORD-151", "COORD-153")
+def test_secrets_are_redacted_in_the_file_and_in_memory_alike(tmp_path: Path) -> None:
     coordinator = new(tmp_path)
-    call = assistant("run", calls=(("c1", json.dumps({"command": "cat secret.txt"})),))
+    arguments = json.dumps({"command": "cat secret.txt", "api_key": "k-123"})
+    call = assistant("run", calls=(("c1", arguments),))
     result = tool_result("c1", "the output", details={"cwd": "/home/alice/project"})
     coordinator.on_turn_end([user("go"), call, result])
     on_disk = Path(coordinator.session_path).read_text()
-    assert "cat secret.txt" not in on_disk and "/home/alice" not in on_disk
-    assert "[REDACTED]" in on_disk and "the output" in on_disk
+    assert "k-123" not in on_disk and "[REDACTED]" in on_disk
+    assert "cat secret.txt" in on_disk and "/home/alice" in on_disk  # not secrets
     context = coordinator.context()
-    assert context[1]["content"][1]["tool_call"]["arguments"] == json.dumps(
-        {"command": "cat secret.txt"}
-    )
+    assert json.loads(context[1]["content"][1]["tool_call"]["arguments"]) == {
+        "command": "cat secret.txt",
+        "api_key": "[REDACTED]",
+    }
     assert context[2]["details"] == {"cwd": "/home/alice/project"}
+    assert [e["message"] for e in file_entries(coordinator.session_path)[:3]] == context
     # context() hands out copies: mutating them changes nothing inside.
     context[0]["content"][0]["text"] = "changed"
     assert texts(coordinator.context())[0] == "go"
@@ -381,9 +389,7 @@ def test_cost_summary_names_the_pricing_version(tmp_path: Path) -> None:
     custom = PricingTable.from_dict(
         {
             "version": "test-7",
-            "prices": {"p": {"input": 1.0, "output": 1.0}},
-            "providers": {"anthropic": [{"family": "f"}]},
-            "families": {"f": [{"contains": "sonnet", "price": "p"}]},
+            "models": {"anthropic": {"claude-sonnet-4": {"input": 1.0, "output": 1.0}}},
         }
     )
     priced = SessionCoordinator.new(

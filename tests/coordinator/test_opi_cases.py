@@ -27,6 +27,7 @@ from tests.coordinator.coord_helpers import (
 from sessionspec import SessionCoordinator
 from sessionspec.compaction import CompactionConfig
 from sessionspec.errors import AppendFailedError
+from sessionspec.redaction import RedactionPolicy
 from sessionspec.reference.coordinator import context_dicts, context_of
 from sessionspec.runtime.coordinator import UnknownEntryError
 from sessionspec.storage.simfs import SimulatedFileSystem
@@ -61,26 +62,34 @@ def test_session_coordinator_persists_messages_on_turn_end(tmp_path: Path) -> No
     assert [e["type"] for e in entries] == ["message", "message", "leaf"]
 
 
-@pytest.mark.req("COORD-017")
-def test_session_coordinator_redacts_tool_result_details_but_keeps_content(
+@pytest.mark.req("COORD-017", "COORD-151")
+def test_session_coordinator_redacts_tool_result_details_but_keeps_content_differs_from_opi(
     tmp_path: Path,
 ) -> None:
-    coordinator = new(tmp_path)
+    # opi redacts content keys (command, cwd, ...) in the file and keeps them in memory, so a
+    # resume shows the model other details than it saw. With opi's policy we redact the same
+    # values, but in memory too; the default redacts only secrets (COORD-151).
     details = {"command": "echo CANARY-123", "cwd": "/home/me"}
-    coordinator.on_turn_end([tool_result("c1", "visible content", details=details)])
-    text = Path(coordinator.session_path).read_text()
+    opi_like = new(tmp_path / "opi", redaction=RedactionPolicy.opi())
+    opi_like.on_turn_end([tool_result("c1", "visible content", details=details)])
+    text = Path(opi_like.session_path).read_text()
     assert "CANARY-123" not in text and "visible content" in text
-    message = file_entries(coordinator.session_path)[0]["message"]
+    message = file_entries(opi_like.session_path)[0]["message"]
     assert message["details"] == {"command": "[REDACTED]", "cwd": "[REDACTED]"}
+    assert opi_like.context()[0]["details"] == message["details"]  # memory = file
+    ours = new(tmp_path / "ours")
+    ours.on_turn_end([tool_result("c1", "visible content", details=details)])
+    assert file_entries(ours.session_path)[0]["message"]["details"] == details
 
 
-@pytest.mark.req("COORD-017")
+@pytest.mark.req("COORD-017", "COORD-153")
 def test_session_coordinator_redacts_assistant_tool_call_arguments(tmp_path: Path) -> None:
     coordinator = new(tmp_path)
-    arguments = json.dumps({"command": "curl -H 'token: CANARY-456'"})
+    arguments = json.dumps({"command": "curl -H 'token: sk-CANARY4567890abcdef'"})
     coordinator.on_turn_end([assistant("x", calls=(("c1", arguments),))])
     text = Path(coordinator.session_path).read_text()
-    assert "CANARY-456" not in text and "[REDACTED]" in text
+    assert "sk-CANARY4567890abcdef" not in text and "[REDACTED]" in text
+    assert "curl -H" in text  # the command itself is not a secret
 
 
 @pytest.mark.req("COORD-014", "COORD-016")

@@ -229,7 +229,8 @@ def messages(draw: st.DrawFn) -> Any:
 def test_plain_path_equals_pydantic_whenever_it_answers(message: Any) -> None:
     fast = _plain_message(message)
     try:
-        expected = _MESSAGE_ADAPTER.validate_python(message).to_json_dict()
+        # COORD-015: strict, as the coordinator validates (no lax coercion).
+        expected = _MESSAGE_ADAPTER.validate_python(message, strict=True).to_json_dict()
     except ValidationError as exc:
         assert fast is None
         with pytest.raises(CallerError) as raised:
@@ -281,6 +282,7 @@ def test_models_and_coerced_values_still_go_through_pydantic() -> None:
     assert _normalize_message(model) == model.to_json_dict()
     coerced = {"role": "user", "content": [{"type": "text", "text": "x"}], "timestamp_ms": True}
     assert _plain_message(coerced) is None
-    assert _normalize_message(coerced)["timestamp_ms"] == 1
+    with pytest.raises(CallerError):  # COORD-015: never coerced (issue 7, item 4)
+        _normalize_message(coerced)
     with pytest.raises(CallerError):
         _normalize_message({"role": "user", "content": "x", "timestamp_ms": 1})

@@ -12,8 +12,12 @@ import os
 import pytest
 from hypothesis import HealthCheck, Phase, settings
 from tests.coordinator.coord_factories import (
+    ForgetfulSettingsCoordinator,
+    OriginalInMemoryCoordinator,
+    SessionModelCostCoordinator,
     SplitPairCoordinator,
     TipBeforeWriteCoordinator,
+    UnpairedLeafCoordinator,
     UsageBeforeWriteCoordinator,
     runtime_factory,
 )
@@ -42,9 +46,10 @@ def run(factory: CoordinatorFactory, budget: settings) -> None:
 
 @pytest.mark.req(
     "COORD-002", "COORD-004", "COORD-010", "COORD-011", "COORD-012", "COORD-014",
-    "COORD-016", "COORD-017", "COORD-020", "COORD-021", "COORD-030", "COORD-031",
-    "COORD-032", "COORD-036", "COORD-040", "COORD-041", "COORD-043", "COORD-050",
-    "COORD-051",
+    "COORD-016", "COORD-017", "COORD-020", "COORD-021", "COORD-027", "COORD-028",
+    "COORD-030", "COORD-031", "COORD-032", "COORD-036", "COORD-037", "COORD-040",
+    "COORD-041", "COORD-043", "COORD-044", "COORD-050", "COORD-051", "COORD-062",
+    "COORD-151", "COORD-153",
 )
 def test_runtime_conforms_to_the_reference_model() -> None:
     run(runtime_factory(), BUDGET)
@@ -66,3 +71,27 @@ def test_finds_planted_bug_usage_counted_before_the_write() -> None:
 def test_finds_planted_bug_tip_moved_before_the_write() -> None:
     with pytest.raises(AssertionError):
         run(runtime_factory(TipBeforeWriteCoordinator), HUNT)
+
+
+@pytest.mark.req("COORD-017", "COORD-020")
+def test_finds_planted_bug_unredacted_memory() -> None:
+    with pytest.raises(AssertionError):
+        run(runtime_factory(OriginalInMemoryCoordinator), HUNT)
+
+
+@pytest.mark.req("COORD-044")
+def test_finds_planted_bug_leaf_on_an_unanswered_call() -> None:
+    with pytest.raises(AssertionError):
+        run(runtime_factory(UnpairedLeafCoordinator), HUNT)
+
+
+@pytest.mark.req("COORD-027")
+def test_finds_planted_bug_settings_forgotten_on_reopen() -> None:
+    with pytest.raises(AssertionError):
+        run(runtime_factory(ForgetfulSettingsCoordinator), HUNT)
+
+
+@pytest.mark.req("COORD-062")
+def test_finds_planted_bug_cost_at_the_session_model() -> None:
+    with pytest.raises(AssertionError):
+        run(runtime_factory(SessionModelCostCoordinator), HUNT)

@@ -19,7 +19,9 @@ Every operation runs in one of three modes:
   writes until it is reopened, after which the file is before or after (COORD-012).
 
 Invariants after every step: the file holds the model's log; the implementation's context,
-tip, figures, next id and state equal :func:`replay` of that log (under redaction, COORD-017);
+tip, figures, next id and state equal :func:`replay` of that log, compared exactly: the
+context the running coordinator sends is the one a resume reads back, secrets redacted in
+both (COORD-017, COORD-020);
 the context never holds a tool result without its call; a resumed twin driven with the same
 later steps agrees with the coordinator that kept running.
 """
@@ -45,6 +47,7 @@ from hypothesis.stateful import (
 from sessionspec.compaction import (
     CompactionConfig,
     CompactionReason,
+    CompactionTrigger,
     CountTailPolicy,
     TokenBudgetPolicy,
 )
@@ -55,8 +58,10 @@ from sessionspec.errors import (
     LogFailedError,
     StorageError,
 )
-from sessionspec.redaction import RedactionPolicy, redact_for_log
+from sessionspec.pricing import CostBreakdown, PricingTable, attributed_usage, cost_of_rows
+from sessionspec.redaction import RedactionPolicy
 from sessionspec.reference import coordinator as ref
+from sessionspec.settings import SessionSettings
 from sessionspec.storage.jsonl import read_log
 from sessionspec.storage.simfs import SimulatedCrash, SimulatedFileSystem
 from sessionspec.wire.messages import (
@@ -76,6 +81,16 @@ CLOCK = 1_700_000_000.0
 TIMESTAMP = "2023-11-14T22:13:20Z"
 MODEL = "anthropic:claude-sonnet-4"
 REDACTION = RedactionPolicy()
+PRICING = PricingTable.default()
+#: The models assistant messages name: each is priced by its own (COORD-062); the last one
+#: has no price, so a session that used it has no cost (``None``), never a wrong one.
+ANSWERING_MODELS = (
+    ("anthropic", "claude-sonnet-4"),
+    ("anthropic", "claude-opus-4-5-20251101"),
+    ("openai", "gpt-5"),
+    ("gemini", "gemini-2.5-flash"),
+    ("acme", "robot-1"),
+)
 
 Entry = dict[str, Any]
 Log = tuple[Entry, ...]
@@ -97,6 +112,7 @@ class Coordinator(Protocol):
     def close(self) -> None: ...
     def context(self) -> list[dict[str, Any]]: ...
     def compaction_entries(self) -> tuple[Any, ...]: ...
+    def cost_summary(self) -> CostBreakdown | None: ...
 
     @property
     def figures(self) -> ref.Figures: ...
@@ -114,8 +130,12 @@ class CoordinatorFactory:
 
     #: ``(fs, directory, session_id, config, clock) -> coordinator``
     new: Callable[[SimulatedFileSystem, str, str, CompactionConfig, Callable[[], float]], Any]
-    #: ``(fs, path, config, clock) -> coordinator``
-    open: Callable[[SimulatedFileSystem, str, CompactionConfig, Callable[[], float]], Any]
+    #: ``(fs, path, config, clock) -> coordinator``. ``config`` None: open without any
+    #: settings argument (no model, no compaction config): the file's settings decide
+    #: (COORD-027).
+    open: Callable[
+        [SimulatedFileSystem, str, CompactionConfig | None, Callable[[], float]], Any
+    ]
 
 
 # --------------------------------------------------------------------------------------
@@ -252,21 +272,31 @@ def durable_entries(fs: SimulatedFileSystem, path: str) -> Log:
     return tuple(r.entry for r in read_log(path, fs=fs).records)
 
 
-def redacted_context(context: Sequence[Mapping[str, Any]]) -> list[Entry]:
-    """A context as the file would hold it (COORD-017): messages redacted, summaries as is."""
-    return [dict(i) if "role" not in i else redact_for_log(i, REDACTION) for i in context]
-
-
 def observe(sut: Any) -> dict[str, Any]:
     """Everything resume equivalence compares (COORD-020)."""
     return {
-        "context": redacted_context(sut.context()),
+        # Exactly as the implementation returns it: no normalization of either side (COORD-017).
+        "context": sut.context(),
         "ids": [item.id for item in sut.compaction_entries()],
         "tip": sut.active_tip,
         "figures": sut.figures,
         "next_seq": sut.next_seq,
         "state": str(getattr(sut.state, "value", sut.state)),
+        # COORD-062: each assistant message priced by its own model, in Decimal.
+        "cost": sut.cost_summary(),
     }
+
+
+def model_cost(figures: ref.Figures) -> CostBreakdown | None:
+    """What the session's usage costs under the default table (COORD-062, COORD-145)."""
+    totals = (
+        figures.input_tokens,
+        figures.output_tokens,
+        figures.cache_read_tokens,
+        figures.cache_write_tokens,
+    )
+    rows = attributed_usage(totals, figures.by_model, MODEL)
+    return cost_of_rows(rows, PRICING, MODEL)
 
 
 def model_observation(log: Log, config: CompactionConfig) -> dict[str, Any]:
@@ -278,6 +308,7 @@ def model_observation(log: Log, config: CompactionConfig) -> dict[str, Any]:
         "figures": state.figures,
         "next_seq": state.next_seq,
         "state": "compaction_due" if state.due else "ready",
+        "cost": model_cost(state.figures),
     }
 
 
@@ -309,19 +340,57 @@ USAGE = st.fixed_dictionaries(
 )
 
 
+#: Secrets as they turn up in tool arguments and details (COORD-151, COORD-153): the
+#: default policy must redact them, in the file and in memory alike (COORD-017).
+SECRET_SAMPLES = (
+    "sk-proj-abcdefghijklmnop0123",
+    "Bearer eyJhbGciOi.payload.sig12345",
+    "AKIAABCDEFGHIJKLMNOP",
+    "ghp_abcdefghijklmnopqrstuvwxyz0123",
+)
+#: Command arguments: plain text, or text that carries a secret shape inside it.
+ARGUMENT = TEXT | st.sampled_from(SECRET_SAMPLES).map(lambda key: f"curl -H 'x: {key}' /tmp/a")
+
+
 @dataclass(frozen=True)
 class TurnShape:
     user: str | None
     tool_calls: tuple[tuple[str, str], ...]  # (argument text, result text)
     final: str | None
+    #: A secret passed under a secret key (``api_key`` in the arguments, ``token`` in the
+    #: details), or None.
+    secret: str | None = None
+    #: Which of :data:`ANSWERING_MODELS` answers (COORD-062).
+    model: int = 0
+    #: The input tokens each assistant message of the turn reports: the size of the context
+    #: it was sent (the context-size trigger's measure, COORD-037).
+    context: int = 10
 
 
 TURN_SHAPES = st.builds(
     TurnShape,
     user=st.none() | TEXT,
-    tool_calls=st.lists(st.tuples(TEXT, TEXT), max_size=2).map(tuple),
+    tool_calls=st.lists(st.tuples(ARGUMENT, TEXT), max_size=2).map(tuple),
     final=st.none() | TEXT,
+    secret=st.none() | st.sampled_from(SECRET_SAMPLES),
+    model=st.integers(0, len(ANSWERING_MODELS) - 1),
+    context=st.integers(0, 3000),
 )
+
+
+def _arguments(command: str, secret: str | None) -> str:
+    # Paths and commands are not secrets: they must reach the file and memory unchanged.
+    arguments: Entry = {"command": command, "cwd": "/home/alice/project", "n": 1}
+    if secret is not None:
+        arguments["api_key"] = secret
+    return json.dumps(arguments)
+
+
+def _details(secret: str | None) -> Entry:
+    details: Entry = {"cwd": "/home/alice", "exit": 0}
+    if secret is not None:
+        details["token"] = secret
+    return details
 
 
 def build_turn(shape: TurnShape, next_call: Callable[[], str]) -> tuple[Entry, ...]:
@@ -335,13 +404,14 @@ def build_turn(shape: TurnShape, next_call: Callable[[], str]) -> tuple[Entry, .
         ids = [next_call() for _ in shape.tool_calls]
         messages.append(
             _assistant(
+                shape,
                 [TextContent(text="calling")]
                 + [
                     ToolCallContent(
                         tool_call=ToolCall(
                             id=call_id,
                             name="shell",
-                            arguments=json.dumps({"command": argument, "n": 1}),
+                            arguments=_arguments(argument, shape.secret),
                         )
                     )
                     for call_id, (argument, _) in zip(ids, shape.tool_calls, strict=True)
@@ -354,23 +424,24 @@ def build_turn(shape: TurnShape, next_call: Callable[[], str]) -> tuple[Entry, .
                     tool_call_id=call_id,
                     tool_name="shell",
                     content=[TextContent(text=result)],
-                    details={"cwd": "/home/alice", "exit": 0},
+                    details=_details(shape.secret),
                     is_error=False,
                     timestamp_ms=3,
                 ).to_json_dict()
             )
     if shape.final is not None:
-        messages.append(_assistant([TextContent(text=shape.final)]))
+        messages.append(_assistant(shape, [TextContent(text=shape.final)]))
     return tuple(messages)
 
 
-def _assistant(content: list[Any]) -> Entry:
+def _assistant(shape: TurnShape, content: list[Any]) -> Entry:
+    provider, model = ANSWERING_MODELS[shape.model]
     return AssistantMessage(
         content=content,
         api="Anthropic",
-        provider="anthropic",
-        model="claude-sonnet-4",
-        usage=Usage(input_tokens=10, output_tokens=5),
+        provider=provider,
+        model=model,
+        usage=Usage(input_tokens=shape.context, output_tokens=5),
         stop_reason="stop",
         timestamp_ms=2,
     ).to_json_dict()
@@ -380,11 +451,17 @@ def _assistant(content: list[Any]) -> Entry:
 EXTENSION_STATES = st.dictionaries(TEXT, st.integers(-(2**63), 2**63 - 1), max_size=2)
 
 POLICIES = st.sampled_from(["count_tail", "token_budget"])
+TRIGGERS = st.sampled_from(["cumulative", "context_size"])
 
 
-def config_of(threshold: int, policy: str) -> CompactionConfig:
+def config_of(threshold: int, policy: str, trigger: str = "cumulative") -> CompactionConfig:
     chosen = CountTailPolicy() if policy == "count_tail" else TokenBudgetPolicy(keep_tokens=6)
-    return CompactionConfig(enabled=True, threshold_tokens=threshold, policy=chosen)
+    return CompactionConfig(
+        enabled=True,
+        threshold_tokens=threshold,
+        policy=chosen,
+        trigger=CompactionTrigger(trigger),
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -430,7 +507,9 @@ class Driver:
             except CallerError:
                 pass
             else:
-                raise AssertionError(f"{op} must be refused as a caller error (COORD-040)")
+                raise AssertionError(
+                    f"{op} must be refused as a caller error (COORD-040, COORD-044)"
+                )
             self._twin(op, expected)
             return
         result = perform(self.sut, op)
@@ -518,14 +597,17 @@ class Driver:
         finally:
             self.fs.disarm()
 
-    def reopen(self) -> None:
-        """Close and open again from the file: a clean resume (or recovery from failed)."""
-        self.trace.append({"mode": "reopen"})
+    def reopen(self, with_settings: bool = True) -> None:
+        """Close and open again from the file: a clean resume (or recovery from failed).
+        ``with_settings=False`` passes no model and no compaction config: the settings
+        persisted in the file must make the same decisions (COORD-027)."""
+        self.trace.append({"mode": "reopen", "settings": with_settings})
         self.twin = None
         was_failed = self.failed
         before = None if (self.failed or self.closed) else observe(self.sut)
         self.sut.close()
-        self.sut = self.factory.open(self.fs, PATH, self.config, lambda: CLOCK)
+        config = self.config if with_settings else None
+        self.sut = self.factory.open(self.fs, PATH, config, lambda: CLOCK)
         self.closed = False
         if was_failed:
             assert self.pending_after is not None
@@ -533,6 +615,25 @@ class Driver:
         elif before is not None:
             # COORD-020: the resumed coordinator is observably the one that kept running.
             assert observe(self.sut) == before, "resume is not equivalent"
+
+    def change_settings(self, threshold: int, policy: str, trigger: str) -> None:
+        """Reopen with an explicit compaction config: if it differs from the file's, the
+        coordinator records it as a settings leaf before deciding with it (COORD-028)."""
+        self.trace.append(
+            {"mode": "settings", "threshold": threshold, "policy": policy, "trigger": trigger}
+        )
+        if self.failed or self.closed:
+            return
+        self.twin = None
+        config = config_of(threshold, policy, trigger)
+        old = SessionSettings(MODEL, self.config)
+        new = SessionSettings(MODEL, config)
+        if new.to_json() != old.to_json():
+            state = ref.replay(self.log, self.config)
+            self.log = self.log + ref.settings_batch(state, new, timestamp=TIMESTAMP)
+        self.sut.close()
+        self.config = config
+        self.sut = self.factory.open(self.fs, PATH, config, lambda: CLOCK)
 
     def close(self) -> None:
         self.trace.append({"mode": "close"})
@@ -675,12 +776,15 @@ class CoordinatorMachine(RuleBasedStateMachine):
         return self.driver is not None and not (self.d.failed or self.d.closed)
 
     @initialize(
-        threshold=st.integers(150, 2500), policy=POLICIES, seed=st.integers(0, 2**16)
+        threshold=st.integers(150, 2500),
+        policy=POLICIES,
+        seed=st.integers(0, 2**16),
+        trigger=TRIGGERS,
     )
-    def start(self, threshold: int, policy: str, seed: int) -> None:
-        self.driver = Driver(self.factory, config_of(threshold, policy), seed=seed)
+    def start(self, threshold: int, policy: str, seed: int, trigger: str) -> None:
+        self.driver = Driver(self.factory, config_of(threshold, policy, trigger), seed=seed)
         self.d.trace.append({"mode": "start", "threshold": threshold, "policy": policy,
-                             "seed": seed})
+                             "seed": seed, "trigger": trigger})
 
     # -- legal-path rules (model preconditions) ---------------------------------------------
 
@@ -690,7 +794,7 @@ class CoordinatorMachine(RuleBasedStateMachine):
         self.d.normal(self._turn(shapes, usage))
 
     @precondition(lambda self: self._writable())
-    @rule(user=TEXT, calls=st.lists(st.tuples(TEXT, TEXT), max_size=2), usage=USAGE)
+    @rule(user=TEXT, calls=st.lists(st.tuples(ARGUMENT, TEXT), max_size=2), usage=USAGE)
     def user_turn(self, user: str, calls: list[tuple[str, str]], usage: Entry) -> None:
         self.d.normal(self._turn([TurnShape(user, tuple(calls), "done")], usage))
 
@@ -741,9 +845,14 @@ class CoordinatorMachine(RuleBasedStateMachine):
         self.d.fault(self._draw_op(data), faults)
 
     @precondition(lambda self: self.driver is not None)
-    @rule()
-    def reopen(self) -> None:
-        self.d.reopen()
+    @rule(with_settings=st.booleans())
+    def reopen(self, with_settings: bool) -> None:
+        self.d.reopen(with_settings)
+
+    @precondition(lambda self: self._writable())
+    @rule(threshold=st.integers(150, 2500), policy=POLICIES, trigger=TRIGGERS)
+    def change_settings(self, threshold: int, policy: str, trigger: str) -> None:
+        self.d.change_settings(threshold, policy, trigger)
 
     @precondition(lambda self: self._writable())
     @rule(data=st.data())
@@ -787,7 +896,8 @@ def run_steps(factory: CoordinatorFactory, steps: Sequence[Mapping[str, Any]]) -
     """Replay a trace recorded by :class:`Driver`; checks after every step like the machine."""
     start = steps[0]
     assert start["mode"] == "start"
-    driver = Driver(factory, config_of(start["threshold"], start["policy"]), seed=start["seed"])
+    config = config_of(start["threshold"], start["policy"], start.get("trigger", "cumulative"))
+    driver = Driver(factory, config, seed=start["seed"])
     driver.trace.append(dict(start))
     for step in steps[1:]:
         mode = step["mode"]
@@ -799,7 +909,9 @@ def run_steps(factory: CoordinatorFactory, steps: Sequence[Mapping[str, Any]]) -
             faults = [(f[0], f[1], f[2]) for f in step["faults"]]
             driver.fault(operation_from_json(step), faults)
         elif mode == "reopen":
-            driver.reopen()
+            driver.reopen(step.get("settings", True))
+        elif mode == "settings":
+            driver.change_settings(step["threshold"], step["policy"], step["trigger"])
         elif mode == "close":
             driver.close()
         elif mode == "twin":

@@ -32,6 +32,9 @@ SESSION_ID = "demo-coordinator"
 MODEL = "anthropic:claude-sonnet-4"
 CLOCK = 1_795_000_000.0
 CONFIG = CompactionConfig(threshold_tokens=20_000)
+#: A credential the agent passes to its tool: a secret, so the default policy redacts it in
+#: the file and in memory alike (COORD-017); the command next to it is kept.
+TOKEN = "ghp_demo0123456789abcdefghijklmnop"
 #: One provider call's usage per turn; three turns cross the 20,000-token threshold.
 USAGE = {"input_tokens": 6_000, "output_tokens": 900, "cache_read_tokens": 2_000}
 
@@ -83,7 +86,7 @@ def _turn(number: int, request: str, command: str, output: str, answer: str) -> 
                     "tool_call": {
                         "id": call_id,
                         "name": "shell",
-                        "arguments": json.dumps({"command": command}),
+                        "arguments": json.dumps({"command": command, "github_token": TOKEN}),
                     },
                 },
             ],
@@ -108,7 +111,8 @@ def _turn(number: int, request: str, command: str, output: str, answer: str) -> 
             "content": [{"type": "text", "text": answer}],
             "api": "Anthropic",
             "provider": "anthropic",
-            "model": "claude-sonnet-4",
+            # The fix (turn 3) is written by a stronger model: priced at its own rate.
+            "model": "claude-opus-4-5-20251101" if number == 3 else "claude-sonnet-4",
             "usage": {"input_tokens": 3_000, "output_tokens": 500},
             "stop_reason": "stop",
             "timestamp_ms": number,
@@ -156,6 +160,9 @@ class _StallingHandle:
 
     def read_all(self) -> bytes:
         return self._inner.read_all()
+
+    def named_size(self, path: str) -> int | None:
+        return self._inner.named_size(path)
 
     def close(self) -> None:
         self._inner.close()
@@ -247,7 +254,8 @@ def run(workdir: Path, out: TextIO) -> None:
         writer.wait(timeout=30)
     print(f"   writer exit status {writer.returncode} (killed mid-write)", file=out)
 
-    coordinator = SessionCoordinator.open_existing(path, CONFIG, MODEL, clock=lambda: CLOCK)
+    # No model and no compaction config: both are read from the file (COORD-027).
+    coordinator = SessionCoordinator.open_existing(path, clock=lambda: CLOCK)
     report = coordinator.recovery
     print("   resumed from the file; recovery found:", file=out)
     for diagnostic in report.diagnostics():
@@ -264,12 +272,21 @@ def run(workdir: Path, out: TextIO) -> None:
         f"{coordinator.compaction_watermark:,}; state {coordinator.state.value}",
         file=out,
     )
+    settings = coordinator.settings
+    print(f"   settings read from the file: model {settings.model}, compaction at "
+          f"{settings.compaction.threshold_tokens:,} tokens "
+          f"({settings.compaction.trigger.value})", file=out)
     cost = coordinator.cost_summary()
     if cost is not None:
-        print(f"   cost: ${cost.total:.4f} for {cost.model} (prices {cost.pricing_version})",
-              file=out)
-    secret = "grep -R ERROR /var/log/build" in path.read_text()
-    print(f"   tool arguments on disk redacted: {not secret}", file=out)
+        print(f"   cost: ${cost.total:.4f} (prices {cost.pricing_version})", file=out)
+        for part in cost.by_model:
+            print(f"     {part.model}: ${part.total:.4f}", file=out)
+    on_disk = path.read_text()
+    in_memory = json.dumps(coordinator.context())
+    hidden = TOKEN not in on_disk and TOKEN not in in_memory
+    kept = "grep -R ERROR /var/log/build" in on_disk and "gh pr create" in in_memory
+    print(f"   tool-call secrets redacted: {hidden} (in the file and in memory alike); "
+          f"commands kept: {kept}", file=out)
     request, command, output, answer = SCRIPT[4]
     coordinator.on_turn_end(_turn(5, request, command, output, answer), USAGE)
     print(f"   turn 5 retried after the resume: tip {coordinator.active_tip}, "

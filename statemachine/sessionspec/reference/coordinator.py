@@ -13,7 +13,11 @@ Rules (spec/SPEC.md §4.1)
   drops nothing and is reported (COORD-022).
 * :func:`figures_of` reads the accounting record (``ss_accounting``, COORD-016) of the last
   leaf that carries one and adds what foreign writers appended after it; a legacy opi file
-  without any record is reconstructed from its messages and says so (COORD-023).
+  without any record is reconstructed from its messages and says so (COORD-023). The record
+  carries each model's own usage (``by_model``, COORD-062), summed the same way.
+* :func:`settings_of` is the settings in force: the last leaf's ``ss_settings``, else the
+  header's (COORD-027); :func:`compaction_due` applies the configured trigger (COORD-037);
+  :func:`leaf_batch` refuses a move that leaves a tool call unanswered (COORD-044).
 * The operation functions (:func:`turn_batch`, :func:`compaction_batch`, :func:`leaf_batch`,
   :func:`extension_state_batch`, :func:`fork_entries`) say which entries an operation
   appends to a log. The stateful tests run them in lock step with an implementation.
@@ -41,11 +45,13 @@ from sessionspec.compaction import (
     CompactionPlan,
     CompactionReason,
     Summarizer,
+    compaction_due_now,
     plan_compaction,
-    should_compact,
+    unanswered_tool_calls,
 )
 from sessionspec.redaction import RedactionPolicy, redact_for_log
 from sessionspec.reference.branch import BranchSelection, EntryRef, select_branch
+from sessionspec.settings import SETTINGS_FIELD, SessionSettings
 
 __all__ = [
     "ACCOUNTING_FIELD",
@@ -65,9 +71,14 @@ __all__ = [
     "figures_of",
     "fork_entries",
     "leaf_batch",
+    "merge_model_usage",
+    "model_spec_of",
+    "model_usage_of",
     "next_seq_of",
     "replay",
     "seq_of",
+    "settings_batch",
+    "settings_of",
     "summary_slot_id",
     "turn_batch",
 ]
@@ -144,6 +155,9 @@ class Figures:
     turns: int = 0
     #: The total token count at the last compaction (COORD-030).
     watermark: int = 0
+    #: The usage assistant messages reported, per ``provider:model`` (COORD-062): sorted
+    #: ``(model spec, input, output, cache read, cache write)`` rows, one per model.
+    by_model: tuple[tuple[str, int, int, int, int], ...] = ()
 
     def total(self) -> int:
         return self.input_tokens + self.output_tokens + self.cache_read_tokens + (
@@ -173,6 +187,23 @@ class Figures:
             self.cache_write_tokens + int(usage.get("cache_write_tokens", 0)),
             self.turns + 1,
             self.watermark,
+            self.by_model,
+        )
+
+    def with_model_usage(
+        self, added: Sequence[tuple[str, int, int, int, int]]
+    ) -> Figures:
+        """These figures with ``added`` per-model rows summed into :attr:`by_model`."""
+        if not added:
+            return self
+        return Figures(
+            self.input_tokens,
+            self.output_tokens,
+            self.cache_read_tokens,
+            self.cache_write_tokens,
+            self.turns,
+            self.watermark,
+            merge_model_usage(self.by_model, added),
         )
 
     def after_compaction(self) -> Figures:
@@ -187,9 +218,10 @@ class Figures:
             self.cache_write_tokens,
             self.turns,
             self.total(),
+            self.by_model,
         )
 
-    def to_json(self) -> dict[str, int]:
+    def to_json(self) -> dict[str, Any]:
         return {
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
@@ -197,6 +229,10 @@ class Figures:
             "cache_write_tokens": self.cache_write_tokens,
             "turns": self.turns,
             "watermark": self.watermark,
+            "by_model": {
+                spec: dict(zip(COUNTER_NAMES, counters, strict=True))
+                for spec, *counters in self.by_model
+            },
         }
 
     @classmethod
@@ -210,7 +246,76 @@ class Figures:
             if type(value) is not int or value < 0:
                 return None
             values.append(value)
-        return cls(*values)
+        # ``by_model`` is absent from records written before COORD-062: no split is known,
+        # and the session's model prices all of it.
+        by_model = _model_rows_from_json(obj.get("by_model", {}))
+        if by_model is None:
+            return None
+        inp, out, cache_read, cache_write, turns, watermark = values
+        return cls(inp, out, cache_read, cache_write, turns, watermark, by_model)
+
+
+def _model_rows_from_json(obj: object) -> tuple[tuple[str, int, int, int, int], ...] | None:
+    if not isinstance(obj, Mapping):
+        return None
+    rows: list[tuple[str, int, int, int, int]] = []
+    for spec, counters in obj.items():
+        if not isinstance(spec, str) or not isinstance(counters, Mapping):
+            return None
+        values = [counters.get(name, 0) for name in COUNTER_NAMES]
+        if any(type(v) is not int or v < 0 for v in values):
+            return None
+        rows.append((spec, values[0], values[1], values[2], values[3]))
+    return tuple(sorted(rows))
+
+
+def merge_model_usage(
+    rows: Sequence[tuple[str, int, int, int, int]],
+    added: Sequence[tuple[str, int, int, int, int]],
+) -> tuple[tuple[str, int, int, int, int], ...]:
+    """Per-model rows summed by model spec, sorted by it. (On every turn's path: one small
+    dict, and a sort only when a new model appears.)"""
+    merged = {row[0]: row for row in rows}
+    grew = False
+    for spec, inp, out, read, write in added:
+        old = merged.get(spec)
+        if old is None:
+            merged[spec] = (spec, inp, out, read, write)
+            grew = True
+        else:
+            merged[spec] = (spec, old[1] + inp, old[2] + out, old[3] + read, old[4] + write)
+    if grew or len(merged) != len(rows):
+        return tuple(sorted(merged.values()))
+    return tuple(merged.values())
+
+
+def model_spec_of(message: Mapping[str, Any]) -> str:
+    """The ``provider:model`` that priced an assistant message (COORD-062)."""
+    return f"{message.get('provider', '')}:{message.get('model', '')}"
+
+
+def model_usage_of(
+    messages: Sequence[Mapping[str, Any]],
+) -> tuple[tuple[str, int, int, int, int], ...]:
+    """The usage the assistant messages of ``messages`` report, per model (COORD-062).
+    Counters that are not non-negative integers count 0; rows of zeros are left out."""
+    rows: list[tuple[str, int, int, int, int]] = []
+    for message in messages:
+        if message.get("role") != "assistant":
+            continue
+        usage = message.get("usage")
+        if not isinstance(usage, Mapping):
+            continue
+        counted = [usage.get(name, 0) for name in COUNTER_NAMES]
+        for position, value in enumerate(counted):
+            if type(value) is not int or value < 0:
+                counted[position] = 0
+        if any(counted):
+            inp, out, read, write = counted
+            rows.append((model_spec_of(message), inp, out, read, write))
+    if len(rows) == 1:
+        return (rows[0],)
+    return merge_model_usage((), rows)
 
 
 def figures_of(
@@ -243,6 +348,7 @@ def figures_of(
             figures.cache_write_tokens,
             figures.turns,
             figures.total(),
+            figures.by_model,
         )
         return figures, (*COUNTER_NAMES, "turns", "watermark")
     foreign = [e for e in entries[after:] if e.get("type") == "message"]
@@ -273,6 +379,7 @@ def _add_messages(figures: Figures, entries: Sequence[Mapping[str, Any]]) -> Fig
                     value = usage.get(name, 0)
                     if type(value) is int and value >= 0:
                         counters[name] += value
+    messages = [e["message"] for e in entries if isinstance(e.get("message"), Mapping)]
     return Figures(
         counters["input_tokens"],
         counters["output_tokens"],
@@ -280,12 +387,16 @@ def _add_messages(figures: Figures, entries: Sequence[Mapping[str, Any]]) -> Fig
         counters["cache_write_tokens"],
         turns,
         figures.watermark,
-    )
+        figures.by_model,
+    ).with_model_usage(model_usage_of(messages))
 
 
-def compaction_due(figures: Figures, config: CompactionConfig) -> bool:
-    """Whether the threshold trigger fires for these figures (COORD-030)."""
-    return should_compact(config, figures.since_watermark(), CompactionReason.THRESHOLD)
+def compaction_due(
+    figures: Figures, items: Sequence[BufferItem], config: CompactionConfig
+) -> bool:
+    """Whether the threshold trigger fires (COORD-030, COORD-037): usage since the watermark
+    or the size of the context ``items`` make, as the config's trigger says."""
+    return compaction_due_now(config, figures.since_watermark(), items)
 
 
 # --------------------------------------------------------------------------------------
@@ -422,7 +533,7 @@ def replay(entries: Sequence[Mapping[str, Any]], config: CompactionConfig) -> Re
         selection=selection,
         reconstructed=reconstructed,
         missing_first_kept=tuple(missing),
-        due=compaction_due(figures, config),
+        due=compaction_due(figures, items, config),
     )
 
 
@@ -458,14 +569,17 @@ def turn_batch(
     seq = state.next_seq
     parent = state.tip
     batch: list[dict[str, Any]] = []
+    items = list(state.items)
     for message in messages:
         entry_id = f"msg-{seq}"
         seq += 1
-        batch.append(message_entry(entry_id, parent, timestamp, redact_for_log(message, redaction)))
+        persisted = redact_for_log(message, redaction)
+        batch.append(message_entry(entry_id, parent, timestamp, persisted))
+        items.append(BufferItem.of_message(entry_id, persisted))
         parent = entry_id
-    figures = state.figures.after_turn(usage)
+    figures = state.figures.after_turn(usage).with_model_usage(model_usage_of(messages))
     batch.append(leaf_entry(seq, parent, figures, timestamp))
-    reason = CompactionReason.THRESHOLD if compaction_due(figures, config) else None
+    reason = CompactionReason.THRESHOLD if compaction_due(figures, items, config) else None
     return tuple(batch), reason
 
 
@@ -526,14 +640,40 @@ def compaction_entry(
 def leaf_batch(
     entries: Sequence[Mapping[str, Any]], state: Replayed, target: str, *, timestamp: str
 ) -> tuple[dict[str, Any], ...] | None:
-    """The batch a leaf move appends, or ``None`` when ``target`` is not a message or
-    compaction entry of the log (a caller error, COORD-040)."""
+    """The batch a leaf move appends, or ``None`` when the move is a caller error: ``target``
+    is not a message or compaction entry of the log (COORD-040), or the branch it selects
+    holds a tool call that no tool result on it answers (COORD-044)."""
     if not any(
         e.get("type") in _CONTENT_KINDS and e.get("id") == target for e in entries
     ):
         return None
     leaf = leaf_entry(state.next_seq, target, state.figures, timestamp)
     leaf["parent_id"] = target
+    if unanswered_tool_calls(context_of([*entries, leaf])):
+        return None
+    return (leaf,)
+
+
+def settings_of(
+    header: Mapping[str, Any], entries: Sequence[Mapping[str, Any]]
+) -> SessionSettings | None:
+    """The settings in force (COORD-027): the last leaf's valid ``ss_settings`` record in
+    file order, else the header's; ``None`` when the file has none (defaults apply)."""
+    for entry in reversed(entries):
+        if entry.get("type") == "leaf" and SETTINGS_FIELD in entry:
+            found = SessionSettings.from_json(entry[SETTINGS_FIELD])
+            if found is not None:
+                return found
+    return SessionSettings.from_json(header.get(SETTINGS_FIELD))
+
+
+def settings_batch(
+    state: Replayed, settings: SessionSettings, *, timestamp: str
+) -> tuple[dict[str, Any], ...]:
+    """The batch an explicit change of settings on reopen appends (COORD-028): one leaf at
+    the unchanged tip, carrying the figures and the new settings."""
+    leaf = leaf_entry(state.next_seq, state.tip, state.figures, timestamp)
+    leaf[SETTINGS_FIELD] = settings.to_json()
     return (leaf,)
 
 

@@ -14,7 +14,11 @@ Rules of this module
    state ``[extension_state]``. The log makes each batch atomic on recovery (LOG-003).
 3. **The log is the state** (COORD-020). Everything this object holds can be recomputed from
    its file: :meth:`SessionCoordinator.open_existing` does exactly that, and the reference
-   model (:mod:`sessionspec.reference.coordinator`) says what the result must be.
+   model (:mod:`sessionspec.reference.coordinator`) says what the result must be. That
+   includes the settings that decide (model and compaction configuration, ``ss_settings``
+   on the header and on settings leaves, COORD-027, COORD-028), the per-model usage cost is
+   priced from (``by_model`` in the accounting record, COORD-062), and the redacted form of
+   every message, which memory keeps exactly as it was persisted (COORD-017).
 4. **Memory follows the active branch** (COORD-024). After replay the coordinator keeps only
    the compaction buffer of the active branch (the last summary, the kept tail and what
    followed), validated with pydantic; the rest of the file is dropped.
@@ -22,10 +26,10 @@ Rules of this module
 Theory of operation
 -------------------
 The in-memory state is small: the buffer (a list of :class:`BufferItem`, each message in its
-normalized wire form and *unredacted*, COORD-017), the active tip, the accounting
-:class:`Figures`, the next id number, the log head, and the lifecycle. A turn builds its batch
-from them, appends it with ``expected_head`` set to the head this object last saw, and only
-then extends the buffer and swaps the figures.
+normalized wire form, redacted exactly as it was persisted, COORD-017), the active tip, the
+accounting :class:`Figures`, the next id number, the log head, and the lifecycle. A turn
+builds its batch from them, appends it with ``expected_head`` set to the head this object
+last saw, and only then extends the buffer and swaps the figures.
 
 A leaf move to another branch needs entries that are not in memory (other branches, or
 messages an earlier compaction summarized), so it reads the file once, replays it with the new
@@ -37,12 +41,14 @@ and fsyncs the directory, so that a crash leaves either no fork or a complete on
 from __future__ import annotations
 
 import copy
+import functools
 import os
 import posixpath
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -52,17 +58,28 @@ from sessionspec.compaction import (
     CompactionConfig,
     CompactionPlan,
     CompactionReason,
+    CompactionTrigger,
     Summarizer,
+    compaction_due_now,
     plan_compaction,
     should_compact,
+    unanswered_tool_calls,
 )
 from sessionspec.errors import (
     CallerError,
     LogFailedError,
+    SessionSpecError,
     StorageError,
+    UnpairedToolCallError,
 )
 from sessionspec.lifecycle import Lifecycle
-from sessionspec.pricing import CostBreakdown, PricingTable, cost_of
+from sessionspec.pricing import (
+    CostBreakdown,
+    PricingTable,
+    UsageRow,
+    attributed_usage,
+    cost_of_rows,
+)
 from sessionspec.redaction import RedactionPolicy, redact_for_log
 from sessionspec.reference.coordinator import (
     ACCOUNTING_FIELD,
@@ -73,11 +90,20 @@ from sessionspec.reference.coordinator import (
     context_dicts,
     leaf_entry,
     message_entry,
+    model_usage_of,
     seq_of,
+    settings_of,
     summary_slot_id,
 )
+from sessionspec.settings import SETTINGS_FIELD, SessionSettings
 from sessionspec.storage.files import FileSystem, OsFileSystem
-from sessionspec.storage.jsonl import JsonlLog, read_log, session_path, validate_session_id
+from sessionspec.storage.jsonl import (
+    JsonlLog,
+    ensure_directory,
+    read_log,
+    session_path,
+    validate_session_id,
+)
 from sessionspec.storage.log import Durability, RecoveryReport
 from sessionspec.tables.coordinator import (
     COORDINATOR_TABLE,
@@ -151,6 +177,10 @@ class ResumeReport:
     missing_first_kept: tuple[str, ...] = ()
     #: Entries on the active branch that failed validation and were skipped (COORD-024).
     invalid_entries: tuple[str, ...] = ()
+    #: The parent the branch walk could not find (a damaged or missing entry, COORD-045).
+    broken_parent: str | None = None
+    #: ``(id, line)`` of the entries the context lost behind that break (COORD-045).
+    lost_entries: tuple[tuple[str, int], ...] = ()
 
     @property
     def clean(self) -> bool:
@@ -193,6 +223,15 @@ class ResumeReport:
         for entry in self.invalid_entries:
             found.append(
                 Diagnostic("invalid_entry", f"entry {entry!r} failed validation and was skipped")
+            )
+        if self.broken_parent is not None:
+            lost = ", ".join(f"{entry} (line {line})" for entry, line in self.lost_entries)
+            found.append(
+                Diagnostic(
+                    "context_lost",
+                    f"the active branch breaks at the missing entry {self.broken_parent!r}; "
+                    + (f"the context lost {lost}" if lost else "no earlier entry was found"),
+                )
             )
         return tuple(found)
 
@@ -298,15 +337,33 @@ def _normalize_message(message: WireModel | Mapping[str, Any]) -> dict[str, Any]
     without pydantic; anything else (other types, unknown block kinds, values pydantic
     would coerce, invalid messages) is judged by pydantic, which gives the error."""
     if isinstance(message, WireModel):
-        message = message.to_json_dict()
+        try:
+            message = message.to_json_dict()
+        except ValueError as exc:  # a value pydantic cannot serialize, or nested too deep
+            raise CallerError(f"not a valid message: {exc}") from None
     normalized = _plain_message(message)
-    if normalized is not None:
-        return normalized
-    try:
-        model = _MESSAGE_ADAPTER.validate_python(message)
-    except ValidationError as exc:
-        raise CallerError(f"not a valid message: {exc.errors()[0]['msg']}") from None
-    return model.to_json_dict()
+    if normalized is None:
+        # COORD-015: strict, so "5", 1.0 or True is never taken for a number, "no" for a
+        # bool, or a number for a string.
+        try:
+            normalized = _MESSAGE_ADAPTER.validate_python(message, strict=True).to_json_dict()
+        except ValidationError as exc:
+            raise CallerError(f"not a valid message: {exc.errors()[0]['msg']}") from None
+        except (ValueError, TypeError, RecursionError) as exc:  # not JSON, nested too deep
+            raise CallerError(f"not a valid message: {exc}") from None
+    return normalized
+
+
+def _refuse_usage_keys(usage: Mapping[Any, Any]) -> None:
+    """WIRE-003: usage names exactly opi's four counters; a misspelt or provider-named key
+    (``input_token``, ``prompt_tokens``, ``cache_read_input_tokens``) is refused by name,
+    never dropped (provider shapes are translated at the edge)."""
+    unknown = sorted(repr(key) for key in usage if key not in _COUNTER_SET)
+    if unknown:
+        raise CallerError(
+            f"unknown usage counter {', '.join(unknown)}; the counters are "
+            f"{', '.join(COUNTER_NAMES)}"
+        )
 
 
 # -- messages normalized without pydantic (COORD-015) ------------------------------------
@@ -515,6 +572,9 @@ def _plain_message(message: Any) -> dict[str, Any] | None:
     return _plain_object(message, _MESSAGE_FIELDS[role], _MESSAGE_NAMES[role])
 
 
+_COUNTER_SET = frozenset(COUNTER_NAMES)
+
+
 def _normalize_usage(usage: Usage | Mapping[str, Any] | None) -> dict[str, int]:
     if usage is None:
         return dict.fromkeys(COUNTER_NAMES, 0)
@@ -527,10 +587,20 @@ def _normalize_usage(usage: Usage | Mapping[str, Any] | None) -> dict[str, int]:
             counters[name] = value
         else:
             return counters
+    if isinstance(usage, Usage):
+        if usage.model_extra:
+            _refuse_usage_keys(usage.model_extra)
+        return {name: int(getattr(usage, name)) for name in COUNTER_NAMES}
+    if not isinstance(usage, Mapping):
+        raise CallerError(f"usage is a mapping of counters or a Usage, not {usage!r}")
+    _refuse_usage_keys(usage)
     try:
-        model = usage if isinstance(usage, Usage) else Usage.model_validate(usage)
+        # COORD-131: strict, so "5", 1.0 or True is never taken for a count.
+        model = Usage.model_validate(dict(usage), strict=True)
     except ValidationError as exc:
-        raise CallerError(f"not a valid usage: {exc.errors()[0]['msg']}") from None
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"])
+        raise CallerError(f"not a valid usage: {where}: {error['msg']}") from None
     return {name: int(getattr(model, name)) for name in COUNTER_NAMES}
 
 
@@ -557,6 +627,8 @@ class _Branch:
     cycle: bool
     legacy_order: bool
     highest_seq: int
+    #: The parent id at which the walk stopped because no content entry has it (COORD-045).
+    broken_parent: str | None = None
 
 
 def _select_active_branch(entries: Sequence[Mapping[str, Any]]) -> _Branch:
@@ -608,11 +680,17 @@ def _select_active_branch(entries: Sequence[Mapping[str, Any]]) -> _Branch:
         walk.append(content[parent])
         parent = content[parent].get("parent_id")
     walk.reverse()
-    return _Branch(walk, tuple(reversed(dangling)), cycle, False, highest)
+    broken = parent if isinstance(parent, str) and not cycle else None
+    return _Branch(walk, tuple(reversed(dangling)), cycle, False, highest, broken)
 
 
-def _replay(entries: Sequence[Mapping[str, Any]], log_report: RecoveryReport | None) -> _Replay:
-    """Rebuild memory from a log's entries (file order)."""
+def _replay(
+    entries: Sequence[Mapping[str, Any]],
+    log_report: RecoveryReport | None,
+    lines: Sequence[int] | None = None,
+) -> _Replay:
+    """Rebuild memory from a log's entries (file order); ``lines`` (their line numbers in
+    the file) lets the report name the entries a broken branch lost (COORD-045)."""
     branch = _select_active_branch(entries)
     chain = branch.chain
     highest = branch.highest_seq
@@ -646,7 +724,7 @@ def _replay(entries: Sequence[Mapping[str, Any]], log_report: RecoveryReport | N
             continue
         try:
             message = _MESSAGE_ADAPTER.validate_python(payload.get("message")).to_json_dict()
-        except ValidationError:
+        except ValueError:  # invalid, or nested beyond what can be serialized (GEN-009)
             invalid.append(item_id)
             continue
         items.append(BufferItem.of_message(item_id, message))
@@ -661,8 +739,57 @@ def _replay(entries: Sequence[Mapping[str, Any]], log_report: RecoveryReport | N
         reconstructed=tuple((name, getattr(figures, name)) for name in reconstructed),
         missing_first_kept=tuple(missing),
         invalid_entries=tuple(invalid),
+        broken_parent=branch.broken_parent,
+        lost_entries=(
+            _lost_entries(entries, lines, log_report, chain)
+            if branch.broken_parent is not None and lines is not None
+            else ()
+        ),
     )
     return _Replay(_Memory(items, len(items), tip, figures, highest + 1), report)
+
+
+def _lost_entries(
+    entries: Sequence[Mapping[str, Any]],
+    lines: Sequence[int],
+    log_report: RecoveryReport | None,
+    chain: Sequence[Mapping[str, Any]],
+) -> tuple[tuple[str, int], ...]:
+    """The entries the active branch lost behind a damaged line, as ``(id, line)`` from the
+    root (COORD-045). Runs only when the walk from the tip stopped at a parent that no entry
+    has. The missing parent is taken to be the damaged line nearest before the branch's
+    root; the branch went on from the line just before that one (a message is the next
+    one's parent within a batch; a leaf names the tip the next batch continued from), as
+    the coordinator writes its batches. From there the parent links are walked as usual."""
+    if log_report is None or not chain:
+        return ()
+    root = chain[0]
+    root_line = next(line for entry, line in zip(entries, lines, strict=True) if entry is root)
+    damaged = [d.line for d in log_report.damage if d.line < root_line]
+    if not damaged:
+        return ()
+    at = max(damaged)
+    before = [index for index, line in enumerate(lines) if line < at]
+    if not before:
+        return ()
+    content: dict[str, int] = {}
+    for index, entry in enumerate(entries):
+        if entry.get("type") in _CONTENT_KINDS:
+            content.setdefault(str(entry.get("id")), index)
+    bridge = entries[before[-1]]
+    start = bridge.get("entry_id") if bridge.get("type") == "leaf" else bridge.get("id")
+    on_chain = {str(entry.get("id")) for entry in chain}
+    lost: list[tuple[str, int]] = []
+    seen: set[str] = set()
+    current = start
+    while isinstance(current, str) and current in content and current not in seen:
+        if current in on_chain:
+            break
+        seen.add(current)
+        index = content[current]
+        lost.append((current, lines[index]))
+        current = entries[index].get("parent_id")
+    return tuple(reversed(lost))
 
 
 def _figures(
@@ -692,14 +819,14 @@ def _figures(
         base.cache_write_tokens,
     ]
     turns = base.turns
-    foreign = False
+    foreign: list[Mapping[str, Any]] = []
     for entry in counted:
         if entry.get("type") != "message":
             continue
         message = entry.get("message")
         if not isinstance(message, Mapping):
             continue
-        foreign = True
+        foreign.append(message)
         if message.get("role") == "user":
             turns += 1
         elif message.get("role") == "assistant":
@@ -710,12 +837,17 @@ def _figures(
                     if type(value) is int and value >= 0:
                         counters[position] += value
     inp, out, cache_read, cache_write = counters
+    by_model = model_usage_of(foreign)  # COORD-062: priced by each message's own model
     if recorded is None:
-        rebuilt = Figures(inp, out, cache_read, cache_write, turns, sum(counters))
+        rebuilt = Figures(
+            inp, out, cache_read, cache_write, turns, sum(counters)
+        ).with_model_usage(by_model)
         return rebuilt, (*COUNTER_NAMES, "turns", "watermark")
     if not foreign:
         return recorded, ()
-    extended = Figures(inp, out, cache_read, cache_write, turns, recorded.watermark)
+    extended = Figures(
+        inp, out, cache_read, cache_write, turns, recorded.watermark, recorded.by_model
+    ).with_model_usage(by_model)
     return extended, (*COUNTER_NAMES, "turns")
 
 
@@ -725,10 +857,39 @@ def _active_extension_state(
     for entry in reversed(entries):
         if entry.get("type") == "extension_state":
             parent = entry.get("parent_id")
-            if parent is None or parent in chain_ids:
+            if parent is None or (type(parent) is str and parent in chain_ids):
                 found: Mapping[str, Any] = entry
                 return found
     return None
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _serialized(
+    method: Callable[Concatenate[SessionCoordinator, _P], _R],
+) -> Callable[Concatenate[SessionCoordinator, _P], _R]:
+    """COORD-070: one operation at a time per coordinator, whatever the threads. A second
+    thread waits until the first operation is durable and installed, so it plans from the
+    memory and head the first left; no acknowledged turn is lost. Reentrant, so
+    ``on_turn_end_simple`` holds it across its turn and its compaction."""
+
+    @functools.wraps(method)
+    def serialized(self: SessionCoordinator, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with self._mutex:
+            return method(self, *args, **kwargs)
+
+    return serialized
+
+
+def _message_list(new_messages: object) -> Sequence[Any]:
+    """GEN-009: a turn's messages are a list or a tuple (of messages), checked by type."""
+    if type(new_messages) is list or type(new_messages) is tuple:
+        return new_messages
+    if isinstance(new_messages, Sequence) and not isinstance(new_messages, str | bytes):
+        return new_messages
+    raise CallerError(f"new_messages must be a list of messages, not {new_messages!r:.80}")
 
 
 # --------------------------------------------------------------------------------------
@@ -769,11 +930,12 @@ class SessionCoordinator:
         self._pricing = pricing
         self._summarizer = summarizer
         self._clock = clock
+        self._mutex = threading.RLock()  # COORD-070
         self._head = log.head
         self._lifecycle: Lifecycle[CoordinatorState, CoordinatorEvent] = Lifecycle(
             COORDINATOR_TABLE
         )
-        if self._due(memory.figures):
+        if self._due(memory):
             # The replayed figures are already over the threshold (COORD-030).
             self._commit(_E.THRESHOLD_REACHED)
 
@@ -798,18 +960,24 @@ class SessionCoordinator:
     ) -> SessionCoordinator:
         """Create ``<dir>/<session_id>.jsonl`` holding only the header (COORD-006)."""
         fs = fs or OsFileSystem()
-        directory = os.fspath(dir)
-        fs.makedirs(directory)
+        _check_new_arguments(cwd, model, session_id, parent_session)  # GEN-009
+        redaction = _check_redaction(redaction)
+        _check_config(compaction_config)  # before anything is created
+        directory = _directory_text(dir)
+        ensure_directory(fs, directory)
         if session_id is None:
             session_id = _free_session_id(fs, directory, _generate_session_id(clock))
         validate_session_id(session_id)
         path = session_path(directory, session_id)
+        config = _check_config(compaction_config) or CompactionConfig()
         header = SessionHeader(
             id=session_id,
             timestamp=iso_timestamp(clock()),
             cwd=cwd,
             parent_session=parent_session,
         ).to_json_dict()
+        # COORD-027: the settings that decide are part of the session's state.
+        header[SETTINGS_FIELD] = SessionSettings(model, config).to_json()
         log = JsonlLog.create(path, header, fs=fs, durability=durability)
         return cls(
             log=log,
@@ -817,9 +985,9 @@ class SessionCoordinator:
             header=header,
             memory=_Memory([], 0, None, Figures(), 1),
             report=ResumeReport(),
-            config=compaction_config or CompactionConfig(),
+            config=config,
             model=model,
-            redaction=redaction or RedactionPolicy(),
+            redaction=_check_redaction(redaction),
             pricing=pricing,
             summarizer=summarizer,
             clock=clock,
@@ -830,7 +998,7 @@ class SessionCoordinator:
         cls,
         path: str | os.PathLike[str],
         compaction_config: CompactionConfig | None = None,
-        model: str = "",
+        model: str | None = None,
         *,
         fs: FileSystem | None = None,
         durability: Durability = Durability.SYNC,
@@ -842,9 +1010,14 @@ class SessionCoordinator:
         """Open a session file, cut crash residue, and replay it (COORD-020, COORD-021).
 
         The coordinator reads and replays the file itself: the caller passes only the path.
-        What the read found is in :attr:`recovery`.
+        What the read found is in :attr:`recovery`. The model and the compaction
+        configuration are the ones persisted in the file (COORD-027); an explicit argument
+        that differs overrides them and is recorded as a settings leaf before the
+        coordinator is returned (COORD-028).
         """
         fs = fs or OsFileSystem()
+        redaction = _check_redaction(redaction)
+        _check_config(compaction_config)
         # Reading a long log allocates one dict per line and no reference cycles; the cyclic
         # collector would rescan them again and again (it doubled the time of a 100,000-entry
         # resume). It is paused for the read and the replay, and restored as it was.
@@ -859,7 +1032,7 @@ class SessionCoordinator:
         cls,
         path: str | os.PathLike[str],
         compaction_config: CompactionConfig | None,
-        model: str,
+        model: str | None,
         fs: FileSystem,
         durability: Durability,
         redaction: RedactionPolicy | None,
@@ -875,8 +1048,22 @@ class SessionCoordinator:
             snapshot = log.snapshot
             if snapshot is None:  # pragma: no cover - open always sets it
                 raise StorageError(f"{path}: the log returned no snapshot")
-            replayed = _replay([r.entry for r in snapshot.records], snapshot.report)
+            entries = [r.entry for r in snapshot.records]
+            lines = [r.line for r in snapshot.records]
+            replayed = _replay(entries, snapshot.report, lines)
             header = snapshot.header
+            settings, changed = _resolve_settings(
+                settings_of(header, entries), _check_config(compaction_config), model
+            )
+            memory = replayed.memory
+            if changed:
+                # COORD-028: an explicit setting that differs from the file's is recorded
+                # (a leaf at the unchanged tip) before anything is decided with it.
+                leaf = leaf_entry(memory.next_seq, memory.tip, memory.figures,
+                                  iso_timestamp(clock()))
+                leaf[SETTINGS_FIELD] = settings.to_json()
+                log.append([leaf], expected_head=log.head)
+                memory = memory.moved(memory.tip, memory.figures, memory.next_seq + 1)
         except BaseException:
             log.close()
             raise
@@ -885,11 +1072,11 @@ class SessionCoordinator:
             log=log,
             fs=fs,
             header=header,
-            memory=replayed.memory,
+            memory=memory,
             report=replayed.report,
-            config=compaction_config or CompactionConfig(),
-            model=model,
-            redaction=redaction or RedactionPolicy(),
+            config=settings.compaction,
+            model=settings.model,
+            redaction=_check_redaction(redaction),
             pricing=pricing,
             summarizer=summarizer,
             clock=clock,
@@ -985,13 +1172,39 @@ class SessionCoordinator:
         return copy.deepcopy(context_dicts(self._memory.items))
 
     def cost_summary(self) -> CostBreakdown | None:
-        """The cost of the usage so far under the pricing table, which names its version
-        (COORD-060); ``None`` for a model the table does not know."""
+        """The cost of the usage so far, in ``Decimal`` USD, under the pricing table, which
+        names its version (COORD-060, COORD-062): each assistant message's usage at its own
+        ``provider:model``, and usage no message reports at the session's model. ``None``
+        when a model that spent tokens has no price (:meth:`unpriced_models` says which)."""
         table = self._pricing or PricingTable.default()
-        return cost_of(self.usage, self._model, table)
+        return cost_of_rows(self.usage_by_model(), table, self._model)
+
+    def unpriced_models(self) -> tuple[str, ...]:
+        """The model specs that spent tokens but have no price in the table (COORD-062): the
+        diagnostic behind a ``None`` cost."""
+        table = self._pricing or PricingTable.default()
+        return table.unpriced(self.usage_by_model())
+
+    def usage_by_model(self) -> tuple[UsageRow, ...]:
+        """The session's usage per ``provider:model`` as it is priced (COORD-062): each
+        assistant message's own usage, and what no message reports at the session's model."""
+        figures = self._memory.figures
+        totals = (
+            figures.input_tokens,
+            figures.output_tokens,
+            figures.cache_read_tokens,
+            figures.cache_write_tokens,
+        )
+        return attributed_usage(totals, figures.by_model, self._model)
+
+    @property
+    def settings(self) -> SessionSettings:
+        """The settings in force, as persisted in the file (COORD-027)."""
+        return SessionSettings(self._model, self._config)
 
     # -- turns (COORD-010..COORD-017, COORD-030) ---------------------------------------------
 
+    @_serialized
     def on_turn_end(
         self,
         new_messages: Sequence[WireModel | Mapping[str, Any]],
@@ -1003,12 +1216,12 @@ class SessionCoordinator:
         (one write, one fsync). Memory changes only after the append returned (COORD-002).
         """
         self._turn_end_target()  # the lifecycle's check (raises; changes nothing)
-        messages = [_normalize_message(m) for m in new_messages]
+        messages = [_normalize_message(m) for m in _message_list(new_messages)]
         counters = _normalize_usage(usage)
         batch, memory = self._plan_turn(messages, counters)
         self._persist(batch)
         self._memory = memory
-        return self._commit_turn(memory.figures)
+        return self._commit_turn(memory)
 
     def _plan_turn(
         self, messages: Sequence[dict[str, Any]], counters: Mapping[str, int]
@@ -1026,10 +1239,14 @@ class SessionCoordinator:
         for message in messages:
             entry_id = f"msg-{seq}"
             seq += 1
-            batch.append(message_entry(entry_id, parent, timestamp, for_log(message)))
-            added.append(BufferItem(entry_id, message, None))
+            # COORD-017: memory keeps exactly what the file gets (redacted in both).
+            persisted = for_log(message)
+            batch.append(message_entry(entry_id, parent, timestamp, persisted))
+            added.append(BufferItem(entry_id, persisted, None))
             parent = entry_id
         figures = memory.figures.after_turn(counters)
+        if any(message.get("role") == "assistant" for message in messages):
+            figures = figures.with_model_usage(model_usage_of(messages))  # COORD-062
         batch.append(leaf_entry(seq, parent, figures, timestamp))
         return batch, memory.extended(added, parent, figures, seq + 1)
 
@@ -1044,18 +1261,22 @@ class SessionCoordinator:
             return COORDINATOR_TABLE.step(_STATE_BY_NAME[name], _E.TURN_END)
         return target
 
-    def _commit_turn(self, figures: Figures) -> CompactionReason | None:
+    def _commit_turn(self, memory: _Memory) -> CompactionReason | None:
         state = _STATE_BY_NAME[self._lifecycle.state_name]
         after = self._turn_end_target()
         if after is not state:
             self._lifecycle.commit(_E.TURN_END)
-        # Not a table rule: whether the threshold is reached is a condition on the figures.
-        if self._due(figures):
+        # Not a table rule: whether the threshold is reached is a condition on the figures
+        # (or on the context, under the context-size trigger, COORD-037).
+        if self._due(memory):
             if after is CoordinatorState.READY:
                 self._commit(_E.THRESHOLD_REACHED)
             return CompactionReason.THRESHOLD
+        if after is CoordinatorState.COMPACTION_DUE:
+            self._commit(_E.THRESHOLD_CLEARED)  # a shorter context (COORD-037)
         return None
 
+    @_serialized
     def on_turn_end_simple(
         self,
         new_messages: Sequence[WireModel | Mapping[str, Any]],
@@ -1069,6 +1290,7 @@ class SessionCoordinator:
 
     # -- compaction (COORD-031..COORD-036) ---------------------------------------------------
 
+    @_serialized
     def execute_compaction(self, reason: CompactionReason | str) -> CompactionResult | None:
         """Compact the buffer now, whatever the reason (opi does not re-check the threshold).
 
@@ -1077,7 +1299,13 @@ class SessionCoordinator:
         raises. The compaction entry and its leaf are durable before memory changes.
         """
         self._lifecycle.check(_E.COMPACTION)
-        reason = CompactionReason(reason)
+        try:
+            reason = CompactionReason(reason)
+        except ValueError:
+            choices = ", ".join(repr(r.value) for r in CompactionReason)
+            raise CallerError(
+                f"compaction reason must be one of {choices}, not {reason!r}"
+            ) from None
         memory = self._memory
         plan = self._plan(reason)
         if plan is None:
@@ -1092,6 +1320,7 @@ class SessionCoordinator:
         slot = BufferItem.of_summary(summary_slot_id(entry_id), plan.summary)
         self._memory = _Memory.of((slot, *kept), entry_id, figures, memory.next_seq + 2)
         self._commit(_E.COMPACTION)
+        self._settle_due()  # a context still over the limit stays due (COORD-037)
         return CompactionResult(
             reason=reason,
             summary=plan.summary,
@@ -1109,17 +1338,20 @@ class SessionCoordinator:
 
     # -- branches and extension state (COORD-040, COORD-043) ---------------------------------
 
+    @_serialized
     def append_leaf(self, entry_id: str) -> None:
         """Make ``entry_id`` the active tip; durable before the tip moves (COORD-040).
 
         ``entry_id`` must be a message or compaction entry of this session, else
-        :class:`UnknownEntryError` and nothing is written.
+        :class:`UnknownEntryError`; the branch it selects must answer every tool call on it,
+        else :class:`UnpairedToolCallError` (COORD-044). Either way nothing is written.
         """
         self._lifecycle.check(_E.LEAF_MOVE)
         batch, memory = self._plan_leaf_move(entry_id)
         self._persist(batch)
         self._memory = memory
         self._commit(_E.LEAF_MOVE)
+        self._settle_due()  # the context changed (COORD-037)
 
     def _plan_leaf_move(self, entry_id: str) -> tuple[list[dict[str, Any]], _Memory]:
         memory = self._memory
@@ -1127,6 +1359,7 @@ class SessionCoordinator:
         leaf = leaf_entry(memory.next_seq, entry_id, memory.figures, timestamp)
         leaf["parent_id"] = entry_id
         if entry_id == memory.tip:
+            _refuse_unanswered(entry_id, memory.items)
             return [leaf], memory.moved(memory.tip, memory.figures, memory.next_seq + 1)
         # Not a table rule: the target must exist. Other branches are not in memory, so the
         # file is read once and replayed with the new leaf (what a resume would compute).
@@ -1136,8 +1369,10 @@ class SessionCoordinator:
         ):
             raise UnknownEntryError(entry_id)
         replayed = _replay([*entries, leaf], None).memory
+        _refuse_unanswered(entry_id, replayed.items)
         return [leaf], replayed.moved(replayed.tip, memory.figures, memory.next_seq + 1)
 
+    @_serialized
     def append_extension_state(self, state: Any) -> str:
         """Append an extension state entry parented to the tip; returns its id (COORD-043)."""
         self._lifecycle.check(_E.EXTENSION_STATE)
@@ -1157,6 +1392,7 @@ class SessionCoordinator:
 
     # -- fork (COORD-050, COORD-051) -------------------------------------------------------
 
+    @_serialized
     def fork(
         self, *, dir: str | os.PathLike[str] | None = None, session_id: str | None = None
     ) -> ForkResult:
@@ -1169,7 +1405,9 @@ class SessionCoordinator:
         leaves no fork or a complete one. The source file and this coordinator are unchanged.
         """
         self._lifecycle.check(_E.FORK)
-        directory = posixpath.dirname(self.session_path) if dir is None else os.fspath(dir)
+        if session_id is not None:
+            validate_session_id(session_id)
+        directory = posixpath.dirname(self.session_path) if dir is None else _directory_text(dir)
         timestamp = iso_timestamp(self._clock())
         entries = [r.entry for r in read_log(self.session_path, fs=self._fs).records]
         chain = _select_active_branch(entries).chain
@@ -1181,7 +1419,7 @@ class SessionCoordinator:
         seq = 1 + max((seq_of(str(e["id"])) for e in copied), default=0)
         copied.append(leaf_entry(seq, tip, Figures(), timestamp))
 
-        self._fs.makedirs(directory)
+        ensure_directory(self._fs, directory)
         if session_id is None:
             session_id = _free_session_id(self._fs, directory, _generate_session_id(self._clock))
         validate_session_id(session_id)
@@ -1195,12 +1433,14 @@ class SessionCoordinator:
             cwd=str(self._header.get("cwd", "")),
             parent_session=self.session_id,
         ).to_json_dict()
+        header[SETTINGS_FIELD] = self.settings.to_json()  # the fork decides alike (COORD-027)
         _write_fork(self._fs, temporary, final, header, copied)
         self._commit(_E.FORK)
         return ForkResult(session_id, final, self.session_id, len(copied))
 
     # -- closing -------------------------------------------------------------------------------
 
+    @_serialized
     def close(self) -> None:
         """Release the log and its lock. Further operations raise IllegalTransitionError."""
         if self._lifecycle.state is CoordinatorState.CLOSED:
@@ -1224,15 +1464,31 @@ class SessionCoordinator:
         if COORDINATOR_TABLE.step(self._lifecycle.state, event) is not self._lifecycle.state:
             self._lifecycle.commit(event)
 
-    def _due(self, figures: Figures) -> bool:
-        return should_compact(
-            self._config, figures.since_watermark(), CompactionReason.THRESHOLD
-        )
+    def _due(self, memory: _Memory) -> bool:
+        """Whether the threshold trigger fires for ``memory`` (COORD-030, COORD-037)."""
+        config = self._config
+        since = memory.figures.since_watermark()
+        if config.trigger is CompactionTrigger.CUMULATIVE:  # O(1): the turn's hot path
+            return should_compact(config, since, CompactionReason.THRESHOLD)
+        return compaction_due_now(config, since, memory.items)
+
+    def _settle_due(self) -> None:
+        """Bring the state in line with :meth:`_due` after an operation that changed the
+        buffer without a turn: a leaf move, or a compaction that left the context over the
+        limit (COORD-030, COORD-037). Under the cumulative trigger a leaf move changes
+        nothing and a compaction leaves nothing counted, so this fires only for a zero
+        threshold."""
+        due = self._due(self._memory)
+        state = self._lifecycle.state
+        if due and state is CoordinatorState.READY:
+            self._commit(_E.THRESHOLD_REACHED)
+        elif not due and state is CoordinatorState.COMPACTION_DUE:
+            self._commit(_E.THRESHOLD_CLEARED)
 
     def _for_log(self, message: dict[str, Any]) -> dict[str, Any]:
-        """The form of ``message`` the file gets (COORD-017). Redaction touches only assistant
-        tool-call arguments and tool-result details (COORD-150); a message with neither is
-        written as it is, without the copy."""
+        """The form of ``message`` the file gets and memory keeps (COORD-017). Redaction
+        touches only assistant tool-call arguments and tool-result details (COORD-150); a
+        message with neither is written as it is, without the copy."""
         role = message.get("role")
         if role == "assistant":
             if any(block.get("type") == "tool_call" for block in message["content"]):
@@ -1249,6 +1505,81 @@ class SessionCoordinator:
         except LogFailedError:
             self._commit(_E.WRITE_FAILURE)
             raise
+
+
+def _directory_text(directory: object) -> str:
+    """A directory argument as text, or a :class:`CallerError` (GEN-009)."""
+    if isinstance(directory, os.PathLike):
+        directory = os.fspath(directory)
+    if type(directory) is not str:
+        raise CallerError(f"a directory is a string or a path object, not {directory!r}")
+    return directory
+
+
+def _check_new_arguments(
+    cwd: object, model: object, session_id: object, parent_session: object
+) -> None:
+    """GEN-009: the arguments of :meth:`SessionCoordinator.new` that name or fill the header
+    are checked before anything is created."""
+    if type(cwd) is not str:
+        raise CallerError(f"cwd must be a string, not {cwd!r}")
+    if type(model) is not str:
+        raise CallerError(f"model must be a string, not {model!r}")
+    if parent_session is not None and type(parent_session) is not str:
+        raise CallerError(f"parent_session must be a string or None, not {parent_session!r}")
+    if session_id is not None:
+        validate_session_id(session_id)  # type: ignore[arg-type]
+    for name, value in (("cwd", cwd), ("model", model), ("parent_session", parent_session)):
+        if type(value) is str:
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise CallerError(f"{name} is not valid Unicode text: {value!r}") from None
+
+
+def _check_redaction(redaction: object) -> RedactionPolicy:
+    """The policy in force (COORD-155): the caller's, or secrets only by default."""
+    if redaction is None:
+        return RedactionPolicy()
+    if not isinstance(redaction, RedactionPolicy):
+        raise CallerError(
+            f"redaction must be a RedactionPolicy or None, got {type(redaction).__name__}"
+        )
+    return redaction
+
+
+def _check_config(config: object) -> CompactionConfig | None:
+    if config is not None and not isinstance(config, CompactionConfig):
+        raise CallerError(
+            f"compaction_config must be a CompactionConfig or None, got {type(config).__name__}"
+        )
+    return config
+
+
+def _resolve_settings(
+    persisted: SessionSettings | None, config: CompactionConfig | None, model: object
+) -> tuple[SessionSettings, bool]:
+    """The settings a reopen uses, and whether they differ from the file's (COORD-028).
+
+    No argument: the file's settings (the defaults for a file that has none). An explicit
+    argument wins; it is recorded only when it changes what a reopen without arguments
+    would decide."""
+    if model is not None and not isinstance(model, str):
+        raise CallerError(f"model must be a string or None, got {type(model).__name__}")
+    base = persisted or SessionSettings()
+    chosen = SessionSettings(
+        base.model if model is None else model,
+        base.compaction if config is None else config,
+    )
+    return chosen, chosen.to_json() != base.to_json()
+
+
+def _refuse_unanswered(entry_id: str, items: Sequence[BufferItem]) -> None:
+    """COORD-044: a leaf move must not select a branch whose context holds a tool call that
+    no tool result on it answers (every provider rejects such a context)."""
+    unanswered = unanswered_tool_calls(items)
+    if unanswered:
+        raise UnpairedToolCallError(entry_id, unanswered)
 
 
 def _free_session_id(fs: FileSystem, directory: str, base: str) -> str:
@@ -1283,7 +1614,7 @@ def _write_fork(
         fs.rename(temporary, final)
         renamed = True
         fs.fsync_dir(directory)
-    except (OSError, StorageError) as exc:
+    except (OSError, SessionSpecError) as exc:
         # Best effort: take back whatever became visible, so a retry starts clean.
         for leftover in (final,) if renamed else (temporary,):
             try:

@@ -56,8 +56,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar, get_args
 
+import orjson
+
 from sessionspec.errors import (
     AppendFailedError,
+    BadHeaderError,
     CallerError,
     IllegalTransitionError,
     LogFailedError,
@@ -73,7 +76,7 @@ from sessionspec.reference.realtime import (
 )
 from sessionspec.storage.files import FileSystem
 from sessionspec.storage.jsonl import JsonlLog
-from sessionspec.storage.log import Durability
+from sessionspec.storage.log import Durability, RecoveryReport
 from sessionspec.tables.realtime import (
     TRANSCRIPT_TABLE,
     ItemState,
@@ -100,7 +103,9 @@ __all__ = [
     "ApplyOutcome",
     "CoordinatorSink",
     "InvalidRealtimeEventError",
+    "JournalRecovery",
     "RealtimeTranscript",
+    "SkippedJournalEntry",
     "TurnSink",
 ]
 
@@ -136,6 +141,33 @@ class ApplyOutcome:
     def is_inert(self) -> bool:
         return not self.messages
 
+
+@dataclass(frozen=True, slots=True)
+class SkippedJournalEntry:
+    """A committed journal entry that replay skipped (RT-049): where it is and why."""
+
+    line: int
+    offset: int
+    entry_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class JournalRecovery:
+    """What reopening a journal found (RT-049): the log's findings and the skipped entries.
+
+    A transcript that was created, not reopened, has an empty report."""
+
+    log: RecoveryReport | None = None
+    skipped: tuple[SkippedJournalEntry, ...] = ()
+
+    @property
+    def clean(self) -> bool:
+        return not self.skipped and (self.log is None or self.log.clean)
+
+
+#: The range of a journal entry's ``ts`` (an ``I64`` millisecond time, WIRE-001).
+_TS_MAX = 2**63 - 1
 
 _DUPLICATE = ApplyOutcome(ApplyStatus.DUPLICATE)
 _ACCEPTED = ApplyOutcome(ApplyStatus.ACCEPTED)
@@ -377,6 +409,8 @@ class RealtimeTranscript:
         self._raw: Mapping[str, Any] | None = None
         self._new_messages: list[UserMessage | AssistantMessage] = []
         self._dirty = False
+        #: What reopening the journal found (RT-049); empty for a new transcript.
+        self.recovery = JournalRecovery()
         self._handlers: dict[str, Callable[[Mapping[str, Any]], ApplyOutcome]] = {
             kind: getattr(self, name) for kind, name in _HANDLERS.items()
         }
@@ -439,20 +473,45 @@ class RealtimeTranscript:
         snapshot = journal.snapshot
         assert snapshot is not None
         header = snapshot.header
-        transcript = cls(
-            api=header["api"], provider=header["provider"], model=header["model"], clock=clock
-        )
         try:
+            try:
+                transcript = cls(
+                    api=header["api"],
+                    provider=header["provider"],
+                    model=header["model"],
+                    clock=clock,
+                )
+            except CallerError as exc:  # GEN-009: a bad file is not the caller's fault
+                raise BadHeaderError(path, str(exc)) from None
             # Replay through apply: a delta takes the same fast path as when it was live.
+            # RT-049: an entry that is not an event with an integer ``ts``, or whose event
+            # is invalid, is skipped and reported, as the coordinator skips an invalid
+            # entry; it never makes the journal unopenable.
             apply = transcript.apply
+            skipped: list[SkippedJournalEntry] = []
             for record in snapshot.records:
                 entry = record.entry
-                transcript._now = int(entry["ts"])
-                apply(entry["event"])
+                ts, event = entry.get("ts"), entry.get("event")
+                reason = ""
+                if type(ts) is not int or not 0 <= ts <= _TS_MAX:
+                    reason = "no integer ts in 0..2^63-1"
+                elif type(event) is not dict:
+                    reason = "no event object"
+                else:
+                    transcript._now = ts
+                    try:
+                        apply(event)
+                    except InvalidRealtimeEventError as exc:
+                        reason = f"invalid event: {exc}"
+                if reason:
+                    skipped.append(
+                        SkippedJournalEntry(record.line, record.offset, str(entry["id"]), reason)
+                    )
             transcript._now = None
         except BaseException:
             journal.close()
             raise
+        transcript.recovery = JournalRecovery(snapshot.report, tuple(skipped))
         transcript._new_messages = []
         transcript._next_entry = journal.head + 1
         transcript._journal = journal
@@ -669,6 +728,10 @@ class RealtimeTranscript:
         entry = {"type": "event", "id": str(self._next_entry), "ts": self._stamp(), "event": event}
         if self._group_commit:
             entry["event"] = _copy_event(event)
+            try:  # GEN-009: an event the journal cannot write is refused now, not at flush
+                orjson.dumps(entry)
+            except TypeError as exc:
+                raise _bad(f"the event cannot be journaled: {exc}") from None
             self._pending.append(entry)
         else:
             try:
@@ -1059,7 +1122,7 @@ class RealtimeTranscript:
     def _on_completed(self, raw: Mapping[str, Any]) -> ApplyOutcome:
         response_id = _req_str(raw, "response_id").strip()
         stop_reason = raw.get("stop_reason")
-        if stop_reason not in _STOP_REASONS:
+        if type(stop_reason) is not str or stop_reason not in _STOP_REASONS:  # GEN-009
             raise _bad(f"assistant_turn_completed: unknown stop_reason {stop_reason!r}")
         usage = _usage_dict(raw.get("usage", {}))
         key = _completion_key(response_id, stop_reason, usage)

@@ -16,7 +16,18 @@ Rules
   Nothing else is ever rewritten: a bad or missing header is :class:`BadHeaderError` and
   the file is left exactly as it is.
 * One writer: opening or creating for writing takes an exclusive lock; a second writer gets
-  :class:`LogLockedError` (LOG-011).
+  :class:`LogLockedError` (LOG-011). Threads sharing one writer are serialized by a lock per
+  object (LOG-023). Before every write the writer checks that the file still has exactly
+  the bytes it wrote; a foreign append is refused with :class:`ForeignWriteError` and never
+  overwritten (LOG-022). A writer dropped without ``close()`` releases its lock when it is
+  collected, with a ``ResourceWarning`` (LOG-015).
+* A new log appears under its name complete or not at all: the header is written and
+  fsynced under a temporary name, linked into place (``link(2)`` never replaces a file),
+  and the directory fsynced (LOG-016). A crash or a racing reader never sees an empty stub.
+* Files of another format (opi's or pi's layout without entry ids, opi v2, pi v3, other
+  tools' transcripts) raise :class:`ForeignFormatError` and are never written (LOG-021).
+* Paths are checked before they are opened: a directory, a FIFO or a device is a
+  :class:`PathKindError`, an operating-system refusal a :class:`LogAccessError` (GEN-009).
 * A failed append is cut back; if the cut-back fails too the log enters ``failed``
   (LOG-005, LOG-006).
 
@@ -34,7 +45,10 @@ and ``id``), so resuming a long log costs little more than decoding it.
 from __future__ import annotations
 
 import errno
+import os
 import posixpath
+import threading
+import warnings
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -49,14 +63,19 @@ from sessionspec.errors import (
     CallerError,
     CorruptLogError,
     DuplicateEntryIdError,
+    ForeignFormatError,
+    ForeignWriteError,
     HeadConflictError,
     IllegalTransitionError,
     InvalidSessionIdError,
+    LogAccessError,
     LogFailedError,
+    LogLockedError,
+    PathKindError,
     StorageError,
 )
 from sessionspec.lifecycle import Lifecycle
-from sessionspec.storage.files import FileHandle, FileLock, FileSystem, OsFileSystem
+from sessionspec.storage.files import FileHandle, FileKind, FileLock, FileSystem, OsFileSystem
 from sessionspec.storage.framing import (
     CRC_MARKER,
     CRC_SUFFIX_LENGTH,
@@ -83,6 +102,7 @@ __all__ = [
     "JsonlLog",
     "LogCreateError",
     "LogNotFoundError",
+    "ensure_directory",
     "read_log",
     "scan_log_bytes",
     "session_path",
@@ -106,16 +126,95 @@ class LogCreateError(StorageError):
     """Creating a new log failed; the partial file was removed where possible."""
 
 
+#: The longest file name most file systems take, in bytes (``NAME_MAX``).
+_NAME_MAX = 255
+#: What a session id gets around it as a file name at most: a fork's temporary file
+#: ``.<id>.jsonl.tmp`` is itself created under ``.<that>.<16 hex digits>.tmp`` (LOG-016).
+_NAME_OVERHEAD = len("..") + len(".jsonl.tmp") + len(".") + 16 + len(".tmp")
+
+
 def validate_session_id(session_id: str) -> str:
     """Return ``session_id`` if it is safe as a file name, else raise (LOG-012).
 
-    Refused: empty or blank ids, ``.`` and ``..``, anything with ``/``, ``\\`` or NUL.
+    Refused: empty or blank ids, ``.`` and ``..``, anything with ``/``, ``\\`` or NUL, an id
+    that is not valid Unicode text (a lone surrogate), and one too long for a file name
+    (more than 255 bytes in UTF-8 with the suffixes the log adds).
     """
-    if not isinstance(session_id, str) or not session_id.strip():
+    if type(session_id) is not str or not session_id.strip():
         raise InvalidSessionIdError(f"session id must be a non-empty string: {session_id!r}")
     if session_id in (".", "..") or any(c in session_id for c in "/\\\0"):
         raise InvalidSessionIdError(f"session id is not a safe file name: {session_id!r}")
+    try:
+        size = len(session_id.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise InvalidSessionIdError(
+            f"session id is not valid Unicode text: {session_id!r}"
+        ) from None
+    if size + _NAME_OVERHEAD > _NAME_MAX:
+        raise InvalidSessionIdError(
+            f"session id is {size} bytes; at most {_NAME_MAX - _NAME_OVERHEAD} fit a file name"
+        )
     return session_id
+
+
+def _check_path(path: object) -> str:
+    if type(path) is not str:
+        if isinstance(path, os.PathLike):
+            path = os.fspath(path)
+        if type(path) is not str:
+            raise CallerError(f"a path must be a string or a path object, not {path!r}")
+    if not path or "\0" in path:
+        raise CallerError(f"not a usable path: {path!r}")
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        raise CallerError(f"path is not valid Unicode text: {path!r}") from None
+    return path
+
+
+def ensure_directory(fs: FileSystem, directory: str) -> None:
+    """Make ``directory`` (``""`` is the current directory) or raise a typed error (GEN-009):
+    :class:`PathKindError` when it, or a parent, is not a directory; :class:`LogCreateError`
+    when the operating system refuses."""
+    if directory == "":
+        return
+    directory = _check_path(directory)
+    found = _kind(fs, directory)
+    if found == "directory":
+        return
+    if found != "missing":
+        raise PathKindError(directory, "a directory", _KIND_NAMES[found])
+    try:
+        fs.makedirs(directory)
+    except (FileExistsError, NotADirectoryError) as exc:
+        raise PathKindError(directory, "a directory", "a file in the way") from exc
+    except OSError as exc:
+        raise LogCreateError(f"{directory}: could not create the directory: {exc}") from exc
+
+
+_KIND_NAMES = {
+    "file": "a regular file",
+    "directory": "a directory",
+    "other": "a FIFO, socket or device",
+    "missing": "nothing",
+}
+
+
+def _kind(fs: FileSystem, path: str) -> FileKind:
+    try:
+        return fs.kind(path)
+    except OSError as exc:  # a name too long, a search permission denied, ...
+        raise LogAccessError(f"{path}: cannot look at the path: {exc}") from exc
+
+
+def _require_log_file(fs: FileSystem, path: str) -> None:
+    """Refuse, before anything is opened, a path that is not a regular file (GEN-009)."""
+    found = _kind(fs, path)
+    if found == "file":
+        return
+    if found == "missing":
+        raise LogNotFoundError(errno.ENOENT, "no log file", path)
+    raise PathKindError(path, "a session file", _KIND_NAMES[found])
 
 
 def session_path(directory: str, session_id: str) -> str:
@@ -191,21 +290,32 @@ def _scan(
     first_newline = data.find(b"\n")
     if first_newline < 0:
         raise BadHeaderError(path, "the header line is incomplete (no newline)")
-    header_end = first_newline - 1 if data.startswith(b"\r", first_newline - 1) else first_newline
+    # LOG-008: a CR ends the header only when it is the byte before its newline (a file
+    # that starts with a newline has no such byte; data[-1] is not it).
+    header_end = first_newline
+    if first_newline > 0 and data[first_newline - 1] == 13:
+        header_end -= 1
     header_kind, header_obj, header_seq, reason = _decode_line(data, view, 0, header_end)
     if header_kind is LineKind.BAD or header_obj is None:
+        _raise_if_foreign_document(data, path)
         raise BadHeaderError(path, reason)
+    _raise_if_foreign_header(header_obj, header_model, path)
     if header_kind is LineKind.PENDING or (header_seq not in (None, 0)):
         raise BadHeaderError(path, "the header must be a complete batch with ss_seq 0")
     try:
-        header_model.model_validate(header_obj)
+        header_model.model_validate(header_obj, strict=True)
     except ValidationError as exc:
         raise BadHeaderError(path, _first_error(exc)) from None
+    except (ValueError, RecursionError) as exc:  # a value nested beyond any limit
+        raise BadHeaderError(path, f"header cannot be validated: {exc}") from None
 
     # Pass 1: split and decode every complete line (blank lines are skipped, as opi does).
     kinds: list[LineKind] = []
     lines: list[tuple[int, int, int, dict[str, Any] | None, int | None, str]] = []
     torn: tuple[int, int, int] | None = None
+    # LOG-021: unframed lines of a known type, and how many of them carry a string id.
+    legacy_known = legacy_with_id = 0
+    first_legacy: tuple[int, int] | None = None
     find, startswith, crc32, loads = data.find, data.startswith, zlib.crc32, orjson.loads
     mask, end_kind, pending_kind = 0xFFFFFFFF, LineKind.END, LineKind.PENDING
     number = 1
@@ -243,7 +353,29 @@ def _scan(
             kind, obj, seq, reason = _decode_line(data, view, pos, end)
             kinds.append(kind)
             lines.append((number, pos, length, obj, seq, reason))
+            if kind is LineKind.LEGACY and obj is not None:
+                legacy_type = obj.get("type")
+                if type(legacy_type) is str and legacy_type in entry_types:
+                    legacy_known += 1
+                    legacy_with_id += type(obj.get("id")) is str
+                    if first_legacy is None:
+                        first_legacy = (number, pos)
         pos = newline + 1
+    if (
+        legacy_known
+        and not legacy_with_id
+        and LineKind.END not in kinds  # a file we wrote has framed lines: damage, not a format
+        and LineKind.PENDING not in kinds
+    ):
+        assert first_legacy is not None
+        raise ForeignFormatError(
+            path,
+            "opi-v1-without-ids" if header_model is SessionHeader else "journal-without-ids",
+            f"{legacy_known} entries and none has an id (an older layout this package does "
+            "not read or write; convert the file first)",
+            line=first_legacy[0],
+            offset=first_legacy[1],
+        )
 
     # Pass 2: the pure classification decides each line's fate from the kinds alone.
     fates = classify_lines(tuple(kinds))
@@ -291,7 +423,12 @@ def _scan(
         assert obj is not None
         entry_type = obj.get("type")
         entry_id = obj.get("id")
-        if entry_type in entry_types and type(entry_id) is str and entry_id not in seen_ids:
+        if (
+            type(entry_type) is str  # a list or an object is not hashable (GEN-009)
+            and entry_type in entry_types
+            and type(entry_id) is str
+            and entry_id not in seen_ids
+        ):
             seen_ids.add(entry_id)
             records.append(LogRecord(position, number, offset, obj))
             continue
@@ -309,6 +446,51 @@ def _scan(
         damage.append(Damage(DamageKind.TORN_TAIL, number, offset, length, "no final newline"))
     report = RecoveryReport(tuple(damage), size, kept_bytes)
     return LogSnapshot(header_obj, records, report, position)
+
+
+#: Header ``type`` values of the formats this package knows, by the name it reports.
+_HEADER_TYPES = {
+    "session": "opi-session-v1",
+    "sessionspec.realtime_journal": "sessionspec-realtime-journal",
+}
+
+
+def _raise_if_foreign_header(
+    header: dict[str, Any], header_model: type[BaseModel], path: str
+) -> None:
+    """LOG-021: name the format of a first line that is another format's header."""
+    kind = header.get("type")
+    version = header.get("version")
+    detected: str | None = None
+    reason = "the first line is another format's header"
+    if kind == "session" and (version == 2 or "runtime_input_binding" in header):
+        detected, reason = "opi-session-v2", f"session version {version!r} is not supported"
+    elif kind == "session" and type(version) is int and version >= 3:
+        detected, reason = f"pi-session-v{version}", f"session version {version} is not supported"
+    elif type(kind) is str and kind in _HEADER_TYPES:
+        expected = header_model.model_fields.get("type")
+        if expected is not None and expected.default != kind:
+            detected = _HEADER_TYPES[kind]
+    elif kind == "session_meta" or {"id", "timestamp", "instructions"} <= header.keys():
+        detected = "codex-rollout"
+    elif "leafUuid" in header or ("sessionId" in header and "uuid" in header):
+        detected = "claude-code-transcript"
+    if detected is not None:
+        raise ForeignFormatError(path, detected, reason)
+
+
+def _raise_if_foreign_document(data: bytes, path: str) -> None:
+    """LOG-021: a whole-file JSON document (meerkat's session) instead of JSON lines."""
+    if not data.lstrip().startswith(b"{"):
+        return
+    try:
+        document = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return
+    if type(document) is dict and type(document.get("messages")) is list:
+        raise ForeignFormatError(
+            path, "json-session-document", "a whole-file JSON session, not JSON lines"
+        )
 
 
 def _first_error(exc: ValidationError) -> str:
@@ -338,10 +520,14 @@ def read_log(
     raises :class:`CorruptLogError` naming the first damaged line and its byte offset.
     """
     fs = fs or OsFileSystem()
+    path = _check_path(path)
+    _require_log_file(fs, path)
     try:
         data = fs.read_bytes(path)
     except FileNotFoundError as exc:
         raise LogNotFoundError(errno.ENOENT, "no log file", path) from exc
+    except OSError as exc:
+        raise LogAccessError(f"{path}: cannot read the log: {exc}") from exc
     snapshot = scan_log_bytes(data, path=path, header_model=header_model, entry_types=entry_types)
     if strict:
         _raise_if_damaged(path, snapshot.report)
@@ -378,6 +564,8 @@ class JsonlLog:
         self._durability = durability
         self._entry_types = entry_types
         self._lifecycle: Lifecycle[LogState, LogEvent] = Lifecycle(LOG_TABLE)
+        #: Serializes appends from threads sharing this writer (LOG-023).
+        self._mutex = threading.Lock()
         #: What :meth:`open` read (``None`` after :meth:`create`). Drop it after replay.
         self.snapshot = snapshot
 
@@ -394,37 +582,65 @@ class JsonlLog:
         header_model: type[BaseModel] = SessionHeader,
         entry_types: frozenset[str] = ENTRY_TYPES,
     ) -> JsonlLog:
-        """Create a new log holding only ``header``; durable name and bytes (LOG-016)."""
+        """Create a new log holding only ``header``; durable name and bytes (LOG-016).
+
+        The header is written and fsynced under a temporary name in the same directory,
+        which is locked and then linked to ``path`` (``link`` fails if ``path`` exists, so
+        nothing is ever replaced), and the directory is fsynced. A reader, a racing
+        :meth:`open` or a crash sees no file or the complete header, never an empty stub;
+        on any failure the temporary name is removed and nothing stays behind.
+        """
         fs = fs or OsFileSystem()
+        path = _check_path(path)
         try:
-            header_model.model_validate(header)
+            header_model.model_validate(header, strict=True)
         except ValidationError as exc:
             raise CallerError(f"invalid header: {_first_error(exc)}") from None
         _check_no_framing(header)
-        body = orjson.dumps(dict(header))
+        try:
+            body = orjson.dumps(dict(header))
+        except TypeError as exc:
+            raise CallerError(f"header is not JSON-serializable: {exc}") from exc
         directory = posixpath.dirname(path)
-        fs.makedirs(directory)
-        try:
-            handle = fs.create_exclusive(path)
-        except FileExistsError as exc:
-            raise CallerError(f"{path}: a log already exists there") from exc
+        ensure_directory(fs, directory)
+        existing = _kind(fs, path)
+        if existing == "file":
+            raise CallerError(f"{path}: a log already exists there")
+        if existing != "missing":
+            raise PathKindError(path, "a new session file", _KIND_NAMES[existing])
+        temporary = posixpath.join(
+            directory, f".{posixpath.basename(path)}.{os.urandom(8).hex()}.tmp"
+        )
+        line = frame_line(body, 0, True)
+        handle: FileHandle | None = None
         lock: FileLock | None = None
+        linked = False
         try:
-            lock = fs.lock(path)
-            line = frame_line(body, 0, True)
+            handle = fs.create_exclusive(temporary)
+            lock = fs.lock(temporary)  # flock belongs to the file: it holds under `path` too
             handle.pwrite(line, 0)
             handle.fsync()
+            try:
+                fs.link(temporary, path)
+            except FileExistsError as exc:
+                raise CallerError(f"{path}: a log already exists there") from exc
+            linked = True
+            fs.remove(temporary)
             fs.fsync_dir(directory)
-        except OSError as exc:
-            handle.close()
+        except Exception as exc:  # not a crash (BaseException): a dead process cleans nothing
+            if handle is not None:
+                handle.close()
             if lock is not None:
                 lock.release()
-            try:
-                fs.remove(path)
-                fs.fsync_dir(directory)
-            except OSError:
-                pass
-            raise LogCreateError(f"{path}: could not create the log: {exc}") from exc
+            for leftover in (path, temporary) if linked else (temporary,):
+                try:
+                    if fs.kind(leftover) == "file":
+                        fs.remove(leftover)
+                except OSError:
+                    pass
+            if isinstance(exc, OSError | LogLockedError):
+                raise LogCreateError(f"{path}: could not create the log: {exc}") from exc
+            raise
         return cls(
             path,
             fs,
@@ -450,11 +666,19 @@ class JsonlLog:
     ) -> JsonlLog:
         """Open an existing log for writing: lock, read, cut a torn or uncommitted tail."""
         fs = fs or OsFileSystem()
-        if not fs.exists(path):
-            raise LogNotFoundError(errno.ENOENT, "no log file", path)
-        lock = fs.lock(path)
+        path = _check_path(path)
+        _require_log_file(fs, path)
+        try:
+            lock = fs.lock(path)
+        except FileNotFoundError as exc:
+            raise LogNotFoundError(errno.ENOENT, "no log file", path) from exc
+        except OSError as exc:
+            raise LogAccessError(f"{path}: cannot open the log: {exc}") from exc
         try:
             handle = fs.open_rw(path)
+        except OSError as exc:
+            lock.release()
+            raise LogAccessError(f"{path}: cannot open the log for writing: {exc}") from exc
         except BaseException:
             lock.release()
             raise
@@ -470,6 +694,10 @@ class JsonlLog:
             # died, or whose fsync failed, left it there); make it durable before
             # anything is built on it, and make the cut durable too.
             handle.fsync()
+        except OSError as exc:
+            handle.close()
+            lock.release()
+            raise LogAccessError(f"{path}: cannot read or repair the log: {exc}") from exc
         except BaseException:
             handle.close()
             lock.release()
@@ -520,30 +748,49 @@ class JsonlLog:
         :class:`AppendFailedError` when the write failed and was cut back (LOG-005);
         :class:`LogFailedError` when the cut-back failed too (LOG-006).
         """
-        self._check_writable()
-        if expected_head is not None and expected_head != self._head:
-            raise HeadConflictError(expected_head, self._head)
-        data, ids = self._encode_batch(entries)
-        start = self._size
-        try:
-            self._handle.pwrite(data, start)
-            if self._durability is Durability.SYNC:
-                self._handle.fsync()
-        except OSError as exc:
-            self._cut_back(start, exc)
-            raise AppendFailedError(f"{self.path}: append failed and was undone: {exc}") from exc
-        self._size = start + len(data)
-        self._head += len(entries)
-        self._ids.update(ids)
-        return self._head
+        with self._mutex:  # LOG-023: one append at a time, whatever the threads
+            self._check_writable()
+            if expected_head is not None and expected_head != self._head:
+                raise HeadConflictError(expected_head, self._head)
+            data, ids = self._encode_batch(entries)
+            start = self._size
+            self._check_own_bytes(start)
+            try:
+                self._handle.pwrite(data, start)
+                if self._durability is Durability.SYNC:
+                    self._handle.fsync()
+            except OSError as exc:
+                self._cut_back(start, exc)
+                raise AppendFailedError(
+                    f"{self.path}: append failed and was undone: {exc}"
+                ) from exc
+            self._size = start + len(data)
+            self._head += len(entries)
+            self._ids.update(ids)
+            return self._head
 
     def close(self) -> None:
         """Release the lock and the file. Closing twice is harmless."""
-        if self._lifecycle.state is LogState.CLOSED:
+        with self._mutex:
+            if self._lifecycle.state is LogState.CLOSED:
+                return
+            self._handle.close()
+            self._lock.release()
+            self._lifecycle.commit(LogEvent.CLOSE)
+
+    def __del__(self) -> None:
+        # LOG-015: a writer dropped without close() must not keep its lock for the life of
+        # the process. Warn as Python's own files do, then release.
+        lifecycle = getattr(self, "_lifecycle", None)
+        if lifecycle is None or lifecycle.state_name == LogState.CLOSED.value:
             return
-        self._handle.close()
-        self._lock.release()
-        self._lifecycle.commit(LogEvent.CLOSE)
+        warnings.warn(
+            f"unclosed session log {self.path!r}", ResourceWarning, stacklevel=2, source=self
+        )
+        try:
+            self._handle.close()
+        finally:
+            self._lock.release()
 
     def __enter__(self) -> JsonlLog:
         return self
@@ -598,6 +845,28 @@ class JsonlLog:
             ids.append(entry_id)
             lines.append(frame_line(body, first_seq + index, index == last))
         return b"".join(lines), ids
+
+    def _check_own_bytes(self, size: int) -> None:
+        """LOG-022: the file must hold exactly the bytes this writer wrote, under its name.
+        Another process that appended without the lock (a plain ``>>``), cut the file, or
+        replaced or removed it is detected here, before anything is written, and the log
+        refuses every further write: the foreign bytes are neither overwritten nor cut, and
+        no acknowledged batch goes to a file that no longer has the log's name."""
+        try:
+            actual = self._handle.named_size(self.path)
+        except OSError as exc:
+            actual = -1
+            cause: str = f"it cannot be looked at ({exc})"
+        else:
+            cause = f"it has {actual} bytes, this writer wrote {size}"
+            if actual is None:
+                cause = "its name now names another file, or nothing (replaced or removed)"
+        if actual != size:
+            self._lifecycle.commit(LogEvent.CUT_BACK_FAILED)
+            raise ForeignWriteError(
+                f"{self.path}: the file changed under this writer: {cause}; nothing was "
+                "written, and the log refuses writes until it is opened again"
+            )
 
     def _cut_back(self, start: int, cause: OSError) -> None:
         """Restore the file to ``start`` bytes, durably; on failure enter ``failed``."""

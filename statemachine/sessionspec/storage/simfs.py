@@ -15,11 +15,15 @@ may be torn at any byte; a truncation not yet synced may or may not have happene
 crash every image is durable again and every open handle and lock is dead.
 
 Faults. :meth:`arm` makes the n-th later call of one operation (``write``, ``fsync``,
-``truncate``, ``rename``, ``fsync_dir``, ``create``, ``open``) raise ``OSError(EIO)``; a
+``truncate``, ``rename``, ``link``, ``fsync_dir``, ``create``, ``open``) raise ``OSError(EIO)``; a
 failing write may first store a prefix of its bytes, as a real short write can.
 :meth:`arm_crash` raises :class:`SimulatedCrash` (not an ``OSError``, so no code path can
 swallow it as an I/O error) *before* the n-th operation of any kind: a crash at every step
 is ``for n in range(operation_count): arm_crash(n); run; crash(); recover``.
+
+Locks are held on inodes, as ``flock`` holds them: a lock taken under one name holds for
+every name of the same file (a log created under a temporary name and linked into place
+is locked from its first byte, LOG-016).
 
 Everything is deterministic given the ``random.Random`` passed to :meth:`crash`.
 """
@@ -32,11 +36,22 @@ import random
 from dataclasses import dataclass, field
 
 from sessionspec.errors import LogLockedError
+from sessionspec.storage.files import FileKind
 
 __all__ = ["OPERATIONS", "SimulatedCrash", "SimulatedFileSystem"]
 
 #: The operations that count as steps and can be armed with a fault.
-OPERATIONS = ("create", "open", "write", "fsync", "truncate", "rename", "fsync_dir", "remove")
+OPERATIONS = (
+    "create",
+    "open",
+    "write",
+    "fsync",
+    "truncate",
+    "rename",
+    "link",
+    "fsync_dir",
+    "remove",
+)
 
 
 class SimulatedCrash(BaseException):
@@ -109,21 +124,27 @@ class _SimHandle:
         self._check()
         return bytes(self._inode.data)
 
+    def named_size(self, path: str) -> int | None:
+        self._check()
+        if self._fs._names.get(path) is not self._inode:
+            return None
+        return len(self._inode.data)
+
     def close(self) -> None:
         self._closed = True
 
 
 class _SimLock:
-    __slots__ = ("_epoch", "_fs", "_path")
+    __slots__ = ("_epoch", "_fs", "_inode")
 
-    def __init__(self, fs: SimulatedFileSystem, path: str) -> None:
+    def __init__(self, fs: SimulatedFileSystem, inode: _Inode) -> None:
         self._fs = fs
-        self._path = path
+        self._inode = inode
         self._epoch = fs.epoch
 
     def release(self) -> None:
         if self._epoch == self._fs.epoch:
-            self._fs._locks.discard(self._path)
+            self._fs._locks.pop(id(self._inode), None)
 
 
 class SimulatedFileSystem:
@@ -133,7 +154,9 @@ class SimulatedFileSystem:
         self._names: dict[str, _Inode] = {}
         self._durable_names: dict[str, _Inode] = {}
         self._dirs: set[str] = {"", "/", "."}
-        self._locks: set[str] = set()
+        #: The locked inodes, by ``id`` (a lock belongs to the file, not to a name); the
+        #: inode is kept as the value so that its ``id`` cannot be reused while locked.
+        self._locks: dict[int, _Inode] = {}
         self._faults: list[_Fault] = []
         self._crash_countdown: int | None = None
         #: Bumped by :meth:`crash`; handles and locks from an older epoch are dead.
@@ -275,6 +298,22 @@ class SimulatedFileSystem:
             raise FileNotFoundError(errno.ENOENT, "no such file", src)
         self._names[dst] = inode
 
+    def link(self, src: str, dst: str) -> None:
+        self._require_dir(dst)
+        if self._step("link", src) is not None:
+            raise OSError(errno.EIO, "injected link error", src)
+        inode = self._names.get(src)
+        if inode is None:
+            raise FileNotFoundError(errno.ENOENT, "no such file", src)
+        if dst in self._names or dst in self._dirs:
+            raise FileExistsError(errno.EEXIST, "file exists", dst)
+        self._names[dst] = inode
+
+    def kind(self, path: str) -> FileKind:
+        if path in self._names:
+            return "file"
+        return "directory" if path in self._dirs else "missing"
+
     def remove(self, path: str) -> None:
         if self._step("remove", path) is not None:
             raise OSError(errno.EIO, "injected remove error", path)
@@ -285,9 +324,10 @@ class SimulatedFileSystem:
         return sorted(posixpath.basename(n) for n in self._names if self._parent(n) == path)
 
     def lock(self, path: str) -> _SimLock:
-        if path not in self._names:
+        inode = self._names.get(path)
+        if inode is None:
             raise FileNotFoundError(errno.ENOENT, "no such file", path)
-        if path in self._locks:
+        if id(inode) in self._locks:
             raise LogLockedError(f"{path}: another writer holds the lock")
-        self._locks.add(path)
-        return _SimLock(self, path)
+        self._locks[id(inode)] = inode
+        return _SimLock(self, inode)

@@ -17,7 +17,10 @@ persisted figures, so a coordinator resumed from the file is in the same state a
 that kept running (COORD-020): the runtime fires ``threshold_reached`` after a turn that
 crossed the threshold, and once at open time when the replayed figures are already over it.
 A successful compaction moves the watermark to the current total and leaves the state
-``ready``. "Nothing to compact" changes nothing at all, so it fires no event (COORD-036).
+``ready``; under the context-size trigger (COORD-037) the state follows the size of the
+context instead, so a leaf move or a turn that shortens it fires ``threshold_cleared`` and
+a compaction that leaves it over the limit fires ``threshold_reached`` again. "Nothing to
+compact" changes nothing at all, so it fires no event (COORD-036).
 
 ``write_failure`` is fired when the log could not undo a failed append (the log itself is
 ``failed``, LOG-006): nothing in memory was changed, but the file can no longer be trusted,
@@ -54,6 +57,9 @@ class CoordinatorEvent(enum.Enum):
     TURN_END = "turn_end"
     #: The usage since the watermark reached the threshold (COORD-030).
     THRESHOLD_REACHED = "threshold_reached"
+    #: The measure fell back under the threshold without a compaction: a leaf move or a
+    #: turn left a shorter context under the context-size trigger (COORD-037).
+    THRESHOLD_CLEARED = "threshold_cleared"
     #: A compaction entry and its leaf were appended (COORD-031).
     COMPACTION = "compaction"
     #: A leaf moving the active tip was appended (COORD-040).
@@ -74,6 +80,7 @@ _E = CoordinatorEvent
 _WRITES = (
     _E.TURN_END,
     _E.THRESHOLD_REACHED,
+    _E.THRESHOLD_CLEARED,
     _E.COMPACTION,
     _E.LEAF_MOVE,
     _E.EXTENSION_STATE,
@@ -92,16 +99,19 @@ COORDINATOR_TABLE: MachineTable[CoordinatorState, CoordinatorEvent] = MachineTab
         # State: ready
         (_S.READY, _E.TURN_END): _S.READY,
         (_S.READY, _E.THRESHOLD_REACHED): _S.COMPACTION_DUE,
+        (_S.READY, _E.THRESHOLD_CLEARED): _S.READY,
         (_S.READY, _E.COMPACTION): _S.READY,
         (_S.READY, _E.LEAF_MOVE): _S.READY,
         (_S.READY, _E.EXTENSION_STATE): _S.READY,
         (_S.READY, _E.FORK): _S.READY,
         (_S.READY, _E.CLOSE): _S.CLOSED,
         (_S.READY, _E.WRITE_FAILURE): _S.FAILED,
-        # State: compaction_due (usage since the watermark never decreases, so a turn
-        # keeps the compaction due; only a compaction clears it)
+        # State: compaction_due (usage since the watermark never decreases, so under the
+        # cumulative trigger a turn keeps the compaction due and only a compaction clears
+        # it; under the context-size trigger a shorter context clears it, COORD-037)
         (_S.COMPACTION_DUE, _E.TURN_END): _S.COMPACTION_DUE,
         (_S.COMPACTION_DUE, _E.THRESHOLD_REACHED): _S.COMPACTION_DUE,
+        (_S.COMPACTION_DUE, _E.THRESHOLD_CLEARED): _S.READY,
         (_S.COMPACTION_DUE, _E.COMPACTION): _S.READY,
         (_S.COMPACTION_DUE, _E.LEAF_MOVE): _S.COMPACTION_DUE,
         (_S.COMPACTION_DUE, _E.EXTENSION_STATE): _S.COMPACTION_DUE,
@@ -125,6 +135,7 @@ COORDINATOR_TABLE: MachineTable[CoordinatorState, CoordinatorEvent] = MachineTab
         (_S.READY, _E.WRITE_FAILURE): "COORD-012",
         (_S.COMPACTION_DUE, _E.TURN_END): "COORD-030",
         (_S.COMPACTION_DUE, _E.COMPACTION): "COORD-031",
+        (_S.COMPACTION_DUE, _E.THRESHOLD_CLEARED): "COORD-037",
         (_S.COMPACTION_DUE, _E.WRITE_FAILURE): "COORD-012",
         (_S.FAILED, _E.CLOSE): "COORD-012",
     },
