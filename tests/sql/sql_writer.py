@@ -17,7 +17,7 @@ import sys
 import time
 from typing import Any
 
-from sessionspec.errors import HeadConflictError
+from sessionspec.errors import AppendFailedError, HeadConflictError, LogFailedError
 from sessionspec.storage.sqlbase import DatabaseLog
 from sessionspec.storage.urls import open_store_log
 
@@ -37,7 +37,19 @@ def append_forever(url: str) -> None:
         size = rng.randint(1, 4)
         batch = [entry(f"p{os.getpid()}b{batch_number}-{i}-of-{size}", "x" * rng.randint(0, 2000))
                  for i in range(size)]
-        head = log.append(batch)
+        try:
+            head = log.append(batch)
+        except AppendFailedError:  # rolled back: nothing written; retry with a new batch
+            sys.stdout.write(f"failed {log.head}\n")
+            sys.stdout.flush()
+            continue
+        except LogFailedError:  # outcome unknown: open again to learn the head
+            log.close()
+            log = open_store_log(url)
+            assert isinstance(log, DatabaseLog)
+            sys.stdout.write(f"reopened {log.head}\n")
+            sys.stdout.flush()
+            continue
         sys.stdout.write(f"ack {head} {batch_number} {size}\n")
         sys.stdout.flush()
 

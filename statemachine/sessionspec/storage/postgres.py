@@ -22,8 +22,9 @@ Rules
 Theory of operation
 -------------------
 Connections come from a :class:`psycopg_pool.ConnectionPool` per (URL, durability), shared
-by every writer of the process and checked before use, so a connection the server dropped
-is replaced instead of failing the next append. Connections are in autocommit mode; each
+by every writer of the process. A connection the server dropped while it sat in the pool
+fails at ``BEGIN``, before anything of the batch was sent: the append then takes another
+connection (a few times at most) instead of failing, and the pool replaces the dead one. Connections are in autocommit mode; each
 append issues its own ``BEGIN`` and ``COMMIT`` so that a failure *before* the commit (batch
 certainly absent) is told apart from a failure *during* it (outcome unknown).
 """
@@ -33,8 +34,8 @@ from __future__ import annotations
 import atexit
 import threading
 import time
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg_pool import ConnectionPool
@@ -90,6 +91,9 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     ),
 }
 
+#: How many pooled connections an append tries when each one fails at ``BEGIN``.
+_BEGIN_ATTEMPTS = 4
+
 _pools: dict[tuple[str, Durability], ConnectionPool[psycopg.Connection[Any]]] = {}
 _pools_lock = threading.Lock()
 
@@ -114,7 +118,6 @@ def _pool(conninfo: str, durability: Durability) -> ConnectionPool[psycopg.Conne
                 max_size=8,
                 kwargs={"autocommit": True},
                 configure=_configure(durability),
-                check=ConnectionPool.check_connection,
                 open=False,
                 name=f"sessionspec-{len(_pools)}",
             )
@@ -173,6 +176,24 @@ def migrate(connection: psycopg.Connection[Any], target: int = SCHEMA_VERSION) -
     return found
 
 
+T = TypeVar("T")
+
+
+def _idempotent(pool: ConnectionPool[psycopg.Connection[Any]],
+                action: Callable[[psycopg.Connection[Any]], T]) -> T:
+    """Run a read on a pooled connection; on a connection the server dropped, run it again
+    on another (reads change nothing, so a retry is harmless)."""
+    for _ in range(_BEGIN_ATTEMPTS - 1):
+        with pool.connection() as connection:
+            try:
+                return action(connection)
+            except psycopg.OperationalError:
+                if not connection.broken:
+                    raise
+    with pool.connection() as connection:
+        return action(connection)
+
+
 def _session_url(conninfo: str, session_id: str) -> str:
     return f"{conninfo}#{session_id}"
 
@@ -194,16 +215,16 @@ def _read(connection: psycopg.Connection[Any], session_id: str, url: str) -> Log
 
 def read_session(conninfo: str, session_id: str) -> LogSnapshot:
     """Read one session, entries in order, without a writer (SQL-006)."""
-    with _pool(conninfo, Durability.SYNC).connection() as connection:
-        return _read(connection, session_id, _session_url(conninfo, session_id))
+    url = _session_url(conninfo, session_id)
+    return _idempotent(_pool(conninfo, Durability.SYNC),
+                       lambda connection: _read(connection, session_id, url))
 
 
 def list_sessions(conninfo: str) -> list[tuple[str, int]]:
     """``(session id, head)`` of every session in the database, by id (SQL-007)."""
-    with _pool(conninfo, Durability.SYNC).connection() as connection:
-        rows = connection.execute(
-            "SELECT session_id, head FROM sessions ORDER BY session_id"
-        ).fetchall()
+    rows = _idempotent(_pool(conninfo, Durability.SYNC), lambda connection: connection.execute(
+        "SELECT session_id, head FROM sessions ORDER BY session_id"
+    ).fetchall())
     return [(str(session_id), int(head)) for session_id, head in rows]
 
 
@@ -316,9 +337,10 @@ class PostgresLog(DatabaseLog):
 
     @staticmethod
     def _read_with(conninfo: str, session_id: str, durability: Durability) -> LogSnapshot:
+        url = _session_url(conninfo, session_id)
         try:
-            with _pool(conninfo, durability).connection() as connection:
-                return _read(connection, session_id, _session_url(conninfo, session_id))
+            return _idempotent(_pool(conninfo, durability),
+                               lambda connection: _read(connection, session_id, url))
         except psycopg.Error as exc:
             raise LogAccessError(f"cannot read the session: {exc}") from exc
 
@@ -328,7 +350,17 @@ class PostgresLog(DatabaseLog):
 
     def _write_batch(self, expected: int, rows: list[tuple[str, str]]) -> int:
         try:
+            for _ in range(_BEGIN_ATTEMPTS - 1):
+                with self._pool.connection() as connection:
+                    try:
+                        connection.execute("BEGIN")
+                    except psycopg.OperationalError:
+                        if connection.broken:
+                            continue  # dropped while idle; nothing of the batch was sent
+                        raise
+                    return self._transaction(connection, expected, rows)
             with self._pool.connection() as connection:
+                connection.execute("BEGIN")
                 return self._transaction(connection, expected, rows)
         except psycopg.Error as exc:
             # Raised before COMMIT was sent: the server rolls the transaction back, or
@@ -341,7 +373,6 @@ class PostgresLog(DatabaseLog):
         self, connection: psycopg.Connection[Any], expected: int, rows: list[tuple[str, str]]
     ) -> int:
         session_id = self.session_id
-        connection.execute("BEGIN")
         try:
             changed = connection.execute(
                 "UPDATE sessions SET head = head + %s WHERE session_id = %s AND head = %s",
