@@ -14,15 +14,16 @@ from typing import Any
 import psycopg
 import pytest
 from hypothesis import settings
+from tests.sql.pgserver import PostgresServer
+from tests.sql.sql_writer import entry
+from tests.sql.test_sqlite import _assert_whole_batches
 
 from sessionspec.conformance import run_machine
 from sessionspec.conformance.log_machine import HEADER, LogCrashMachine
 from sessionspec.conformance.sql_adapters import PostgresAdapter
 from sessionspec.errors import (
-    AppendFailedError,
     DuplicateEntryIdError,
     HeadConflictError,
-    LogFailedError,
 )
 from sessionspec.storage.postgres import (
     PostgresLog,
@@ -33,9 +34,6 @@ from sessionspec.storage.postgres import (
     schema_version,
 )
 from sessionspec.storage.sqlbase import SchemaVersionError, SessionExistsError
-from tests.sql.pgserver import PostgresServer
-from tests.sql.sql_writer import entry
-from tests.sql.test_sqlite import _assert_whole_batches
 
 BUDGET = settings(max_examples=15, stateful_step_count=15, deadline=None)
 ROOT = Path(__file__).resolve().parents[2]
@@ -189,7 +187,8 @@ def test_terminated_connection_leaves_batches_whole(pg_url: str) -> None:
         for _ in range(5):
             rows = admin.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                " WHERE datname = %s AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
+                " WHERE datname = %s AND pid <> pg_backend_pid()"
+                " AND backend_type = 'client backend'",
                 (database,),
             ).fetchall()
             killed += sum(1 for (done,) in rows if done)
