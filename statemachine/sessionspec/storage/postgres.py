@@ -25,8 +25,9 @@ Connections come from a :class:`psycopg_pool.ConnectionPool` per (URL, durabilit
 by every writer of the process. A connection the server dropped while it sat in the pool
 fails at ``BEGIN``, before anything of the batch was sent: the append then takes another
 connection (a few times at most) instead of failing, and the pool replaces the dead one.
-Connections are in autocommit mode; each append issues its own ``BEGIN`` and ``COMMIT`` so that a failure *before* the commit (batch
-certainly absent) is told apart from a failure *during* it (outcome unknown).
+Connections are in autocommit mode; each append issues its own ``BEGIN`` and ``COMMIT`` so
+that a failure *before* the commit (batch certainly absent) is told apart from a failure
+*during* it (outcome unknown).
 """
 
 from __future__ import annotations
