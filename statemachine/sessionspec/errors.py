@@ -31,6 +31,9 @@ __all__ = [
     "LogFailedError",
     "LogLockedError",
     "PathKindError",
+    "SchemaVersionError",
+    "SessionExistsError",
+    "SessionNotFoundError",
     "SessionSpecError",
     "StorageError",
 ]
@@ -187,3 +190,17 @@ class UnpairedToolCallError(CallerError):
             f"a leaf at {entry_id!r} selects a branch whose tool calls {calls} have no "
             "results on it"
         )
+
+
+class SessionNotFoundError(StorageError, LookupError):
+    """A database store holds no session with this id (SQL-007)."""
+
+
+class SessionExistsError(CallerError):
+    """A session with this id already exists in the database store; nothing was written
+    (SQL-007)."""
+
+
+class SchemaVersionError(StorageError):
+    """A database store's schema is newer than this code, its version row is damaged, or a
+    migration step failed and was rolled back; nothing was changed (SQL-005)."""

@@ -57,24 +57,25 @@ def append_forever(url: str) -> None:
 def turns(url: str, seconds: float, seed: int, sessions: list[str]) -> None:
     rng = random.Random(seed)
     logs = {sid: open_store_log(f"{url}#{sid}") for sid in sessions}
+    known = {sid: log.head for sid, log in logs.items()}
+    print("ready", flush=True)
     deadline = time.monotonic() + seconds
     counter = 0
     while time.monotonic() < deadline:
         sid = rng.choice(sessions)
-        log = logs[sid]
         counter += 1
         turn_id = f"w{seed}-t{counter}"
-        stale = rng.random() < 0.05
-        expected = max(0, log.head - 1) if stale and log.head > 0 else log.head
+        # Now and then a writer appends at a head it knows is stale.
+        stale = known[sid] > 0 and rng.random() < 0.05
+        expected = known[sid] - 1 if stale else known[sid]
         try:
-            head = log.append([entry(turn_id, sid)], expected_head=expected)
+            known[sid] = logs[sid].append([entry(turn_id, sid)], expected_head=expected)
         except HeadConflictError as exc:
             print(json.dumps({"conflict": sid, "expected": exc.expected,
                               "actual": exc.actual}), flush=True)
-            logs[sid].close()
-            logs[sid] = open_store_log(f"{url}#{sid}")  # catch up and carry on
+            known[sid] = exc.actual  # catch up and carry on
             continue
-        print(json.dumps({"ack": sid, "id": turn_id, "head": head}), flush=True)
+        print(json.dumps({"ack": sid, "id": turn_id, "head": known[sid]}), flush=True)
     for log in logs.values():
         log.close()
     print("done", flush=True)

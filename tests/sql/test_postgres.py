@@ -24,6 +24,8 @@ from sessionspec.conformance.sql_adapters import PostgresAdapter
 from sessionspec.errors import (
     DuplicateEntryIdError,
     HeadConflictError,
+    SchemaVersionError,
+    SessionExistsError,
 )
 from sessionspec.storage.postgres import (
     PostgresLog,
@@ -33,7 +35,6 @@ from sessionspec.storage.postgres import (
     read_session,
     schema_version,
 )
-from sessionspec.storage.sqlbase import SchemaVersionError, SessionExistsError
 
 BUDGET = settings(max_examples=15, stateful_step_count=15, deadline=None)
 ROOT = Path(__file__).resolve().parents[2]

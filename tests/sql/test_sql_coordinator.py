@@ -10,9 +10,8 @@ from tests.coordinator.coord_helpers import assistant, clock, tool_result, user
 from tests.sql.pgserver import PostgresServer
 
 from sessionspec.compaction import CompactionConfig, TokenBudgetPolicy
-from sessionspec.errors import CallerError, HeadConflictError
+from sessionspec.errors import CallerError, HeadConflictError, SessionNotFoundError
 from sessionspec.runtime.coordinator import SessionCoordinator
-from sessionspec.storage.sqlbase import SessionNotFoundError
 from sessionspec.storage.urls import parse_store_url
 
 CONFIG = CompactionConfig(threshold_tokens=150, policy=TokenBudgetPolicy(keep_tokens=60))

@@ -24,8 +24,9 @@ from sessionspec.errors import (
     DuplicateEntryIdError,
     HeadConflictError,
     IllegalTransitionError,
+    SchemaVersionError,
+    SessionExistsError,
 )
-from sessionspec.storage.sqlbase import SchemaVersionError, SessionExistsError
 from sessionspec.storage.sqlite import (
     MIGRATIONS,
     SqliteLog,
@@ -185,3 +186,35 @@ def _assert_whole_batches(ids: list[str]) -> None:
     for batch, members in by_batch.items():
         size = int(members[0].rsplit("-", 1)[1])
         assert members == [f"{batch}-{i}-of-{size}" for i in range(size)], batch
+
+
+@pytest.mark.req("SQL-006")
+def test_damaged_rows_are_reported_not_returned(tmp_path: Path) -> None:
+    db = str(tmp_path / "s.db")
+    log = SqliteLog.create(db, "s", header("s"))
+    log.append([entry("a", "")])
+    log.close()
+    raw = sqlite3.connect(db, isolation_level=None)
+    raw.execute("INSERT INTO entries VALUES ('s', 2, 'x', 'not json')")
+    raw.execute("INSERT INTO entries VALUES ('s', 3, 'y', ?)",
+                ('{"type":"future_kind","id":"y"}',))
+    raw.execute("INSERT INTO entries VALUES ('s', 5, 'z', ?)",
+                ('{"type":"extension_state","id":"z","parent_id":null,'
+                 '"timestamp":"2026-01-01T00:00:00Z","state":{}}',))
+    raw.close()
+    snapshot = read_session(db, "s")
+    assert [r.entry["id"] for r in snapshot.records] == ["a", "z"]
+    assert [(d.kind.value, d.line) for d in snapshot.report.damage] == [
+        ("corrupt_entry", 3), ("unknown_entry", 4), ("sequence_gap", 6)]
+
+
+@pytest.mark.req("SQL-009")
+def test_durability_modes_set_the_synchronous_pragma(tmp_path: Path) -> None:
+    from sessionspec.storage.log import Durability
+
+    db = str(tmp_path / "s.db")
+    for durability, expected in ((Durability.SYNC, 2), (Durability.NO_SYNC, 0)):
+        connection = connect(db, durability)
+        assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert connection.execute("PRAGMA synchronous").fetchone() == (expected,)
+        connection.close()

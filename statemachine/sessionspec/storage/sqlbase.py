@@ -49,7 +49,9 @@ from sessionspec.errors import (
     DuplicateEntryIdError,
     IllegalTransitionError,
     LogFailedError,
-    StorageError,
+    SchemaVersionError,
+    SessionExistsError,
+    SessionNotFoundError,
 )
 from sessionspec.lifecycle import Lifecycle
 from sessionspec.storage.jsonl import FRAMING_FIELDS
@@ -80,20 +82,6 @@ __all__ = [
 #: The schema this code writes (SQL-005). Version 1 had no unique entry ids; version 2
 #: adds the ``(session_id, entry_id)`` unique index and the ``created`` column.
 SCHEMA_VERSION = 2
-
-
-class SessionNotFoundError(StorageError, LookupError):
-    """The database holds no session with this id (SQL-007)."""
-
-
-class SessionExistsError(CallerError):
-    """A session with this id already exists in the database; nothing was written (SQL-007)."""
-
-
-class SchemaVersionError(StorageError):
-    """The database's schema is newer than this code, or its version row is damaged (SQL-005).
-
-    Nothing was changed."""
 
 
 def check_header(header: Mapping[str, Any]) -> str:
