@@ -176,6 +176,9 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("areas", nargs="*", metavar="AREA", help="areas to run (default: all)")
     bench.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     bench.set_defaults(handler=_cmd_bench)
+    from sessionspec.cli_db import add_db_commands  # db import / db export (SQL-013)
+
+    add_db_commands(commands)
     return parser
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from tests.sql.pgserver import PostgresServer, postgres_bindir, running_server
+
+from sessionspec.pgcluster import PostgresServer, postgres_bindir, running_server
 
 
 @pytest.fixture(scope="session")

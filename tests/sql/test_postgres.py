@@ -14,7 +14,6 @@ from typing import Any
 import psycopg
 import pytest
 from hypothesis import settings
-from tests.sql.pgserver import PostgresServer
 from tests.sql.sql_writer import entry
 from tests.sql.test_sqlite import _assert_whole_batches
 
@@ -27,6 +26,7 @@ from sessionspec.errors import (
     SchemaVersionError,
     SessionExistsError,
 )
+from sessionspec.pgcluster import PostgresServer
 from sessionspec.storage.postgres import (
     PostgresLog,
     follow,

@@ -18,9 +18,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from tests.sql.pgserver import PostgresServer
 from tests.sql.test_postgres import header
 
+from sessionspec.pgcluster import PostgresServer
 from sessionspec.storage.postgres import PostgresLog, list_sessions, read_session
 
 WRITERS = 8

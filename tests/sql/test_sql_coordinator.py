@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 from tests.coordinator.coord_helpers import assistant, clock, tool_result, user
-from tests.sql.pgserver import PostgresServer
 
 from sessionspec.compaction import CompactionConfig, TokenBudgetPolicy
 from sessionspec.errors import CallerError, HeadConflictError, SessionNotFoundError
+from sessionspec.pgcluster import PostgresServer
 from sessionspec.runtime.coordinator import SessionCoordinator
 from sessionspec.storage.urls import parse_store_url
 

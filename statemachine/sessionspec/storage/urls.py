@@ -128,7 +128,7 @@ def open_log_at(
     return JsonlLog.open(path, fs=fs, durability=durability)
 
 
-def read_at(path: str, *, fs: FileSystem) -> LogSnapshot:
+def read_at(path: str, *, fs: FileSystem | None = None) -> LogSnapshot:
     """Read a session named by a session URL or a JSONL path, without a writer."""
     if not is_store_url(path):
         return read_log(path, fs=fs)

@@ -1,4 +1,6 @@
-"""A throwaway PostgreSQL server for the tests: ``initdb`` and ``pg_ctl`` in a temporary folder.
+"""A throwaway PostgreSQL server for tests and benchmarks (tooling; SQL-012).
+
+``initdb`` and ``pg_ctl`` run in a temporary folder.
 
 The server listens only on a Unix socket inside its folder (no TCP port to collide with),
 runs as the ``postgres`` user when the tests run as root (PostgreSQL refuses root), and keeps
