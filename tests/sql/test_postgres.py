@@ -14,9 +14,9 @@ from typing import Any
 import psycopg
 import pytest
 from hypothesis import settings
-from tests.sql.sql_writer import entry
 from tests.sql.test_sqlite import _assert_whole_batches
 
+from sessionspec.bench._sql_writer import entry
 from sessionspec.conformance import run_machine
 from sessionspec.conformance.log_machine import HEADER, LogCrashMachine
 from sessionspec.conformance.sql_adapters import PostgresAdapter
@@ -139,7 +139,7 @@ def test_follower_tails_a_session(pg_url: str) -> None:
 
 def _writer(url: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.sql.sql_writer", "append", url],
+        [sys.executable, "-m", "sessionspec.bench._sql_writer", "append", url],
         stdout=subprocess.PIPE, text=True, cwd=ROOT,
     )
 

@@ -37,7 +37,7 @@ def test_eight_writers_on_a_hundred_sessions_lose_nothing(pg_server: PostgresSer
     for session_id in sessions:
         PostgresLog.create(url, session_id, header(session_id)).close()
     processes = [
-        subprocess.Popen([sys.executable, "-m", "tests.sql.sql_writer", "turns", url,
+        subprocess.Popen([sys.executable, "-m", "sessionspec.bench._sql_writer", "turns", url,
                           str(SECONDS), str(seed), *sessions],
                          stdout=subprocess.PIPE, text=True, cwd=ROOT)
         for seed in range(WRITERS)

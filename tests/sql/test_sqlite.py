@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 from hypothesis import settings
-from tests.sql.sql_writer import entry
 
+from sessionspec.bench._sql_writer import entry
 from sessionspec.conformance import run_machine
 from sessionspec.conformance.log_machine import HEADER, LogCrashMachine
 from sessionspec.conformance.sql_adapters import SqliteAdapter
@@ -159,7 +159,8 @@ def test_sigkill_mid_transaction_loses_no_acknowledged_batch(tmp_path: Path) -> 
     SqliteLog.create(db, "s", header("s")).close()
     for round_ in range(3):
         process = subprocess.Popen(
-            [sys.executable, "-m", "tests.sql.sql_writer", "append", f"sqlite://{db}#s"],
+            [sys.executable, "-m", "sessionspec.bench._sql_writer", "append",
+             f"sqlite://{db}#s"],
             stdout=subprocess.PIPE, text=True, cwd=ROOT,
         )
         assert process.stdout is not None

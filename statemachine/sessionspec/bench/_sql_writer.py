@@ -1,4 +1,6 @@
-"""A writer process for the crash and scale-out tests (run as ``python -m tests.sql.sql_writer``).
+"""A writer process for the SQL crash tests, scale-out test and benchmark.
+
+Run as ``python -m sessionspec.bench._sql_writer``.
 
 ``append URL SESSION`` appends batches of 1-4 entries forever and prints the head after each
 acknowledged batch (``ack <head> <batch>``), flushed, so the parent knows exactly what was
