@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from sessionspec.bench import sql as bench
 from sessionspec.pgcluster import PostgresServer
 
 
-@pytest.mark.req("SQL-009")
 def test_sql_benchmarks_run_in_quick_mode(pg_server: PostgresServer, tmp_path: Path) -> None:
     results = bench._sqlite(tmp_path, quick=True)
     url = pg_server.create_database()
