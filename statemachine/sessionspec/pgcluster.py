@@ -49,14 +49,18 @@ class PostgresServer:
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://postgres@/{database}?host={self.socket_dir}"
 
-    def create_database(self) -> str:
-        """A fresh, empty database on this server; returns its URL."""
+    def fresh_store(self) -> str:
+        """The URL of a fresh, empty store on this server.
+
+        A schema of its own in database ``postgres``, made the connections' search path by
+        the URL (``options=-csearch_path=…``): as isolated as a database for sessionspec's
+        tables, at a fraction of the files a ``CREATE DATABASE`` writes (and deletes)."""
         import psycopg
 
         name = "t_" + uuid.uuid4().hex[:12]
         with psycopg.connect(self.url(), autocommit=True) as connection:
-            connection.execute(f"CREATE DATABASE {name}".encode())
-        return self.url(name)
+            connection.execute(f"CREATE SCHEMA {name}".encode())
+        return f"{self.url()}&options=-csearch_path%3D{name}"
 
 
 def _as_server_user(command: list[str]) -> list[str]:
@@ -76,11 +80,13 @@ def running_server(bindir: str) -> Iterator[PostgresServer]:
     pg_ctl = os.path.join(bindir, "pg_ctl")
     subprocess.run(
         _as_server_user([os.path.join(bindir, "initdb"), "-D", data, "--no-sync", "-A",
-                         "trust", "-U", "postgres", "-E", "UTF8"]),
+                         "trust", "-U", "postgres", "-E", "UTF8", "--wal-segsize=1"]),
         check=True, capture_output=True, timeout=120,
     )
     options = (f"-k {folder} -c listen_addresses='' -c shared_buffers=16MB "
-               "-c max_connections=200 -c fsync=on -c synchronous_commit=on")
+               "-c max_connections=200 -c fsync=on -c synchronous_commit=on "
+               # Small WAL segments, recycled early: less to write and to delete at the end.
+               "-c min_wal_size=4MB -c max_wal_size=32MB")
     started = False
     try:
         subprocess.run(

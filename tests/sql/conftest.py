@@ -29,5 +29,5 @@ def pg_server() -> Iterator[PostgresServer]:
 
 @pytest.fixture
 def pg_url(pg_server: PostgresServer) -> str:
-    """A fresh database on the test server."""
-    return pg_server.create_database()
+    """A fresh, empty store on the test server."""
+    return pg_server.fresh_store()

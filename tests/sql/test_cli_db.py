@@ -55,7 +55,7 @@ def test_import_export_round_trip_sqlite(
 def test_import_export_round_trip_postgres(
     pg_server: PostgresServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    round_trip(pg_server.create_database(), tmp_path, capsys)
+    round_trip(pg_server.fresh_store(), tmp_path, capsys)
 
 
 @pytest.mark.req("SQL-013")

@@ -97,7 +97,7 @@ def test_concurrent_writers_at_one_head_one_wins(pg_url: str) -> None:
 
 @pytest.mark.req("SQL-005")
 def test_migration_from_version_0_and_1(pg_server: PostgresServer) -> None:
-    url = pg_server.create_database()
+    url = pg_server.fresh_store()
     with psycopg.connect(url, autocommit=True) as connection:
         assert schema_version(connection) == 0
         assert migrate(connection, target=1) == 0

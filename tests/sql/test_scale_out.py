@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.slow
 @pytest.mark.req("SQL-003", "SQL-010")
 def test_eight_writers_on_a_hundred_sessions_lose_nothing(pg_server: PostgresServer) -> None:
-    url = pg_server.create_database()
+    url = pg_server.fresh_store()
     sessions = [f"s{n:03d}" for n in range(SESSIONS)]
     for session_id in sessions:
         PostgresLog.create(url, session_id, header(session_id)).close()

@@ -73,7 +73,7 @@ def test_coordinator_on_sqlite_matches_jsonl(tmp_path: Path) -> None:
 
 @pytest.mark.req("SQL-008")
 def test_coordinator_on_postgres_matches_jsonl(pg_server: PostgresServer, tmp_path: Path) -> None:
-    round_trip(pg_server.create_database(), tmp_path)
+    round_trip(pg_server.fresh_store(), tmp_path)
 
 
 @pytest.mark.req("SQL-003", "SQL-008")

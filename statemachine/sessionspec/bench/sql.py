@@ -187,7 +187,7 @@ def _postgres_url() -> Iterator[str | None]:
         return
     with running_server(bindir) as server:
         try:
-            yield server.create_database()
+            yield server.fresh_store()
         finally:
             from sessionspec.storage.postgres import close_pools
 

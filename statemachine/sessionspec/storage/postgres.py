@@ -139,7 +139,9 @@ def close_pools() -> None:
         pools = list(_pools.values())
         _pools.clear()
     for pool in pools:
-        pool.close()
+        # A worker may be sleeping in a reconnection backoff (its server gone or its
+        # connections terminated); do not wait out the backoff at exit.
+        pool.close(timeout=0.5)
 
 
 atexit.register(close_pools)
