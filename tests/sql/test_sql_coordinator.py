@@ -62,6 +62,8 @@ def round_trip(store: str, tmp_path: Path) -> None:
     assert observed(reopened) == observed(from_file)
     with pytest.raises(CallerError):
         reopened.fork()  # a database session forks into a directory only
+    fork = reopened.fork(dir=str(tmp_path / "forks"), session_id="f1")
+    assert Path(fork.path).exists() and fork.parent_session == "s1"
     reopened.close()
     from_file.close()
 
