@@ -182,6 +182,9 @@ def _parser() -> argparse.ArgumentParser:
     from sessionspec.cli_files import register
 
     register(commands)
+    from sessionspec.cli_db import add_db_commands  # db import / db export (SQL-013)
+
+    add_db_commands(commands)
     return parser
 
 

@@ -32,6 +32,9 @@ __all__ = [
     "LogFailedError",
     "LogLockedError",
     "PathKindError",
+    "SchemaVersionError",
+    "SessionExistsError",
+    "SessionNotFoundError",
     "SessionSpecError",
     "StorageError",
     "UnknownFormatError",
@@ -339,12 +342,17 @@ class LoopCycleError(CallerError):
         super().__init__("loop parents form a cycle: " + " -> ".join(cycle))
 
 
-class SessionNotFoundError(StorageError, FileNotFoundError):
-    """No saved session file with this id (REC-062)."""
+class SessionNotFoundError(StorageError, LookupError):
+    """No session with this id: no saved recorder session file (REC-062), or no session in a
+    database store (SQL-007). ``where`` names the store when the message should say which."""
 
-    def __init__(self, session_id: str) -> None:
+    def __init__(self, session_id: str, where: str | None = None) -> None:
         self.session_id = session_id
-        super().__init__(f"no saved session {session_id!r}")
+        self.where = where
+        if where is None:
+            super().__init__(f"no saved session {session_id!r}")
+        else:
+            super().__init__(f"{where}: no session {session_id!r}")
 
 
 class SessionLockedError(StorageError):
@@ -410,3 +418,13 @@ class UnpairedToolCallError(CallerError):
             f"a leaf at {entry_id!r} selects a branch whose tool calls {calls} have no "
             "results on it"
         )
+
+
+class SessionExistsError(CallerError):
+    """A session with this id already exists in the database store; nothing was written
+    (SQL-007)."""
+
+
+class SchemaVersionError(StorageError):
+    """A database store's schema is newer than this code, its version row is damaged, or a
+    migration step failed and was rolled back; nothing was changed (SQL-005)."""

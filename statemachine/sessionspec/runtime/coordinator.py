@@ -100,11 +100,12 @@ from sessionspec.storage.files import FileSystem, OsFileSystem
 from sessionspec.storage.jsonl import (
     JsonlLog,
     ensure_directory,
-    read_log,
     session_path,
     validate_session_id,
 )
 from sessionspec.storage.log import Durability, RecoveryReport
+from sessionspec.storage.sqlbase import DatabaseLog
+from sessionspec.storage.urls import create_store_log, is_store_url, open_log_at, read_at
 from sessionspec.tables.coordinator import (
     COORDINATOR_TABLE,
     CoordinatorEvent,
@@ -907,7 +908,7 @@ class SessionCoordinator:
     def __init__(
         self,
         *,
-        log: JsonlLog,
+        log: JsonlLog | DatabaseLog,
         fs: FileSystem,
         header: Mapping[str, Any],
         memory: _Memory,
@@ -963,10 +964,14 @@ class SessionCoordinator:
         _check_new_arguments(cwd, model, session_id, parent_session)  # GEN-009
         redaction = _check_redaction(redaction)
         _check_config(compaction_config)  # before anything is created
-        directory = _directory_text(dir)
-        ensure_directory(fs, directory)
+        store = is_store_url(dir)  # SQL-008: a sqlite:// or postgresql:// store
+        directory = "" if store else _directory_text(dir)
+        if not store:
+            ensure_directory(fs, directory)
         if session_id is None:
-            session_id = _free_session_id(fs, directory, _generate_session_id(clock))
+            session_id = _generate_session_id(clock)
+            if not store:
+                session_id = _free_session_id(fs, directory, session_id)
         validate_session_id(session_id)
         path = session_path(directory, session_id)
         config = _check_config(compaction_config) or CompactionConfig()
@@ -978,7 +983,8 @@ class SessionCoordinator:
         ).to_json_dict()
         # COORD-027: the settings that decide are part of the session's state.
         header[SETTINGS_FIELD] = SessionSettings(model, config).to_json()
-        log = JsonlLog.create(path, header, fs=fs, durability=durability)
+        log = (create_store_log(str(dir), session_id, header, durability) if store
+               else JsonlLog.create(path, header, fs=fs, durability=durability))
         return cls(
             log=log,
             fs=fs,
@@ -1040,7 +1046,7 @@ class SessionCoordinator:
         summarizer: Summarizer | None,
         clock: Callable[[], float],
     ) -> SessionCoordinator:
-        log = JsonlLog.open(os.fspath(path), fs=fs, durability=durability)
+        log = open_log_at(os.fspath(path), fs=fs, durability=durability)  # SQL-008
         try:
             # COORD-026: JsonlLog.open has fsynced what it read (LOG-020), so the replay
             # below builds only on durable lines (spec/cases/coordinator/
@@ -1363,7 +1369,7 @@ class SessionCoordinator:
             return [leaf], memory.moved(memory.tip, memory.figures, memory.next_seq + 1)
         # Not a table rule: the target must exist. Other branches are not in memory, so the
         # file is read once and replayed with the new leaf (what a resume would compute).
-        entries = [r.entry for r in read_log(self.session_path, fs=self._fs).records]
+        entries = [r.entry for r in read_at(self.session_path, fs=self._fs).records]
         if not any(
             e.get("id") == entry_id and e.get("type") in _CONTENT_KINDS for e in entries
         ):
@@ -1407,9 +1413,11 @@ class SessionCoordinator:
         self._lifecycle.check(_E.FORK)
         if session_id is not None:
             validate_session_id(session_id)
+        if dir is None and is_store_url(self.session_path):
+            raise CallerError("a session in a database store is forked into a directory: pass dir")
         directory = posixpath.dirname(self.session_path) if dir is None else _directory_text(dir)
         timestamp = iso_timestamp(self._clock())
-        entries = [r.entry for r in read_log(self.session_path, fs=self._fs).records]
+        entries = [r.entry for r in read_at(self.session_path, fs=self._fs).records]
         chain = _select_active_branch(entries).chain
         copied: list[dict[str, Any]] = [dict(e) for e in chain]
         tip = str(copied[-1]["id"]) if copied else None
