@@ -51,6 +51,7 @@ from sessionspec.runtime.coordinator import (
     ResumeReport,
     SessionCoordinator,
     UnknownEntryError,
+    WrittenEntries,
 )
 from sessionspec.runtime.realtime import (
     ApplyOutcome,
@@ -132,6 +133,7 @@ __all__ = [
     "TokenBudgetPolicy",
     "UnknownFormatError",
     "UnrepresentableError",
+    "WrittenEntries",
 ]
 
 # -- conversation, transcript revisions, persisted state, ledger (spec §6, §7) --

@@ -123,6 +123,7 @@ __all__ = [
     "ResumeReport",
     "SessionCoordinator",
     "UnknownEntryError",
+    "WrittenEntries",
 ]
 
 _MESSAGE_ADAPTER: TypeAdapter[Message] = TypeAdapter(Message)
@@ -261,6 +262,16 @@ class ForkResult:
     parent_session: str
     #: How many entries the fork file holds (copied content, extension state, its leaf).
     entries: int
+
+
+@dataclass(frozen=True, slots=True)
+class WrittenEntries:
+    """What the last acknowledged write appended (COORD-071): the ids of its entries in file
+    order (for a turn: its messages, then the leaf that commits it) and the active tip after
+    it. An embedder keeps these to move the leaf back later or to cite an entry."""
+
+    entry_ids: tuple[str, ...]
+    tip: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -924,6 +935,8 @@ class SessionCoordinator:
         self._fs = fs
         self._header = dict(header)
         self._memory = memory
+        #: The last batch the log acknowledged (COORD-071); kept by reference, never copied.
+        self._last_batch: list[dict[str, Any]] = []
         self._report = report
         self._config = config
         self._model = model
@@ -1140,6 +1153,13 @@ class SessionCoordinator:
     def figures(self) -> Figures:
         """Usage, turns and the compaction watermark as one value (COORD-016)."""
         return self._memory.figures
+
+    @property
+    def last_written(self) -> WrittenEntries:
+        """The entries the last acknowledged operation of this object appended and the tip
+        after it (COORD-071); empty after an open, since nothing was written yet. A failed
+        operation leaves it as it was: it names only what is durable."""
+        return WrittenEntries(tuple(str(e["id"]) for e in self._last_batch), self._memory.tip)
 
     @property
     def compaction_watermark(self) -> int:
@@ -1513,6 +1533,7 @@ class SessionCoordinator:
         except LogFailedError:
             self._commit(_E.WRITE_FAILURE)
             raise
+        self._last_batch = batch
 
 
 def _directory_text(directory: object) -> str:
