@@ -17,7 +17,14 @@
 import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { performance } from "node:perf_hooks";
-import { SessionManager } from "@mariozechner/pi-coding-agent";
+
+// pi's session module alone, by file (the package's `exports` name only its index): the
+// index loads the whole agent and its terminal UI (5 s and 135 MiB on a loaded machine, 0.6 s
+// and 50 MiB for this module), which an agent has loaded anyway but which would drown the
+// memory figure. This script runs from the install folder, beside node_modules.
+const { SessionManager } = await import(
+  new URL("./node_modules/@mariozechner/pi-coding-agent/dist/core/session-manager.js", import.meta.url).href
+);
 
 const CWD = "/bench";
 

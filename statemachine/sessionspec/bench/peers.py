@@ -2,10 +2,10 @@
 
 pi (npm ``@mariozechner/pi-coding-agent``, pinned at 0.73.1 in
 ``statemachine/harnesses/pi-bench/package-lock.json``) is installed with ``npm ci`` into a
-cache folder (``~/.cache/sessionspec/pi-bench/<hash of the harness files>``), and driven by a
-small Node script (``pi_bench.mjs``) that times pi's side of each figure inside Node. Both
-sides get the same conversation: turns of a user message, an assistant message with a tool
-call and a tool result, generated once here in pi's shapes and converted to ours.
+cache folder (``~/.cache/sessionspec/pi-bench/<hash of package.json and the lock>``), and
+driven by a small Node script (``pi_bench.mjs``) that times pi's side of each figure inside
+Node. Both sides get the same conversation: turns of a user message, an assistant message
+with a tool call and a tool result, generated once here in pi's shapes and converted to ours.
 
 Theory of operation: one Node worker stays up for the whole run; every figure alternates
 A B A B (pi, then ours, then ours, then pi, ...) and reports medians, so the drift of this
@@ -45,6 +45,7 @@ import orjson
 
 from sessionspec.bench.common import BenchResult
 from sessionspec.compaction import CompactionConfig
+from sessionspec.errors import CallerError
 from sessionspec.runtime.coordinator import SessionCoordinator
 from sessionspec.storage.log import Durability
 
@@ -63,7 +64,8 @@ __all__ = [
 EXPLICIT_ONLY = True
 PI_VERSION = "0.73.1"
 HARNESS = Path(__file__).resolve().parents[2] / "harnesses" / "pi-bench"
-_HARNESS_FILES = ("package.json", "package-lock.json", "pi_bench.mjs")
+_HARNESS_FILES = ("package.json", "package-lock.json")
+_SCRIPT = "pi_bench.mjs"
 _TEXT = "The quick brown fox jumps over the lazy dog while the tests run. " * 3
 _USAGE = {"input": 1200, "output": 80, "cacheRead": 0, "cacheWrite": 0, "totalTokens": 1280}
 
@@ -127,7 +129,7 @@ def ours_from_pi(message: dict[str, Any]) -> dict[str, Any]:
         return {"role": "tool_result", "tool_call_id": message["toolCallId"],
                 "tool_name": message["toolName"], "content": message["content"],
                 "is_error": message["isError"], "timestamp_ms": message["timestamp"]}
-    raise ValueError(f"unexpected role {role!r}")
+    raise CallerError(f"not a pi message role: {role!r}")
 
 
 def _turn_usage(turn: list[dict[str, Any]]) -> dict[str, int]:
@@ -173,7 +175,8 @@ def _cache_root() -> Path:
 
 
 def install_pi() -> Path:
-    """The folder holding pi and the script, installed with ``npm ci`` when missing."""
+    """The folder holding pi and the script, installed with ``npm ci`` when missing (the
+    folder is named by a hash of the package files)."""
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
         raise PeerUnavailable("Node.js and npm are needed (not found on PATH)")
@@ -183,6 +186,8 @@ def install_pi() -> Path:
     folder = _cache_root() / digest.hexdigest()[:16]
     installed = folder / "node_modules" / "@mariozechner" / "pi-coding-agent" / "package.json"
     if installed.exists() and json.loads(installed.read_text())["version"] == PI_VERSION:
+        # The script is copied on every run: the install depends on the lock only.
+        shutil.copyfile(HARNESS / _SCRIPT, folder / _SCRIPT)
         return folder
     folder.mkdir(parents=True, exist_ok=True)
     for name in _HARNESS_FILES:
@@ -194,6 +199,7 @@ def install_pi() -> Path:
     )
     if done.returncode != 0 or not installed.exists():
         raise PeerUnavailable(f"npm ci of pi {PI_VERSION} failed: {done.stderr.strip()[-400:]}")
+    shutil.copyfile(HARNESS / _SCRIPT, folder / _SCRIPT)
     return folder
 
 

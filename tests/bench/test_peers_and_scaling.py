@@ -1,0 +1,143 @@
+"""The peer and scaling benchmarks (issue 8): their pieces are right and their quick runs
+work. No timing is asserted: the figures are for people, these tests only check that the
+benchmarks measure what they say (the same conversation on both sides, honest verdicts,
+a right line fit)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import TypeAdapter
+
+from sessionspec.bench import peers, scaling
+from sessionspec.errors import CallerError
+from sessionspec.runtime.coordinator import SessionCoordinator
+from sessionspec.storage.log import Durability
+from sessionspec.wire.messages import Message
+
+_MESSAGE: TypeAdapter[Any] = TypeAdapter(Message)
+
+
+def test_the_conversation_is_user_assistant_with_a_tool_call_tool_result() -> None:
+    messages = peers.conversation(4, start=7)
+    assert [m["role"] for m in messages] == ["user", "assistant", "toolResult"] * 4
+    for index in range(0, len(messages), 3):
+        call = next(b for b in messages[index + 1]["content"] if b["type"] == "toolCall")
+        assert messages[index + 2]["toolCallId"] == call["id"]
+    assert messages[0]["timestamp"] != peers.conversation(1)[0]["timestamp"]  # start counts
+
+
+def test_our_shapes_carry_the_same_content_and_pass_our_wire_models() -> None:
+    for message in peers.conversation(2):
+        ours = peers.ours_from_pi(message)
+        parsed = _MESSAGE.validate_python(ours)
+        assert parsed.timestamp_ms == message["timestamp"]
+        texts = [b["text"] for b in message["content"] if b["type"] == "text"]
+        assert [b.text for b in parsed.content if b.type == "text"] == texts
+        if message["role"] == "assistant":
+            call = next(b for b in parsed.content if b.type == "tool_call").tool_call
+            pi_call = next(b for b in message["content"] if b["type"] == "toolCall")
+            assert (call.id, call.name) == (pi_call["id"], pi_call["name"])
+            assert json.loads(call.arguments) == pi_call["arguments"]
+        if message["role"] == "toolResult":
+            assert parsed.tool_call_id == message["toolCallId"]
+
+
+def test_an_unknown_role_is_refused_with_a_caller_error() -> None:
+    with pytest.raises(CallerError, match="not a pi message role: 'system'"):
+        peers.ours_from_pi({"role": "system", "content": []})
+
+
+def test_our_coordinator_accepts_the_conversation_as_turns(tmp_path: Path) -> None:
+    coordinator = SessionCoordinator.new(tmp_path, "/bench", session_id="shape",
+                                         durability=Durability.NO_SYNC)
+    ours = [peers.ours_from_pi(m) for m in peers.conversation(3)]
+    for index in range(0, len(ours), 3):
+        coordinator.on_turn_end(ours[index:index + 3], {"input_tokens": 1, "output_tokens": 1})
+    coordinator.close()
+    reopened = SessionCoordinator.open_existing(coordinator.session_path)
+    assert [m["role"] for m in reopened.context()] == ["user", "assistant", "tool_result"] * 3
+    reopened.close()
+
+
+@pytest.mark.parametrize(
+    ("ratio", "limit", "at_least", "expected"),
+    [
+        (0.99, 1.0, False, "PASS (ratio <= 1.00)"),
+        (1.0, 1.0, False, "PASS (ratio <= 1.00)"),
+        (1.01, 1.0, False, "MISS (ratio <= 1.00)"),
+        (0.8, 0.8, True, "PASS (ratio >= 0.80)"),
+        (0.79, 0.8, True, "MISS (ratio >= 0.80)"),
+        (1.6, 1.5, False, "MISS (ratio <= 1.50)"),
+    ],
+)
+def test_the_verdict_follows_the_direction_of_the_target(
+    ratio: float, limit: float, at_least: bool, expected: str
+) -> None:
+    assert peers.verdict(ratio, limit, at_least=at_least) == expected
+
+
+def test_the_line_fit_recovers_a_line_and_its_r_squared() -> None:
+    intercept, slope, r_squared = scaling.fit_line([1, 10, 100, 1000], [5 + 2 * x for x in
+                                                                        (1, 10, 100, 1000)])
+    assert intercept == pytest.approx(5) and slope == pytest.approx(2)
+    assert r_squared == pytest.approx(1)
+    _, _, noisy = scaling.fit_line([1, 2, 3, 4], [1, 3, 2, 4])
+    assert 0 < noisy < 1
+
+
+@pytest.mark.parametrize(("xs", "ys"), [([1.0], [1.0]), ([1.0, 2.0], [1.0]), ([3.0, 3.0],
+                                                                              [1.0, 2.0])])
+def test_the_line_fit_refuses_too_few_or_equal_points(xs: list[float], ys: list[float]) -> None:
+    with pytest.raises(CallerError, match="a line needs"):
+        scaling.fit_line(xs, ys)
+
+
+def test_peers_is_skipped_with_a_message_without_node(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    assert peers.run(quick=True) == []
+    assert "skipped: Node.js and npm are needed" in capsys.readouterr().out
+
+
+def test_peers_and_scaling_run_only_when_named() -> None:
+    assert peers.EXPLICIT_ONLY and scaling.EXPLICIT_ONLY
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("node") is None or shutil.which("npm") is None,
+                    reason="Node.js and npm are needed for pi's side")
+def test_peers_quick_run_reports_every_row_with_its_verdict() -> None:
+    results = peers.run(quick=True)
+    if not results:
+        pytest.skip("pi could not be installed (no registry?)")
+    names = [r.name for r in results]
+    assert sum("resume (open + context)" in n for n in names) == 1
+    assert any("orjson" in n for n in names) and any("JSON.parse" in n for n in names)
+    assert any("peak RSS" in n for n in names)
+    assert any("per message" in n for n in names) and any("per 3-message turn" in n for n in names)
+    assert any("durable turn end" in n for n in names)
+    for result in results:
+        assert result.value > 0 and result.baseline > 0
+        assert result.ratio == pytest.approx(result.value / result.baseline)
+        if not result.target.startswith("("):
+            assert result.target.startswith(("PASS", "MISS"))
+    assert sum(r.target.startswith(("PASS", "MISS")) for r in results) == 5
+
+
+@pytest.mark.slow
+def test_scaling_quick_run_reports_the_curves_and_writes_no_plot() -> None:
+    before = scaling.PLOT_PATH.stat().st_mtime if scaling.PLOT_PATH.exists() else None
+    results = scaling.run(quick=True)
+    names = [r.name for r in results]
+    assert sum("resume time" in n and "against the fitted line" in n for n in names) == 3
+    assert sum("fitted slope" in n for n in names) == 2
+    assert any("fork of a 2,000-message" in n for n in names)
+    assert any("durable turn end at turn 200 against turn 10" in n for n in names)
+    after = scaling.PLOT_PATH.stat().st_mtime if scaling.PLOT_PATH.exists() else None
+    assert before == after
