@@ -5,15 +5,21 @@ a right line fit)."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import shutil
+import sys
+import types
 from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import TypeAdapter
 
+import sessionspec.cli
 from sessionspec.bench import peers, scaling
+from sessionspec.bench.common import BenchResult
+from sessionspec.cli import main
 from sessionspec.errors import CallerError
 from sessionspec.runtime.coordinator import SessionCoordinator
 from sessionspec.storage.log import Durability
@@ -22,6 +28,7 @@ from sessionspec.wire.messages import Message
 _MESSAGE: TypeAdapter[Any] = TypeAdapter(Message)
 
 
+@pytest.mark.req("PERF-001")
 def test_the_conversation_is_user_assistant_with_a_tool_call_tool_result() -> None:
     messages = peers.conversation(4, start=7)
     assert [m["role"] for m in messages] == ["user", "assistant", "toolResult"] * 4
@@ -31,6 +38,7 @@ def test_the_conversation_is_user_assistant_with_a_tool_call_tool_result() -> No
     assert messages[0]["timestamp"] != peers.conversation(1)[0]["timestamp"]  # start counts
 
 
+@pytest.mark.req("PERF-001")
 def test_our_shapes_carry_the_same_content_and_pass_our_wire_models() -> None:
     for message in peers.conversation(2):
         ours = peers.ours_from_pi(message)
@@ -47,11 +55,13 @@ def test_our_shapes_carry_the_same_content_and_pass_our_wire_models() -> None:
             assert parsed.tool_call_id == message["toolCallId"]
 
 
+@pytest.mark.req("PERF-001")
 def test_an_unknown_role_is_refused_with_a_caller_error() -> None:
     with pytest.raises(CallerError, match="not a pi message role: 'system'"):
         peers.ours_from_pi({"role": "system", "content": []})
 
 
+@pytest.mark.req("PERF-001")
 def test_our_coordinator_accepts_the_conversation_as_turns(tmp_path: Path) -> None:
     coordinator = SessionCoordinator.new(tmp_path, "/bench", session_id="shape",
                                          durability=Durability.NO_SYNC)
@@ -64,6 +74,7 @@ def test_our_coordinator_accepts_the_conversation_as_turns(tmp_path: Path) -> No
     reopened.close()
 
 
+@pytest.mark.req("PERF-002")
 @pytest.mark.parametrize(
     ("ratio", "limit", "at_least", "expected"),
     [
@@ -81,6 +92,7 @@ def test_the_verdict_follows_the_direction_of_the_target(
     assert peers.verdict(ratio, limit, at_least=at_least) == expected
 
 
+@pytest.mark.req("PERF-003")
 def test_the_line_fit_recovers_a_line_and_its_r_squared() -> None:
     intercept, slope, r_squared = scaling.fit_line([1, 10, 100, 1000], [5 + 2 * x for x in
                                                                         (1, 10, 100, 1000)])
@@ -90,6 +102,7 @@ def test_the_line_fit_recovers_a_line_and_its_r_squared() -> None:
     assert 0 < noisy < 1
 
 
+@pytest.mark.req("PERF-003")
 @pytest.mark.parametrize(("xs", "ys"), [([1.0], [1.0]), ([1.0, 2.0], [1.0]), ([3.0, 3.0],
                                                                               [1.0, 2.0])])
 def test_the_line_fit_refuses_too_few_or_equal_points(xs: list[float], ys: list[float]) -> None:
@@ -97,6 +110,7 @@ def test_the_line_fit_refuses_too_few_or_equal_points(xs: list[float], ys: list[
         scaling.fit_line(xs, ys)
 
 
+@pytest.mark.req("PERF-001")
 def test_peers_is_skipped_with_a_message_without_node(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -105,10 +119,28 @@ def test_peers_is_skipped_with_a_message_without_node(
     assert "skipped: Node.js and npm are needed" in capsys.readouterr().out
 
 
-def test_peers_and_scaling_run_only_when_named() -> None:
-    assert peers.EXPLICIT_ONLY and scaling.EXPLICIT_ONLY
+def test_explicit_only_areas_run_only_when_named_and_full_reaches_them(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    calls: list[tuple[bool, bool]] = []
+
+    def fake_run(quick: bool = False, full: bool = False) -> list[BenchResult]:
+        calls.append((quick, full))
+        return [BenchResult("fake row", 1.0, 2.0, 0.5, "ms", "(reported)")]
+
+    fake = types.ModuleType("sessionspec.bench.fakescaling")
+    fake.run = fake_run  # type: ignore[attr-defined]
+    fake.EXPLICIT_ONLY = True  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "sessionspec.bench.fakescaling", fake)
+    monkeypatch.setattr(sessionspec.cli, "bench_areas", lambda: ["fakescaling"])
+    assert main(["bench", "--quick"]) == 0
+    assert calls == [] and "== fakescaling" not in capsys.readouterr().out
+    assert main(["bench", "fakescaling", "--full"]) == 0
+    assert calls == [(False, True)]
+    assert "| fakescaling | fake row |" in capsys.readouterr().out
 
 
+@pytest.mark.req("PERF-002")
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("node") is None or shutil.which("npm") is None,
                     reason="Node.js and npm are needed for pi's side")
@@ -130,6 +162,7 @@ def test_peers_quick_run_reports_every_row_with_its_verdict() -> None:
     assert sum(r.target.startswith(("PASS", "MISS")) for r in results) == 5
 
 
+@pytest.mark.req("PERF-003")
 @pytest.mark.slow
 def test_scaling_quick_run_reports_the_curves_and_writes_no_plot() -> None:
     before = scaling.PLOT_PATH.stat().st_mtime if scaling.PLOT_PATH.exists() else None
@@ -141,3 +174,32 @@ def test_scaling_quick_run_reports_the_curves_and_writes_no_plot() -> None:
     assert any("durable turn end at turn 200 against turn 10" in n for n in names)
     after = scaling.PLOT_PATH.stat().st_mtime if scaling.PLOT_PATH.exists() else None
     assert before == after
+
+
+@pytest.mark.req("PERF-003")
+def test_the_plot_is_skipped_with_a_message_without_matplotlib(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    real = importlib.import_module
+
+    def without_matplotlib(name: str, package: str | None = None) -> Any:
+        if name.startswith("matplotlib"):
+            raise ImportError(name)
+        return real(name, package)
+
+    monkeypatch.setattr(scaling, "PLOT_PATH", tmp_path / "scaling.png")
+    monkeypatch.setattr(importlib, "import_module", without_matplotlib)
+    curve = {"entries": [1.0, 10.0], "seconds": [0.1, 0.2], "rss_mib": [40.0, 41.0]}
+    assert "plot skipped: matplotlib is not installed" in scaling._plot(curve)
+    assert not (tmp_path / "scaling.png").exists()
+
+
+@pytest.mark.req("PERF-003")
+def test_the_plot_is_a_png_when_matplotlib_is_installed(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    pytest.importorskip("matplotlib")
+    monkeypatch.setattr(scaling, "PLOT_PATH", tmp_path / "perf" / "scaling.png")
+    curve = {"entries": [1.0, 10.0], "seconds": [0.1, 0.2], "rss_mib": [40.0, 41.0]}
+    assert scaling._plot(curve) == f"plot written to {tmp_path / 'perf' / 'scaling.png'}"
+    assert (tmp_path / "perf" / "scaling.png").read_bytes().startswith(b"\x89PNG")
