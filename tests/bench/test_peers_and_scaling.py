@@ -203,3 +203,16 @@ def test_the_plot_is_a_png_when_matplotlib_is_installed(
     curve = {"entries": [1.0, 10.0], "seconds": [0.1, 0.2], "rss_mib": [40.0, 41.0]}
     assert scaling._plot(curve) == f"plot written to {tmp_path / 'perf' / 'scaling.png'}"
     assert (tmp_path / "perf" / "scaling.png").read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.req("PERF-002")
+def test_the_peak_rss_is_the_fresh_process_own_not_its_parents(tmp_path: Path) -> None:
+    # Linux carries ru_maxrss across fork and exec: a child of a large process would report
+    # the parent's size. The figure must stay the child's even when this process is large.
+    coordinator = SessionCoordinator.new(tmp_path, "/bench", session_id="rss",
+                                         durability=Durability.NO_SYNC)
+    coordinator.close()
+    ballast = b"x" * 300_000_000  # touched pages: this process is now above 300 MB
+    peak_kib = peers.peak_rss_ours(coordinator.session_path)
+    assert len(ballast) == 300_000_000
+    assert 0 < peak_kib < 250_000

@@ -99,12 +99,25 @@ async function serve() {
   }
 }
 
+// The memory map's high-water mark (VmHWM), not resourceUsage().maxRSS: Linux carries the
+// latter across fork and exec, so it would report the size of the Python process that
+// started this one whenever that is larger.
+function peakRssKib() {
+  try {
+    const match = /VmHWM:\s+(\d+)\s+kB/.exec(readFileSync("/proc/self/status", "utf8"));
+    if (match) return Number(match[1]);
+  } catch {
+    // not Linux: fall back below
+  }
+  return process.resourceUsage().maxRSS;
+}
+
 const [command, argument] = process.argv.slice(2);
 if (command === "serve") {
   await serve();
 } else if (command === "rss") {
   const context = resume(argument);
-  process.stdout.write(`${JSON.stringify({ max_rss_kib: process.resourceUsage().maxRSS, messages: context.messages.length })}\n`);
+  process.stdout.write(`${JSON.stringify({ max_rss_kib: peakRssKib(), messages: context.messages.length })}\n`);
 } else {
   process.stderr.write("usage: node pi_bench.mjs serve | rss PATH\n");
   process.exit(2);

@@ -241,11 +241,19 @@ def _peak_rss_pi(folder: Path, path: str) -> int:
     return int(json.loads(done.stdout)["max_rss_kib"])
 
 
+# The peak RSS is the memory map's high-water mark (``VmHWM``), not ``ru_maxrss``: Linux
+# carries ``ru_maxrss`` across fork and exec, so a child started by this (large) benchmark
+# process would report the parent's size instead of its own.
 _OURS_RSS = (
     "import json, resource, sys\n"
     "from sessionspec.runtime.coordinator import SessionCoordinator\n"
     "c = SessionCoordinator.open_existing(sys.argv[1]); n = len(c.context())\n"
-    "print(json.dumps({'max_rss_kib': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))\n"
+    "try:\n"
+    "    status = open('/proc/self/status').read().split('VmHWM:')[1]\n"
+    "    peak = int(status.split()[0])\n"
+    "except (OSError, IndexError):\n"
+    "    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+    "print(json.dumps({'max_rss_kib': peak}))\n"
 )
 
 
