@@ -168,8 +168,10 @@ def test_scaling_quick_run_reports_the_curves_and_writes_no_plot() -> None:
     before = scaling.PLOT_PATH.stat().st_mtime if scaling.PLOT_PATH.exists() else None
     results = scaling.run(quick=True)
     names = [r.name for r in results]
-    assert sum("resume time" in n and "against the fitted line" in n for n in names) == 3
-    assert sum("fitted slope" in n for n in names) == 2
+    assert sum("resume time" in n and "entries, against" in n for n in names) == 2
+    assert sum("peak RSS" in n and "entries, against" in n for n in names) == 2
+    exponents = [r for r in results if "growth exponent" in r.name]
+    assert len(exponents) == 2 and all(r.unit == "exponent" for r in exponents)
     assert any("fork of a 2,000-message" in n for n in names)
     assert any("durable turn end at turn 200 against turn 10" in n for n in names)
     after = scaling.PLOT_PATH.stat().st_mtime if scaling.PLOT_PATH.exists() else None

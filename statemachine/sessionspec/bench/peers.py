@@ -70,10 +70,6 @@ _TEXT = "The quick brown fox jumps over the lazy dog while the tests run. " * 3
 _USAGE = {"input": 1200, "output": 80, "cacheRead": 0, "cacheWrite": 0, "totalTokens": 1280}
 
 
-class PeerUnavailable(Exception):
-    """Node, npm or the pinned package cannot be had; the benchmark is skipped."""
-
-
 def verdict(ratio: float, limit: float, *, at_least: bool = False) -> str:
     """``PASS`` or ``MISS`` and the target, e.g. ``PASS (ratio <= 1.00)``."""
     passed = ratio >= limit if at_least else ratio <= limit
@@ -174,12 +170,13 @@ def _cache_root() -> Path:
     return Path(base) / "sessionspec" / "pi-bench"
 
 
-def install_pi() -> Path:
+def install_pi() -> Path | str:
     """The folder holding pi and the script, installed with ``npm ci`` when missing (the
-    folder is named by a hash of the package files)."""
+    folder is named by a hash of the package files); or, as text, why pi cannot be had
+    (no Node or npm, or the install failed): then the benchmark is skipped."""
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
-        raise PeerUnavailable("Node.js and npm are needed (not found on PATH)")
+        return "Node.js and npm are needed (not found on PATH)"
     digest = hashlib.sha256()
     for name in _HARNESS_FILES:
         digest.update((HARNESS / name).read_bytes())
@@ -198,7 +195,7 @@ def install_pi() -> Path:
         cwd=folder, capture_output=True, text=True, timeout=600, check=False,
     )
     if done.returncode != 0 or not installed.exists():
-        raise PeerUnavailable(f"npm ci of pi {PI_VERSION} failed: {done.stderr.strip()[-400:]}")
+        return f"npm ci of pi {PI_VERSION} failed: {done.stderr.strip()[-400:]}"
     shutil.copyfile(HARNESS / _SCRIPT, folder / _SCRIPT)
     return folder
 
@@ -378,10 +375,9 @@ def _durable_turn_end_row(directory: Path, turns: int) -> BenchResult:
 
 
 def run(quick: bool = False) -> list[BenchResult]:
-    try:
-        folder = install_pi()
-    except PeerUnavailable as error:
-        print(f"  skipped: {error}", flush=True)
+    folder = install_pi()
+    if isinstance(folder, str):
+        print(f"  skipped: {folder}", flush=True)
         return []
     sizes = (300,) if quick else (10_002, 100_002)
     rounds = 2 if quick else 5

@@ -5,8 +5,9 @@ what slope:
 
 * resume (``SessionCoordinator.open_existing`` + ``context()``) at 1k, 10k and 100k entries
   (and 1M with ``--full``): the median time in this process and the peak RSS of a fresh
-  process per size, each with the least-squares line ``a + b * entries`` over the sizes. Each
-  size's row sets the measured figure against the line's value there (ratio near 1: linear).
+  process per size. Each size's row sets its figure against the size before (the ratio
+  beside the growth of the session), and one row per curve gives the growth exponent of a
+  log-log fit (1.0: linear) with the least-squares slope ``b`` of ``a + b * entries``.
 * fork of a 100,000-message conversation against a 10-message one (the conversation
   benchmark's measurement; CONV-010 wants O(1)).
 * the durable turn end at turn 10 against the same turn end on a session grown to 100,000
@@ -21,6 +22,7 @@ never writes it.
 from __future__ import annotations
 
 import importlib
+import math
 import statistics
 import tempfile
 import time
@@ -117,19 +119,25 @@ def _resume_curve(
         ("peak RSS of a fresh process resuming", "MiB", rss_mib, 1.0),
     ):
         scaled = [v * scale for v in values]
-        intercept, slope, r_squared = fit_line(entries, scaled)
-        for count, value in zip(entries, scaled, strict=True):
-            line_value = intercept + slope * count
+        for index, (count, value) in enumerate(zip(entries, scaled, strict=True)):
+            if index == 0:
+                continue
+            previous_count, previous = entries[index - 1], scaled[index - 1]
             rows.append(BenchResult(
-                f"{what}, {int(count):,} entries, against the fitted line",
-                value, line_value, value / line_value if line_value > 0 else float("nan"),
-                unit, "(near 1: on the line)"))
+                f"{what}, {int(count):,} entries, against {int(previous_count):,} entries",
+                value, previous, value / previous, unit,
+                f"(the session grew {count / previous_count:.1f}x)"))
+        # The exponent of the growth (log-log fit: 1.0 is linear) and the cost per entry
+        # (least squares on the raw figures, which the largest sizes dominate).
+        _, exponent, _ = fit_line([math.log(x) for x in entries], [math.log(y) for y in scaled])
+        intercept, slope, r_squared = fit_line(entries, scaled)
         per_entry = slope * 1000 if unit == "ms" else slope * 1024
         per_unit = "µs/entry" if unit == "ms" else "KiB/entry"
         rows.append(BenchResult(
-            f"{what}: fitted slope ({per_unit}; R² {r_squared:.3f}), intercept {intercept:,.1f} "
-            f"{unit}",
-            per_entry, per_entry, 1.0, per_unit, "(the slope; reported)"))
+            f"{what}: fitted slope {per_entry:,.2f} {per_unit} (R² {r_squared:.3f}, "
+            f"intercept {intercept:,.1f} {unit}); value: growth exponent (log-log fit)",
+            exponent, 1.0, exponent, "exponent", "(1.0 = linear; below 1: a fixed cost"
+            " dominates the small sizes)"))
     return rows, {"entries": entries, "seconds": seconds, "rss_mib": rss_mib}
 
 
