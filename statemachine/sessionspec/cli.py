@@ -8,7 +8,7 @@ Subcommands (the logic lives in the modules named):
 - ``generate [--check] [--root DIR]``: spec/ diagrams, schemas, matrix
   (:mod:`sessionspec.generate`, GEN-005).
 - ``proofs [--only SUBSTR] [--write | --check]``: the CrossHair proofs (``proofs/run.py``).
-- ``bench [AREA ...] [--quick]``: the benchmarks of :mod:`sessionspec.bench`.
+- ``bench [AREA ...] [--quick] [--full]``: the benchmarks of :mod:`sessionspec.bench`.
 - ``check``, ``replay``, ``tree``, ``usage``, ``sessions``, ``import``: session files of any
   known format (:mod:`sessionspec.cli_files`, FILES).
 """
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import pkgutil
 import sys
 from collections.abc import Callable, Sequence
@@ -90,7 +91,12 @@ def bench_areas() -> list[str]:
 
 def _cmd_bench(args: argparse.Namespace) -> int:
     available = bench_areas()
-    chosen = args.areas or available
+    # Areas marked EXPLICIT_ONLY (peers installs an npm package; scaling runs for minutes)
+    # run only when named.
+    chosen = args.areas or [
+        area for area in available
+        if not getattr(importlib.import_module(f"sessionspec.bench.{area}"), "EXPLICIT_ONLY", False)
+    ]
     unknown = [area for area in chosen if area not in available]
     if unknown:
         print(
@@ -103,7 +109,11 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     for area in chosen:
         module = importlib.import_module(f"sessionspec.bench.{area}")
         print(f"== {area}", flush=True)
-        for result in module.run(args.quick):
+        accepts_full = "full" in inspect.signature(module.run).parameters
+        results = module.run(args.quick, full=True) if args.full and accepts_full else (
+            module.run(args.quick)
+        )
+        for result in results:
             print(f"  {result.line()}", flush=True)
             rows.append((area, result))
     print()
@@ -177,6 +187,9 @@ def _parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="run the benchmarks")
     bench.add_argument("areas", nargs="*", metavar="AREA", help="areas to run (default: all)")
     bench.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    bench.add_argument(
+        "--full", action="store_true", help="the largest sizes too (scaling: 1M entries)"
+    )
     bench.set_defaults(handler=_cmd_bench)
 
     from sessionspec.cli_files import register
