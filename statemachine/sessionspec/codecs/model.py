@@ -36,6 +36,8 @@ from typing import Any
 
 import orjson
 
+from sessionspec.errors import UnknownFormatError
+
 __all__ = [
     "CRASH_RESIDUE_CODES",
     "Entry",
@@ -46,9 +48,11 @@ __all__ = [
     "SourceLine",
     "UsageRecord",
     "assemble",
+    "assistant_usage",
     "epoch_ms",
     "iter_lines",
     "mapping",
+    "session_header",
     "summary_item",
     "text_or_none",
 ]
@@ -281,6 +285,38 @@ def mapping(value: Any) -> Mapping[str, Any]:
 
 def text_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) else None
+
+
+def session_header(
+    path: str, data: bytes, findings: list[Finding], product: str
+) -> tuple[dict[str, Any], Iterator[SourceLine]]:
+    """The ``type: session`` header object on line 1 and the lines after it (FILES-002).
+
+    :class:`~sessionspec.errors.UnknownFormatError` (naming ``product``) when line 1 is not
+    such a header."""
+    lines = iter_lines(data, findings)
+    header_line = next(lines, None)
+    if header_line is None or header_line.obj is None or header_line.obj.get("type") != "session":
+        raise UnknownFormatError(path, f"no {product} session header on line 1")
+    return header_line.obj, lines
+
+
+def assistant_usage(
+    message: Mapping[str, Any], *, model: str, fallback_key: str, timestamp: str | None, line: int
+) -> UsageRecord:
+    """The usage record of an assistant message in the snake-case (opi/native) form: keyed by
+    its ``response_id``, else by ``fallback_key`` (FILES-013)."""
+    counters = mapping(message.get("usage"))
+    return UsageRecord(
+        key=str(message.get("response_id") or fallback_key),
+        timestamp=timestamp,
+        model=model,
+        input_tokens=int(counters.get("input_tokens", 0)),
+        output_tokens=int(counters.get("output_tokens", 0)),
+        cache_read_tokens=int(counters.get("cache_read_tokens", 0)),
+        cache_write_tokens=int(counters.get("cache_write_tokens", 0)),
+        line=line,
+    )
 
 
 def summary_item(entry_id: str, summary: str) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from sessionspec.codecs.model import (
     Severity,
     UsageRecord,
     assemble,
-    mapping,
+    assistant_usage,
     text_or_none,
 )
 from sessionspec.errors import BadHeaderError
@@ -93,16 +93,9 @@ def read_native(path: str, data: bytes) -> SessionRead:
                 title = label.removeprefix("user: ")
             if message.get("role") == "assistant":
                 model = f"{message.get('provider')}:{message.get('model')}"
-                counters = mapping(message.get("usage"))
-                usage.append(UsageRecord(
-                    key=str(message.get("response_id") or f"{FORMAT}:{session_id}:{entry_id}"),
-                    timestamp=stamp,
-                    model=model,
-                    input_tokens=int(counters.get("input_tokens", 0)),
-                    output_tokens=int(counters.get("output_tokens", 0)),
-                    cache_read_tokens=int(counters.get("cache_read_tokens", 0)),
-                    cache_write_tokens=int(counters.get("cache_write_tokens", 0)),
-                    line=record.line,
+                usage.append(assistant_usage(
+                    message, model=model, fallback_key=f"{FORMAT}:{session_id}:{entry_id}",
+                    timestamp=stamp, line=record.line,
                 ))
             entries.append(Entry(entry_id, parent, EntryKind.MESSAGE, record.line,
                                  record.offset, label, stamp, (message,)))

@@ -31,11 +31,10 @@ from sessionspec.codecs.model import (
     Severity,
     UsageRecord,
     assemble,
-    iter_lines,
-    mapping,
+    assistant_usage,
+    session_header,
     text_or_none,
 )
-from sessionspec.errors import UnknownFormatError
 
 __all__ = ["FORMAT", "looks_like", "read_opi_legacy"]
 
@@ -55,11 +54,7 @@ def looks_like(first: Mapping[str, Any], second: Mapping[str, Any] | None) -> bo
 
 def read_opi_legacy(path: str, data: bytes) -> SessionRead:
     findings: list[Finding] = []
-    lines = iter_lines(data, findings)
-    header_line = next(lines, None)
-    if header_line is None or header_line.obj is None or header_line.obj.get("type") != "session":
-        raise UnknownFormatError(path, "no opi session header on line 1")
-    header = header_line.obj
+    header, lines = session_header(path, data, findings, "opi")
     session_id = str(header.get("id", "")) or None
     entries: list[Entry] = []
     usage: list[UsageRecord] = []
@@ -81,16 +76,9 @@ def read_opi_legacy(path: str, data: bytes) -> SessionRead:
                 title = label.removeprefix("user: ")
             if message.get("role") == "assistant":
                 model = f"{message.get('provider')}:{message.get('model')}"
-                counters = mapping(message.get("usage"))
-                usage.append(UsageRecord(
-                    key=str(message.get("response_id") or f"{FORMAT}:{session_id}:{entry_id}"),
-                    timestamp=stamp,
-                    model=model,
-                    input_tokens=int(counters.get("input_tokens", 0)),
-                    output_tokens=int(counters.get("output_tokens", 0)),
-                    cache_read_tokens=int(counters.get("cache_read_tokens", 0)),
-                    cache_write_tokens=int(counters.get("cache_write_tokens", 0)),
-                    line=source.number,
+                usage.append(assistant_usage(
+                    message, model=model, fallback_key=f"{FORMAT}:{session_id}:{entry_id}",
+                    timestamp=stamp, line=source.number,
                 ))
             entries.append(Entry(entry_id, previous, EntryKind.MESSAGE, source.number,
                                  source.offset, label, stamp, (message,)))

@@ -35,11 +35,10 @@ from sessionspec.codecs.model import (
     UsageRecord,
     assemble,
     epoch_ms,
-    iter_lines,
     mapping,
+    session_header,
     text_or_none,
 )
-from sessionspec.errors import UnknownFormatError
 
 __all__ = ["FORMAT", "looks_like", "read_pi"]
 
@@ -233,11 +232,7 @@ def _messages(
 def read_pi(path: str, data: bytes) -> SessionRead:
     """Read a pi session file (any version) from its bytes."""
     findings: list[Finding] = []
-    lines = iter_lines(data, findings)
-    header_line = next(lines, None)
-    if header_line is None or header_line.obj is None or header_line.obj.get("type") != "session":
-        raise UnknownFormatError(path, "no pi session header on line 1")
-    header = header_line.obj
+    header, lines = session_header(path, data, findings, "pi")
     version = header.get("version", 1)
     if version not in (1, 2, 3):
         findings.append(Finding(

@@ -40,7 +40,6 @@ and random snapshot points.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -57,6 +56,7 @@ from sessionspec.redaction import RedactionPolicy
 from sessionspec.reference.coordinator import ACCOUNTING_FIELD, NO_TIP, Figures
 from sessionspec.runtime import coordinator as _coordinator
 from sessionspec.runtime.coordinator import SessionCoordinator
+from sessionspec.storage.atomic import write_atomically
 from sessionspec.storage.files import FileSystem, OsFileSystem
 from sessionspec.storage.jsonl import JsonlLog, read_log
 from sessionspec.storage.log import Durability
@@ -213,21 +213,8 @@ def write_snapshot(
     target = os.fspath(snapshot_path)
     temporary = f"{target}.{os.getpid()}.tmp"
     try:
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        try:
-            os.write(fd, payload)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(temporary, target)
-        directory = os.open(os.path.dirname(os.path.abspath(target)), os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+        write_atomically(target, payload, temporary=temporary)
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
         raise StorageError(f"{target}: cannot write the snapshot: {exc}") from exc
     return position
 

@@ -18,7 +18,6 @@ and the last rename wins with identical content; a reader sees the old name or t
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import re
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from sessionspec.errors import BlobNotFoundError, BlobStoreError, CallerError
+from sessionspec.storage.atomic import write_atomically
 
 __all__ = ["BlobStore", "FileBlobStore", "MemoryBlobStore", "blob_id_of"]
 
@@ -116,23 +116,8 @@ class FileBlobStore:
         temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         try:
             path.parent.mkdir(exist_ok=True)
-            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(temporary, path)
-            directory = os.open(path.parent, os.O_RDONLY)
-            try:
-                os.fsync(directory)
-            finally:
-                os.close(directory)
+            write_atomically(path, data, temporary=temporary)
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
             raise BlobStoreError(f"cannot store blob {blob_id}: {exc}") from exc
         return blob_id
 

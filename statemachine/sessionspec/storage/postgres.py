@@ -43,9 +43,7 @@ from psycopg_pool import ConnectionPool
 
 from sessionspec.errors import (
     AppendFailedError,
-    CallerError,
     DuplicateEntryIdError,
-    HeadConflictError,
     LogAccessError,
 )
 from sessionspec.storage.jsonl import validate_session_id
@@ -53,10 +51,12 @@ from sessionspec.storage.log import Durability, LogRecord, LogSnapshot
 from sessionspec.storage.sqlbase import (
     SCHEMA_VERSION,
     DatabaseLog,
-    SchemaVersionError,
     SessionExistsError,
     SessionNotFoundError,
-    check_header,
+    check_new_session,
+    numbered_rows,
+    refuse_newer_schema,
+    schema_version_of,
     snapshot_from_rows,
 )
 from sessionspec.wire.log import ENTRY_TYPES
@@ -152,10 +152,7 @@ def schema_version(connection: psycopg.Connection[Any]) -> int:
     found = connection.execute("SELECT to_regclass('schema_version')").fetchone()
     if found is None or found[0] is None:
         return 0
-    rows = connection.execute("SELECT version FROM schema_version").fetchall()
-    if len(rows) != 1 or type(rows[0][0]) is not int:
-        raise SchemaVersionError(f"the schema_version table holds {rows!r}, not one version")
-    return int(rows[0][0])
+    return schema_version_of(connection.execute("SELECT version FROM schema_version").fetchall())
 
 
 def migrate(connection: psycopg.Connection[Any], target: int = SCHEMA_VERSION) -> int:
@@ -167,11 +164,7 @@ def migrate(connection: psycopg.Connection[Any], target: int = SCHEMA_VERSION) -
     with connection.transaction():
         connection.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
         found = schema_version(connection)
-        if found > SCHEMA_VERSION:
-            raise SchemaVersionError(
-                f"the database has schema version {found}; this code knows up to "
-                f"{SCHEMA_VERSION}"
-            )
+        refuse_newer_schema(found)
         for version in range(found, target):
             for statement in MIGRATIONS[version]:
                 connection.execute(statement.encode())
@@ -310,10 +303,7 @@ class PostgresLog(DatabaseLog):
         durability: Durability = Durability.SYNC,
     ) -> PostgresLog:
         """Add a session holding only ``header``; :class:`SessionExistsError` if it exists."""
-        validate_session_id(session_id)
-        text = check_header(header)
-        if header.get("id") != session_id:
-            raise CallerError(f"the header's id {header.get('id')!r} is not {session_id!r}")
+        text = check_new_session(session_id, header)
         with _pool(conninfo, durability).connection() as connection:
             try:
                 connection.execute(
@@ -385,11 +375,7 @@ class PostgresLog(DatabaseLog):
                 found = connection.execute(
                     "SELECT head FROM sessions WHERE session_id = %s", (session_id,)
                 ).fetchone()
-                if found is None:
-                    raise SessionNotFoundError(
-                        self.session_id, f"{self.path} (the session is gone)"
-                    )
-                raise HeadConflictError(expected, int(found[0]))  # SQL-003
+                raise self._head_missed(expected, found)  # SQL-003
             duplicate = connection.execute(
                 "SELECT entry_id FROM entries WHERE session_id = %s AND entry_id = ANY(%s)"
                 " LIMIT 1",
@@ -401,8 +387,7 @@ class PostgresLog(DatabaseLog):
                 cursor.executemany(
                     "INSERT INTO entries (session_id, seq, entry_id, body)"
                     " VALUES (%s, %s, %s, %s)",
-                    [(session_id, expected + 1 + index, entry_id, body)
-                     for index, (entry_id, body) in enumerate(rows)],
+                    numbered_rows(session_id, expected, rows),
                 )
             connection.execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, session_id))
         except BaseException:

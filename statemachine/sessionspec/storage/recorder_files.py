@@ -17,13 +17,12 @@ Rules
 
 from __future__ import annotations
 
-import errno
 import fcntl
 import itertools
 import os
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from typing import Any
 
 import orjson
@@ -35,6 +34,7 @@ from sessionspec.errors import (
     SessionNotFoundError,
 )
 from sessionspec.runtime.recorder.model import RecordedSession
+from sessionspec.storage.atomic import fsync_directory, write_atomically
 from sessionspec.storage.jsonl import validate_session_id
 
 __all__ = ["SessionFiles"]
@@ -67,22 +67,9 @@ class SessionFiles:
         os.makedirs(self.directory, exist_ok=True)
         with self._locked(key):
             temporary = f"{target}.tmp.{os.getpid()}.{next(_counter)}"
-            try:
-                fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
-                try:
-                    view = memoryview(data)
-                    while view:
-                        written = os.write(fd, view)
-                        view = view[written:]
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
-                os.replace(temporary, target)
-            except BaseException:
-                with suppress(FileNotFoundError):
-                    os.remove(temporary)
-                raise
-            _fsync_dir(self.directory)
+            write_atomically(
+                target, data, temporary=temporary, exclusive=True, tolerate_refused_dir_fsync=True
+            )
         return target
 
     def delete(self, key: str) -> None:
@@ -93,7 +80,7 @@ class SessionFiles:
                 os.remove(target)
             except FileNotFoundError:
                 raise SessionNotFoundError(key) from None
-            _fsync_dir(self.directory)
+            fsync_directory(self.directory, tolerate_refusal=True)
 
     @contextmanager
     def _locked(self, key: str) -> Iterator[None]:
@@ -166,14 +153,3 @@ class SessionFiles:
             if session.agent_id == agent_id:
                 sessions.append(session)
         return sessions
-
-
-def _fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    except OSError as exc:  # pragma: no cover - some file systems refuse directory fsync
-        if exc.errno not in (errno.EINVAL, errno.EBADF):
-            raise
-    finally:
-        os.close(fd)

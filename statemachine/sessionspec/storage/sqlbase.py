@@ -47,6 +47,7 @@ from pydantic import ValidationError
 from sessionspec.errors import (
     CallerError,
     DuplicateEntryIdError,
+    HeadConflictError,
     IllegalTransitionError,
     LogFailedError,
     SchemaVersionError,
@@ -54,7 +55,7 @@ from sessionspec.errors import (
     SessionNotFoundError,
 )
 from sessionspec.lifecycle import Lifecycle
-from sessionspec.storage.jsonl import FRAMING_FIELDS
+from sessionspec.storage.jsonl import FRAMING_FIELDS, validate_session_id
 from sessionspec.storage.log import (
     LOG_TABLE,
     Damage,
@@ -75,7 +76,11 @@ __all__ = [
     "SessionExistsError",
     "SessionNotFoundError",
     "check_header",
+    "check_new_session",
     "encode_batch",
+    "numbered_rows",
+    "refuse_newer_schema",
+    "schema_version_of",
     "snapshot_from_rows",
 ]
 
@@ -99,6 +104,41 @@ def check_header(header: Mapping[str, Any]) -> str:
         return orjson.dumps(dict(header)).decode()
     except TypeError as exc:
         raise CallerError(f"header is not JSON-serializable: {exc}") from exc
+
+
+def check_new_session(session_id: str, header: Mapping[str, Any]) -> str:
+    """Check a new session's id (LOG-012) and header (LOG-019); return the header's JSON text."""
+    validate_session_id(session_id)
+    text = check_header(header)
+    if header.get("id") != session_id:
+        raise CallerError(f"the header's id {header.get('id')!r} is not {session_id!r}")
+    return text
+
+
+def schema_version_of(rows: Sequence[Sequence[Any]]) -> int:
+    """The version the ``schema_version`` table's rows hold: exactly one integer (SQL-005)."""
+    if len(rows) != 1 or type(rows[0][0]) is not int:
+        raise SchemaVersionError(f"the schema_version table holds {rows!r}, not one version")
+    return int(rows[0][0])
+
+
+def refuse_newer_schema(found: int) -> None:
+    """:class:`SchemaVersionError` for a database newer than this code (SQL-005)."""
+    if found > SCHEMA_VERSION:
+        raise SchemaVersionError(
+            f"the database has schema version {found}; this code knows up to "
+            f"{SCHEMA_VERSION}"
+        )
+
+
+def numbered_rows(
+    session_id: str, expected: int, rows: Sequence[tuple[str, str]]
+) -> list[tuple[str, int, str, str]]:
+    """``(session_id, seq, entry_id, body)`` for a batch appended after head ``expected``."""
+    return [
+        (session_id, expected + 1 + index, entry_id, body)
+        for index, (entry_id, body) in enumerate(rows)
+    ]
 
 
 def encode_batch(
@@ -267,6 +307,15 @@ class DatabaseLog:
 
     def _release(self) -> None:
         raise NotImplementedError  # pragma: no cover - every backend overrides it
+
+    def _head_missed(
+        self, expected: int, found: Sequence[Any] | None
+    ) -> SessionNotFoundError | HeadConflictError:
+        """Why the head compare-and-swap changed no row: the session is gone (``found`` is
+        no row) or its head is not ``expected`` (SQL-003)."""
+        if found is None:
+            return SessionNotFoundError(self.session_id, f"{self.path} (the session is gone)")
+        return HeadConflictError(expected, int(found[0]))
 
     def _fail(self, detail: str) -> LogFailedError:
         """The commit's outcome is unknown: enter ``failed`` (LOG-006, SQL-004)."""

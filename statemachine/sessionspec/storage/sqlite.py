@@ -37,7 +37,6 @@ from sessionspec.errors import (
     AppendFailedError,
     CallerError,
     DuplicateEntryIdError,
-    HeadConflictError,
     LogAccessError,
 )
 from sessionspec.storage.jsonl import validate_session_id
@@ -48,7 +47,10 @@ from sessionspec.storage.sqlbase import (
     SchemaVersionError,
     SessionExistsError,
     SessionNotFoundError,
-    check_header,
+    check_new_session,
+    numbered_rows,
+    refuse_newer_schema,
+    schema_version_of,
     snapshot_from_rows,
 )
 from sessionspec.wire.log import ENTRY_TYPES
@@ -120,10 +122,7 @@ def schema_version(connection: sqlite3.Connection) -> int:
     ).fetchone()
     if found is None:
         return 0
-    rows = connection.execute("SELECT version FROM schema_version").fetchall()
-    if len(rows) != 1 or type(rows[0][0]) is not int:
-        raise SchemaVersionError(f"the schema_version table holds {rows!r}, not one version")
-    return int(rows[0][0])
+    return schema_version_of(connection.execute("SELECT version FROM schema_version").fetchall())
 
 
 def migrate(connection: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
@@ -135,11 +134,7 @@ def migrate(connection: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int
     connection.execute("BEGIN IMMEDIATE")
     try:
         found = schema_version(connection)
-        if found > SCHEMA_VERSION:
-            raise SchemaVersionError(
-                f"the database has schema version {found}; this code knows up to "
-                f"{SCHEMA_VERSION}"
-            )
+        refuse_newer_schema(found)
         for version in range(found, target):
             for statement in MIGRATIONS[version]:
                 connection.execute(statement)
@@ -226,10 +221,7 @@ class SqliteLog(DatabaseLog):
         durability: Durability = Durability.SYNC,
     ) -> SqliteLog:
         """Add a session holding only ``header``; :class:`SessionExistsError` if it exists."""
-        validate_session_id(session_id)
-        text = check_header(header)
-        if header.get("id") != session_id:
-            raise CallerError(f"the header's id {header.get('id')!r} is not {session_id!r}")
+        text = check_new_session(session_id, header)
         connection = connect(database, durability)
         try:
             connection.execute("BEGIN IMMEDIATE")
@@ -286,16 +278,11 @@ class SqliteLog(DatabaseLog):
                 found = execute(
                     "SELECT head FROM sessions WHERE session_id = ?", (self.session_id,)
                 ).fetchone()
-                if found is None:
-                    raise SessionNotFoundError(
-                        self.session_id, f"{self.path} (the session is gone)"
-                    )
-                raise HeadConflictError(expected, int(found[0]))  # SQL-003
+                raise self._head_missed(expected, found)  # SQL-003
             self._check_new_ids(rows)
             self._connection.executemany(
                 "INSERT INTO entries (session_id, seq, entry_id, body) VALUES (?, ?, ?, ?)",
-                [(self.session_id, expected + 1 + index, entry_id, body)
-                 for index, (entry_id, body) in enumerate(rows)],
+                numbered_rows(self.session_id, expected, rows),
             )
             execute("COMMIT")
         except BaseException as exc:

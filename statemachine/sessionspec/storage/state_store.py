@@ -25,7 +25,6 @@ one finds it current (STATE-012).
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import json
 import os
@@ -36,6 +35,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from sessionspec.errors import CallerError, HeadRevisionConflict, StateStoreError
+from sessionspec.storage.atomic import write_atomically
 from sessionspec.storage.jsonl import validate_session_id
 
 __all__ = ["FileStateStore", "MemoryStateStore", "StateStore", "StoredState"]
@@ -207,24 +207,8 @@ class FileStateStore:
     def _write_atomically(self, path: Path, payload: bytes) -> None:
         temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         try:
-            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-            try:
-                view = memoryview(payload)
-                while view:
-                    written = os.write(fd, view)
-                    view = view[written:]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(temporary, path)
-            directory = os.open(self.directory, os.O_RDONLY)
-            try:
-                os.fsync(directory)
-            finally:
-                os.close(directory)
+            write_atomically(path, payload, temporary=temporary)
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
             raise StateStoreError(f"{path}: commit failed: {exc}") from exc
 
     def sessions(self) -> list[str]:
