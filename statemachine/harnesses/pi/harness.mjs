@@ -167,6 +167,7 @@ const HANDLERS = {
         homepage: "https://www.npmjs.com/package/@mariozechner/pi-coding-agent",
       },
       capabilities: CAPABILITIES,
+      crash_points: [],
     };
   },
 
@@ -286,7 +287,10 @@ function handle(line) {
   const seq = Number.isInteger(request.seq) ? request.seq : 0;
   const handler = HANDLERS[request.cmd];
   if (!handler) {
-    answer({ seq, status: "skipped", reason: `pi's SessionManager has no counterpart for ${request.cmd}` });
+    const reason = String(request.cmd).startsWith("realtime.")
+      ? "pi has no realtime transcript"
+      : "unknown command";
+    answer({ seq, status: "skipped", reason });
     return true;
   }
   try {
