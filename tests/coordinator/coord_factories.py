@@ -18,7 +18,9 @@ from sessionspec.compaction import (
     core_summary,
     estimate_tokens,
 )
+from sessionspec.conformance.adapters import InProcessConnection
 from sessionspec.conformance.coordinator_machine import MODEL, CoordinatorFactory
+from sessionspec.conformance.harness import PythonHarness, runtime_implementation
 from sessionspec.runtime.coordinator import (
     SessionCoordinator,
     _normalize_message,
@@ -46,6 +48,15 @@ def runtime_factory(cls: type[SessionCoordinator] = SessionCoordinator) -> Coord
         return cls.open_existing(path, config, MODEL, fs=fs, clock=clock)
 
     return CoordinatorFactory(new=new, open=open_)
+
+
+def runtime_connection(
+    cls: type[SessionCoordinator] = SessionCoordinator,
+) -> InProcessConnection:
+    """The runtime (or a planted bug) behind the protocol, in process, on a simulated fs."""
+    return InProcessConnection(
+        PythonHarness(runtime_implementation(coordinator_cls=cls), storage="sim")
+    )
 
 
 class SplitPairCoordinator(SessionCoordinator):

@@ -15,11 +15,12 @@ from tests.coordinator.coord_factories import (
     SplitPairCoordinator,
     TipBeforeWriteCoordinator,
     UsageBeforeWriteCoordinator,
-    runtime_factory,
+    runtime_connection,
 )
 
 from sessionspec.conformance import run_machine
-from sessionspec.conformance.coordinator_machine import CoordinatorFactory, CoordinatorMachine
+from sessionspec.conformance.adapters import Connection
+from sessionspec.conformance.coordinator_machine import CoordinatorMachine
 
 DEEP = bool(os.environ.get("SESSIONSPEC_DEEP"))
 BUDGET = settings(
@@ -36,8 +37,8 @@ HUNT = settings(
 )
 
 
-def run(factory: CoordinatorFactory, budget: settings) -> None:
-    run_machine(lambda: CoordinatorMachine(factory), settings=budget)
+def run(connection: Connection, budget: settings) -> None:
+    run_machine(lambda: CoordinatorMachine(connection), settings=budget)
 
 
 @pytest.mark.req(
@@ -47,22 +48,22 @@ def run(factory: CoordinatorFactory, budget: settings) -> None:
     "COORD-051",
 )
 def test_runtime_conforms_to_the_reference_model() -> None:
-    run(runtime_factory(), BUDGET)
+    run(runtime_connection(), BUDGET)
 
 
 @pytest.mark.req("COORD-032")
 def test_finds_planted_bug_split_pair() -> None:
     with pytest.raises(AssertionError):
-        run(runtime_factory(SplitPairCoordinator), HUNT)
+        run(runtime_connection(SplitPairCoordinator), HUNT)
 
 
 @pytest.mark.req("COORD-002", "COORD-011")
 def test_finds_planted_bug_usage_counted_before_the_write() -> None:
     with pytest.raises(AssertionError):
-        run(runtime_factory(UsageBeforeWriteCoordinator), HUNT)
+        run(runtime_connection(UsageBeforeWriteCoordinator), HUNT)
 
 
 @pytest.mark.req("COORD-002", "COORD-040")
 def test_finds_planted_bug_tip_moved_before_the_write() -> None:
     with pytest.raises(AssertionError):
-        run(runtime_factory(TipBeforeWriteCoordinator), HUNT)
+        run(runtime_connection(TipBeforeWriteCoordinator), HUNT)
