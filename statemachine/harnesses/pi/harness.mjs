@@ -27,7 +27,7 @@
 // The pi package is resolved from $SESSIONSPEC_PI_NODE_MODULES when set (a node_modules
 // folder installed from this directory's package-lock.json), else from ./node_modules.
 
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -240,11 +240,15 @@ const HANDLERS = {
     const dir = sessionDir(args.session_id);
     if (existsSync(dir)) throw new Rejection("caller_error", `session ${args.session_id} exists`);
     mkdirSync(dir, { recursive: true });
-    const leaf = manager.getLeafId();
-    if (leaf === null) throw new Rejection("caller_error", "pi cannot fork a session without entries");
     const copy = detachedCopy(manager);
     copy.sessionDir = dir;
-    copy.createBranchedSession(leaf);
+    try {
+      copy.createBranchedSession(manager.getLeafId());
+    } catch (error) {
+      // pi refuses (a session without entries has no branch to extract): no fork.
+      rmSync(dir, { recursive: true, force: true });
+      throw new Rejection("caller_error", error.message);
+    }
     return { session_id: args.session_id };
   },
 
