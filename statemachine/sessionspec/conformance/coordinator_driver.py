@@ -20,6 +20,7 @@ COORD-011/012), otherwise to the observation that differs (CONF-001..CONF-005).
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ from typing import Any
 from sessionspec.compaction import CompactionConfig
 from sessionspec.conformance.adapters import Connection, Reply
 from sessionspec.conformance.checks import require
-from sessionspec.conformance.coordinator_machine import (
+from sessionspec.conformance.coordinator_model import (
     MODEL,
     TIMESTAMP,
     Compact,
@@ -40,15 +41,20 @@ from sessionspec.conformance.coordinator_machine import (
     Operation,
     SetExtensionState,
     Turn,
+    config_of,
     expect,
     model_observation,
+    operation_from_json,
     operation_to_json,
     pair_closed,
     redacted_context,
 )
 from sessionspec.conformance.protocol import Capability
+from sessionspec.errors import CallerError
 
-__all__ = ["Driver", "settings_of"]
+__all__ = ["Driver", "run_steps", "settings_of"]
+
+_CASES = itertools.count(1)
 
 #: The requirement an operation's own outcome is judged by.
 OP_REQUIREMENT: dict[type, str] = {
@@ -647,3 +653,57 @@ def _suffix(entry_id: Any) -> int:
     _, _, tail = text.partition("-")
     digits = tail.split("/")[0]
     return int(digits) if digits.isdigit() else 0
+
+
+# --------------------------------------------------------------------------------------
+# Replaying a saved run (spec/cases/coordinator/*.json)
+# --------------------------------------------------------------------------------------
+
+
+def run_steps(
+    connection: Connection, steps: Sequence[Mapping[str, Any]], *, session_id: str | None = None
+) -> Driver:
+    """Replay a trace recorded by :class:`Driver`; checks after every step like the machine."""
+    start = steps[0]
+    if start.get("mode") != "start":
+        raise CallerError("a coordinator trace starts with a 'start' step")
+    threshold, policy = int(start["threshold"]), str(start["policy"])
+    trace: list[Entry] = [dict(start)]
+    driver = Driver(
+        connection, config_of(threshold, policy), settings_of(threshold, policy),
+        seed=int(start["seed"]), session_id=session_id or f"case{next(_CASES)}", trace=trace,
+    )
+    try:
+        for step in steps[1:]:
+            mode = step["mode"]
+            if mode == "normal":
+                driver.normal(_case_operation(step, driver))
+            elif mode == "crash":
+                driver.crash(_case_operation(step, driver), step["nth"], step["resume_crash"],
+                             step.get("point"))
+            elif mode == "fault":
+                faults = [(f[0], f[1], f[2]) for f in step["faults"]]
+                driver.fault(_case_operation(step, driver), faults)
+            elif mode == "reopen":
+                driver.reopen()
+            elif mode == "close":
+                driver.close()
+            elif mode == "twin":
+                driver.spawn_twin()
+            elif mode == "inject":
+                driver.inject(str(step["kind"]))
+            else:
+                raise CallerError(f"unknown step mode {mode!r}")
+            driver.check()
+    finally:
+        for handle in ("main", "twin"):
+            connection.call("coordinator.close", handle=handle)
+    return driver
+
+
+def _case_operation(step: Mapping[str, Any], driver: Driver) -> Operation:
+    """An operation of a saved trace; fork ids are made unique to this replay's session."""
+    op = operation_from_json(step)
+    if isinstance(op, Fork) and not op.session_id.startswith(driver.session_id):
+        return Fork(f"{driver.session_id}-{op.session_id}")
+    return op

@@ -36,9 +36,9 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -49,19 +49,31 @@ from hypothesis.stateful import (
     rule,
 )
 
-from sessionspec.compaction import (
-    CompactionConfig,
-    CompactionReason,
-    CountTailPolicy,
-    TokenBudgetPolicy,
-)
 from sessionspec.conformance import checks
 from sessionspec.conformance.adapters import Connection
+from sessionspec.conformance.coordinator_driver import Driver, run_steps, settings_of
+from sessionspec.conformance.coordinator_model import (
+    MODEL,
+    TIMESTAMP,
+    Compact,
+    Entry,
+    Expected,
+    Fork,
+    Log,
+    MoveLeaf,
+    Operation,
+    SetExtensionState,
+    Turn,
+    config_of,
+    expect,
+    model_observation,
+    operation_from_json,
+    operation_to_json,
+    pair_closed,
+    redacted_context,
+)
 from sessionspec.conformance.harness import CoordinatorFactory
 from sessionspec.conformance.protocol import Capability
-from sessionspec.errors import CallerError
-from sessionspec.redaction import RedactionPolicy, redact_for_log
-from sessionspec.reference import coordinator as ref
 from sessionspec.wire.messages import (
     AssistantMessage,
     TextContent,
@@ -72,160 +84,30 @@ from sessionspec.wire.messages import (
     UserMessage,
 )
 
-if TYPE_CHECKING:
-    from sessionspec.conformance.coordinator_driver import Driver
-
-__all__ = ["CoordinatorFactory", "CoordinatorMachine", "run_steps"]
-
-TIMESTAMP = "2023-11-14T22:13:20Z"
-MODEL = "anthropic:claude-sonnet-4"
-REDACTION = RedactionPolicy()
-
-Entry = dict[str, Any]
-Log = tuple[Entry, ...]
-
-
-# --------------------------------------------------------------------------------------
-# The seam: the implementation is reached through the protocol (coordinator_driver.py);
-# CoordinatorFactory is the Python-object seam a PythonHarness serves (harness.py).
-# --------------------------------------------------------------------------------------
-
-
-# --------------------------------------------------------------------------------------
-# Operations as values
-# --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Turn:
-    messages: tuple[Entry, ...]
-    usage: Entry
-
-
-@dataclass(frozen=True)
-class Compact:
-    reason: str
-
-
-@dataclass(frozen=True)
-class MoveLeaf:
-    target: str
-
-
-@dataclass(frozen=True)
-class SetExtensionState:
-    value: Any
-
-
-@dataclass(frozen=True)
-class Fork:
-    session_id: str
-
-
-Operation = Turn | Compact | MoveLeaf | SetExtensionState | Fork
-
-
-def operation_to_json(op: Operation) -> Entry:
-    if isinstance(op, Turn):
-        return {"op": "turn", "messages": list(op.messages), "usage": op.usage}
-    if isinstance(op, Compact):
-        return {"op": "compact", "reason": op.reason}
-    if isinstance(op, MoveLeaf):
-        return {"op": "leaf", "target": op.target}
-    if isinstance(op, SetExtensionState):
-        return {"op": "extension_state", "value": op.value}
-    return {"op": "fork", "session_id": op.session_id}
-
-
-def operation_from_json(obj: Mapping[str, Any]) -> Operation:
-    kind = obj["op"]
-    if kind == "turn":
-        return Turn(tuple(obj["messages"]), dict(obj["usage"]))
-    if kind == "compact":
-        return Compact(str(obj["reason"]))
-    if kind == "leaf":
-        return MoveLeaf(str(obj["target"]))
-    if kind == "extension_state":
-        return SetExtensionState(obj["value"])
-    if kind == "fork":
-        return Fork(str(obj["session_id"]))
-    raise ValueError(f"unknown operation {kind!r}")
-
-
-@dataclass(frozen=True)
-class Expected:
-    """What the model says an operation does."""
-
-    after: Log
-    #: The return value the model predicts (reason value, compaction summary fields, ...).
-    result: Any
-    #: ``False`` when the implementation must refuse the operation as a caller error.
-    accepted: bool = True
-    #: For a fork: the entries of the new file.
-    fork_entries: Log | None = None
-
-
-def expect(op: Operation, log: Log, config: CompactionConfig) -> Expected:
-    state = ref.replay(log, config)
-    if isinstance(op, Turn):
-        batch, reason = ref.turn_batch(
-            state, op.messages, op.usage, timestamp=TIMESTAMP, redaction=REDACTION,
-            config=config,
-        )
-        return Expected(log + batch, None if reason is None else reason.value)
-    if isinstance(op, Compact):
-        batch, plan = ref.compaction_batch(
-            state, CompactionReason(op.reason), timestamp=TIMESTAMP, config=config
-        )
-        if plan is None:
-            return Expected(log, None)
-        result = (plan.summary, plan.first_kept_entry_id, plan.tokens_before, plan.tokens_after)
-        return Expected(log + batch, result)
-    if isinstance(op, MoveLeaf):
-        leaf = ref.leaf_batch(log, state, op.target, timestamp=TIMESTAMP)
-        if leaf is None:
-            return Expected(log, None, accepted=False)
-        return Expected(log + leaf, None)
-    if isinstance(op, SetExtensionState):
-        batch = ref.extension_state_batch(state, op.value, timestamp=TIMESTAMP)
-        return Expected(log + batch, batch[0]["id"])
-    return Expected(log, None, fork_entries=ref.fork_entries(log, timestamp=TIMESTAMP))
-
-
-# --------------------------------------------------------------------------------------
-# Observation
-# --------------------------------------------------------------------------------------
-
-
-def redacted_context(context: Sequence[Mapping[str, Any]]) -> list[Entry]:
-    """A context as the file would hold it (COORD-017): messages redacted, summaries as is."""
-    return [dict(i) if "role" not in i else redact_for_log(i, REDACTION) for i in context]
-
-
-def model_observation(log: Log, config: CompactionConfig) -> dict[str, Any]:
-    state = ref.replay(log, config)
-    return {
-        "context": ref.context_dicts(state.items),
-        "ids": [item.id for item in state.items],
-        "tip": state.tip,
-        "figures": state.figures,
-        "next_seq": state.next_seq,
-        "state": "compaction_due" if state.due else "ready",
-    }
-
-
-def pair_closed(context: Sequence[Mapping[str, Any]]) -> bool:
-    """Every tool result in the context comes after the call it answers (COORD-032)."""
-    calls: set[str] = set()
-    for item in context:
-        if item.get("role") == "assistant":
-            for block in item["content"]:
-                if block.get("type") == "tool_call":
-                    calls.add(block["tool_call"]["id"])
-        elif item.get("role") == "tool_result" and item["tool_call_id"] not in calls:
-            return False
-    return True
-
+__all__ = [
+    "MODEL",
+    "TIMESTAMP",
+    "Compact",
+    "CoordinatorFactory",
+    "CoordinatorMachine",
+    "Driver",
+    "Entry",
+    "Expected",
+    "Fork",
+    "Log",
+    "MoveLeaf",
+    "Operation",
+    "SetExtensionState",
+    "Turn",
+    "config_of",
+    "expect",
+    "model_observation",
+    "operation_from_json",
+    "operation_to_json",
+    "pair_closed",
+    "redacted_context",
+    "run_steps",
+]
 
 # --------------------------------------------------------------------------------------
 # Strategies
@@ -313,11 +195,6 @@ def _assistant(content: list[Any]) -> Entry:
 EXTENSION_STATES = st.dictionaries(TEXT, st.integers(-(2**63), 2**63 - 1), max_size=2)
 
 POLICIES = st.sampled_from(["count_tail", "token_budget"])
-
-
-def config_of(threshold: int, policy: str) -> CompactionConfig:
-    chosen = CountTailPolicy() if policy == "count_tail" else TokenBudgetPolicy(keep_tokens=6)
-    return CompactionConfig(enabled=True, threshold_tokens=threshold, policy=chosen)
 
 
 # --------------------------------------------------------------------------------------
@@ -409,8 +286,6 @@ class CoordinatorMachine(RuleBasedStateMachine):
 
     @initialize(threshold=st.integers(150, 2500), policy=POLICIES, seed=st.integers(0, 2**16))
     def start(self, threshold: int, policy: str, seed: int) -> None:
-        from sessionspec.conformance.coordinator_driver import Driver, settings_of
-
         session_id = f"s{next(_EXAMPLES)}"
         trace: list[Entry] = [
             {"mode": "start", "threshold": threshold, "policy": policy, "seed": seed}
@@ -523,59 +398,3 @@ class CoordinatorMachine(RuleBasedStateMachine):
         if self.driver is not None:
             for handle in ("main", "twin"):
                 self.conn.call("coordinator.close", handle=handle)
-
-
-# --------------------------------------------------------------------------------------
-# Replaying a saved run (spec/cases/coordinator/*.json)
-# --------------------------------------------------------------------------------------
-
-
-def run_steps(
-    connection: Connection, steps: Sequence[Mapping[str, Any]], *, session_id: str | None = None
-) -> Driver:
-    """Replay a trace recorded by :class:`Driver`; checks after every step like the machine."""
-    from sessionspec.conformance.coordinator_driver import Driver, settings_of
-
-    start = steps[0]
-    if start.get("mode") != "start":
-        raise CallerError("a coordinator trace starts with a 'start' step")
-    threshold, policy = int(start["threshold"]), str(start["policy"])
-    trace: list[Entry] = [dict(start)]
-    driver = Driver(
-        connection, config_of(threshold, policy), settings_of(threshold, policy),
-        seed=int(start["seed"]), session_id=session_id or f"case{next(_EXAMPLES)}", trace=trace,
-    )
-    try:
-        for step in steps[1:]:
-            mode = step["mode"]
-            if mode == "normal":
-                driver.normal(_case_operation(step, driver))
-            elif mode == "crash":
-                driver.crash(_case_operation(step, driver), step["nth"], step["resume_crash"],
-                             step.get("point"))
-            elif mode == "fault":
-                faults = [(f[0], f[1], f[2]) for f in step["faults"]]
-                driver.fault(_case_operation(step, driver), faults)
-            elif mode == "reopen":
-                driver.reopen()
-            elif mode == "close":
-                driver.close()
-            elif mode == "twin":
-                driver.spawn_twin()
-            elif mode == "inject":
-                driver.inject(str(step["kind"]))
-            else:
-                raise CallerError(f"unknown step mode {mode!r}")
-            driver.check()
-    finally:
-        for handle in ("main", "twin"):
-            connection.call("coordinator.close", handle=handle)
-    return driver
-
-
-def _case_operation(step: Mapping[str, Any], driver: Driver) -> Operation:
-    """An operation of a saved trace; fork ids are made unique to this replay's session."""
-    op = operation_from_json(step)
-    if isinstance(op, Fork) and not op.session_id.startswith(driver.session_id):
-        return Fork(f"{driver.session_id}-{op.session_id}")
-    return op

@@ -25,9 +25,6 @@ between events or inside one, reopen it, and replay everything it was sent (RT-0
 from __future__ import annotations
 
 import dataclasses
-import itertools
-import random
-from dataclasses import dataclass
 from typing import Any
 
 from hypothesis import strategies as st
@@ -40,9 +37,14 @@ from hypothesis.stateful import (
 )
 
 from sessionspec.conformance import checks
-from sessionspec.conformance.adapters import Connection, Reply
-from sessionspec.conformance.checks import require
-from sessionspec.conformance.protocol import Capability
+from sessionspec.conformance.adapters import Connection
+from sessionspec.conformance.realtime_driver import (
+    Observed,
+    ProtocolSubject,
+    RealtimeDriver,
+    durable_possible,
+    run_steps,
+)
 from sessionspec.conformance.realtime_scripts import WORDS, conversation, delivery
 from sessionspec.reference import realtime as ref
 
@@ -54,101 +56,6 @@ __all__ = [
     "durable_possible",
     "run_steps",
 ]
-
-
-@dataclass(frozen=True)
-class Observed:
-    status: str
-    codes: tuple[str, ...]
-    discarded: tuple[tuple[str, str | None, str, str, str], ...]
-
-
-_TRANSCRIPTS = itertools.count(1)
-
-
-def durable_possible(connection: Connection) -> bool:
-    """A durable journal can be tested: declared, and the harness can die (RT-040)."""
-    return connection.has(str(Capability.REALTIME_DURABLE)) and (
-        connection.has(str(Capability.STORAGE_SIMULATED))
-        or connection.has(str(Capability.CRASH_KILL))
-    )
-
-
-class ProtocolSubject:
-    """One transcript of the implementation, reached through the protocol."""
-
-    def __init__(self, connection: Connection, durable: bool) -> None:
-        self.conn = connection
-        self.durable = durable and durable_possible(connection)
-        self.handle = "rt"
-        self.journal = f"journal-{next(_TRANSCRIPTS)}"
-        self.crashes = 0
-        reply = connection.call(
-            "realtime.new", handle=self.handle, durable=self.durable, journal=self.journal
-        )
-        require("CONF-030", reply.ok, f"realtime.new: {reply.describe()}")
-
-    def _observed(self, reply: Reply) -> Observed:
-        require("CONF-030", reply.ok, f"realtime.apply: {reply.describe()}")
-        r = reply.result
-        return Observed(
-            str(r.get("status")),
-            tuple(str(c) for c in r.get("codes") or ()),
-            tuple(tuple(f) for f in r.get("discarded") or ()),
-        )
-
-    def apply(self, event: dict[str, Any]) -> Observed:
-        return self._observed(self.conn.call("realtime.apply", handle=self.handle, event=event))
-
-    def _observe(self) -> dict[str, Any]:
-        reply = self.conn.call("realtime.observe", handle=self.handle)
-        require("CONF-030", reply.ok, f"realtime.observe: {reply.describe()}")
-        return reply.result
-
-    def messages(self) -> list[dict[str, Any]]:
-        return list(self._observe().get("messages") or [])
-
-    def in_flight(self) -> list[str]:
-        return [str(r) for r in self._observe().get("in_flight") or []]
-
-    def _reopen(self) -> None:
-        reply = self.conn.call(
-            "realtime.open", handle=self.handle, durable=True, journal=self.journal
-        )
-        require("RT-041", reply.ok, f"realtime.open after a crash: {reply.describe()}")
-
-    def restart(self) -> None:
-        """A crash between events, then a reopen from the journal."""
-        self.crashes += 1
-        if self.conn.has(str(Capability.STORAGE_SIMULATED)):
-            self.conn.call("sim.power_cut", seed=self.crashes)
-        else:
-            self.conn.kill_during(
-                "realtime.observe", {"handle": self.handle}, random.Random(self.crashes)
-            )
-        self._reopen()
-
-    def crash_during(self, event: dict[str, Any], nth: int) -> Observed | None:
-        """A crash inside ``apply``; the outcome if it was acknowledged, then a reopen."""
-        self.crashes += 1
-        if self.conn.has(str(Capability.STORAGE_SIMULATED)):
-            self.conn.call("sim.arm_crash", nth=nth)
-            reply = self.conn.call("realtime.apply", handle=self.handle, event=event)
-            self.conn.call("sim.disarm")
-            if reply.status != "crashed":
-                return self._observed(reply)
-            self.conn.call("sim.power_cut", seed=self.crashes)
-            self._reopen()
-            return None
-        found = self.conn.kill_during(
-            "realtime.apply", {"handle": self.handle, "event": event},
-            random.Random(self.crashes),
-        )
-        self._reopen()
-        return None if found is None or not found.ok else self._observed(found)
-
-    def close(self) -> None:
-        self.conn.call("realtime.close", handle=self.handle)
 
 
 ITEMS = ("u0", "u1", "a0_0", "a0_1", "a1_0", "t0_0", "x", " ")
@@ -190,109 +97,6 @@ ARBITRARY_EVENT: st.SearchStrategy[ref.RtEvent] = st.one_of(
     ),
     st.builds(ref.Interrupted, st.sampled_from(RESPONSES)),
 )
-
-
-def normalized(event: ref.RtEvent) -> ref.RtEvent:
-    """The event as the implementation sees it after trimming ids (RT-003)."""
-    return ref.event_from_wire(ref.event_to_wire(event))
-
-
-class RealtimeDriver:
-    """One subject in lock step with the reference model; shared by the machine and cases."""
-
-    def __init__(self, connection: Connection, durable: bool, trace: list[dict[str, Any]]):
-        self.subject = ProtocolSubject(connection, durable)
-        self.trace = trace
-        self.history: tuple[ref.RtEvent, ...] = ()
-        #: Every distinct event sent so far, in first-sent order (what a reconnect replays).
-        self.delivered: list[ref.RtEvent] = []
-        self.sent: set[ref.RtEvent] = set()
-        self.seen_messages: list[dict[str, Any]] = []
-
-    def _remember(self, event: ref.RtEvent) -> None:
-        if event not in self.sent:
-            self.sent.add(event)
-            self.delivered.append(event)
-
-    def both(self, event: ref.RtEvent, *, record: bool = True) -> Observed:
-        wire = ref.event_to_wire(event)
-        if record:
-            self.trace.append({"op": "apply", "event": wire})
-        verdict, self.history = ref.step(self.history, normalized(event))
-        observed = self.subject.apply(wire)
-        self._remember(event)
-        self._judge(event, observed, verdict)
-        return observed
-
-    def _judge(self, event: ref.RtEvent, observed: Observed, verdict: ref.Verdict) -> None:
-        name = type(event).__name__
-        require("RT-004", observed.status == verdict.status.value,
-                f"{name}: status {observed.status!r}, model {verdict.status.value!r}")
-        codes = tuple(d.code.value for d in verdict.diagnostics)
-        require("RT-011", observed.codes == codes,
-                f"{name}: diagnostics {observed.codes!r}, model {codes!r}")
-        fragments = tuple(
-            (f.item_id, f.response_id, f.lane.value, f.text, f.reason) for f in verdict.discarded
-        )
-        require("RT-023", observed.discarded == fragments,
-                f"{name}: discarded {observed.discarded!r}, model {fragments!r}")
-
-    def replay_all(self, requirement: str = "RT-010") -> None:
-        """Every event seen, again (a reconnect): inert, the transcript unchanged."""
-        self.trace.append({"op": "replay_all"})
-        before = self.subject.messages()
-        for event in list(self.delivered):
-            observed = self.both(event, record=False)
-            require(requirement, observed.status != "accepted",
-                    f"a replayed {type(event).__name__} was accepted again")
-        require(requirement, self.subject.messages() == before,
-                "replaying what was seen changed the transcript")
-
-    def restart(self) -> None:
-        """A crash between events, a reopen, then the provider's replay (RT-041)."""
-        self.trace.append({"op": "restart"})
-        before = self.subject.messages()
-        self.subject.restart()
-        require("RT-041", self.subject.messages() == before,
-                "the reopened transcript differs from the one that crashed")
-        history = self.history
-        self.replay_all("RT-041")
-        require("RT-041", self.history == history, "the replay after a restart changed history")
-
-    def crash_apply(self, event: ref.RtEvent, nth: int) -> None:
-        """A crash inside ``apply``: acknowledged means kept; the replay restores the rest."""
-        wire = ref.event_to_wire(event)
-        self.trace.append({"op": "crash_apply", "event": wire, "nth": nth})
-        verdict, after = ref.step(self.history, normalized(event))
-        observed = self.subject.crash_during(wire, nth)
-        if observed is not None:
-            self._judge(event, observed, verdict)
-        self.history = after
-        self._remember(event)
-        # The provider replays everything after a reconnect: the result is the run without
-        # the crash (RT-041), whatever the crash took.
-        for replayed in list(self.delivered):
-            reply = self.subject.apply(ref.event_to_wire(replayed))
-            require("CONF-010", reply.status in ("duplicate", "rejected", "accepted"),
-                    f"replay after a crash: {reply.status}")
-        messages = self.subject.messages()
-        got = tuple(ref.message_from_wire(m) for m in messages)
-        require("CONF-010", got == ref.transcript_of(self.history),
-                "after a crash inside apply and the replay, the transcript is not the one "
-                "the run without the crash has")
-
-    def check(self) -> None:
-        messages = self.subject.messages()
-        got = tuple(ref.message_from_wire(m) for m in messages)
-        require("RT-031", got == ref.transcript_of(self.history),
-                f"the transcript differs from the reference: {got!r:.400}")
-        require("RT-033", messages[: len(self.seen_messages)] == self.seen_messages,
-                "the transcript changed a message it had already materialized")
-        self.seen_messages = messages
-        in_flight = tuple(self.subject.in_flight())
-        require("RT-034", in_flight == ref.in_flight_response_ids(self.history),
-                f"in-flight responses {in_flight!r}, model "
-                f"{ref.in_flight_response_ids(self.history)!r}")
 
 
 class RealtimeMachine(RuleBasedStateMachine):
@@ -444,29 +248,3 @@ def _conflicting(event: ref.RtEvent, text: str, other: str | None) -> ref.RtEven
     if isinstance(event, ref.FinalText):
         return dataclasses.replace(event, text=event.text + (text or "x"))
     return None
-
-
-def run_steps(
-    connection: Connection, steps: list[dict[str, Any]] | tuple[dict[str, Any], ...]
-) -> RealtimeDriver:
-    """Replay a realtime trace (``op`` steps recorded by :class:`RealtimeDriver`)."""
-    start = steps[0]
-    trace: list[dict[str, Any]] = [dict(start)]
-    driver = RealtimeDriver(connection, bool(start.get("durable")), trace)
-    try:
-        for step in steps[1:]:
-            op = step["op"]
-            if op == "apply":
-                driver.both(ref.event_from_wire(step["event"]))
-            elif op == "replay_all":
-                driver.replay_all()
-            elif op == "restart":
-                driver.restart()
-            elif op == "crash_apply":
-                driver.crash_apply(ref.event_from_wire(step["event"]), int(step["nth"]))
-            else:
-                raise ValueError(f"unknown realtime step {op!r}")
-            driver.check()
-    finally:
-        driver.subject.close()
-    return driver
