@@ -9,6 +9,8 @@ Subcommands (the logic lives in the modules named):
   (:mod:`sessionspec.generate`, GEN-005).
 - ``proofs [--only SUBSTR] [--write | --check]``: the CrossHair proofs (``proofs/run.py``).
 - ``bench [AREA ...] [--quick]``: the benchmarks of :mod:`sessionspec.bench`.
+- ``conform --adapter ADAPTER [...]``: the conformance suite against an implementation
+  (:mod:`sessionspec.conformance.command`).
 """
 
 from __future__ import annotations
@@ -113,6 +115,12 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_conform(args: argparse.Namespace) -> int:
+    from sessionspec.conformance.command import run
+
+    return run(args)
+
+
 def _parser() -> argparse.ArgumentParser:
     from sessionspec.gates import STEP_NAMES
 
@@ -174,6 +182,18 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("areas", nargs="*", metavar="AREA", help="areas to run (default: all)")
     bench.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     bench.set_defaults(handler=_cmd_bench)
+
+    from sessionspec.conformance.command import add_arguments
+
+    conform = commands.add_parser(
+        "conform",
+        help="run the conformance suite against an implementation",
+        description="Run the conformance machines (or the case files) against an "
+        "implementation through the driver protocol (spec/PROTOCOL.md) and report by "
+        "requirement id.",
+    )
+    add_arguments(conform)
+    conform.set_defaults(handler=_cmd_conform)
     return parser
 
 

@@ -82,6 +82,8 @@ MATRIX_PATH = "spec/MATRIX.md"
 SCHEMA_DIR = "spec/schema"
 #: The driver protocol's messages (sessionspec.conformance.protocol, CONF-030).
 PROTOCOL_SCHEMA_DIR = "spec/schema/protocol"
+#: The case file format (sessionspec.conformance.cases, CONF-070).
+CASE_SCHEMA_PATH = "spec/cases/case.schema.json"
 DIAGRAM_DIR = "spec/diagrams"
 DIAGRAM_INDEX = "spec/diagrams/README.md"
 #: The generator owns these files: (directory, suffix).
@@ -735,6 +737,19 @@ def _protocol_schemas() -> Mapping[str, Any]:
     return PROTOCOL_SCHEMAS
 
 
+def _case_schema() -> str:
+    """The case file format (sessionspec.conformance.cases, CONF-070)."""
+    from sessionspec.conformance.cases import CASE_ADAPTER
+
+    schema = dict(CASE_ADAPTER.json_schema())
+    schema = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "sessionspec conformance case, format version 1",
+        **schema,
+    }
+    return _json_text(schema)
+
+
 def _default_tables() -> Sequence[Any]:
     from sessionspec.tables.registry import TABLES
 
@@ -761,6 +776,7 @@ def render(
         )
         schema_files.update(protocol_files)
         schema_problems += protocol_problems
+        schema_files[CASE_SCHEMA_PATH] = _case_schema()
     diagram_files, diagram_problems = render_diagrams(tables)
     files.update(schema_files)
     files.update(diagram_files)

@@ -36,6 +36,8 @@ class RequirementFailure(AssertionError):
         super().__init__(f"[{requirement}] {message}")
         self.requirement = requirement
         self.detail = message
+        #: The steps of the example that failed, up to and including the failing one.
+        self.trace: list[dict[str, Any]] = []
 
 
 @dataclass
@@ -58,8 +60,9 @@ class CheckContext:
             self.masked_hits[requirement] = self.masked_hits.get(requirement, 0) + 1
             return
         failure = RequirementFailure(requirement, message)
+        failure.trace = list(self.trace)
         self.failure = failure
-        self.failing_trace = list(self.trace)
+        self.failing_trace = failure.trace
         raise failure
 
     def check(self, requirement: str, condition: bool, message: str) -> None:

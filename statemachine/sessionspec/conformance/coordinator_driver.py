@@ -364,12 +364,14 @@ class Driver:
         self._twin(op, expected)
 
     def crash(self, op: Operation, nth: int, resume_crash: int | None,
-              point: str | None = None) -> None:
+              point: str | None = None, outcomes: Sequence[str] | None = None) -> None:
         """A crash inside ``op``: the state after reopening is before or after (CONF-010)."""
         step: Entry = {"mode": "crash", "nth": nth, "resume_crash": resume_crash,
                        **operation_to_json(op)}
         if point is not None:
             step["point"] = point
+        if outcomes is not None:
+            step["outcomes"] = list(outcomes)
         self.trace.append(step)
         if self.failed or self.closed:
             self._refused(op)
@@ -404,7 +406,7 @@ class Driver:
         opened = self.conn.call("coordinator.open", handle="main", session_id=self.session_id,
                                 config=self.settings, model=MODEL)
         require("CONF-010", opened.ok, f"reopening after a crash: {opened.describe()}")
-        self._settle(expected.after, "CONF-010", acknowledged=acknowledged)
+        self._settle(expected.after, "CONF-010", acknowledged=acknowledged, outcomes=outcomes)
         if expected.fork_entries is not None:
             self._check_fork(op, expected.fork_entries, must_exist=acknowledged)
 
@@ -566,11 +568,16 @@ class Driver:
 
     # -- helpers -------------------------------------------------------------------------------
 
-    def _settle(self, after: Log, requirement: str, *, acknowledged: bool = False) -> None:
-        """After a crash or a failed cut-back: the state is the log before or after."""
+    def _settle(
+        self, after: Log, requirement: str, *, acknowledged: bool = False,
+        outcomes: Sequence[str] | None = None,
+    ) -> None:
+        """After a crash or a failed cut-back: the state is the log before or after (the
+        acceptable outcomes, README rule 4: both, unless acknowledged or a case narrows)."""
+        allowed = set(outcomes or ("before", "after"))
         seen = self.observe()
-        before_ok = not acknowledged and self.matches(seen, self.log)
-        after_ok = self.matches(seen, after)
+        before_ok = "before" in allowed and not acknowledged and self.matches(seen, self.log)
+        after_ok = "after" in allowed and self.matches(seen, after)
         if self.has(Capability.COORDINATOR_FORMAT):
             durable = self.read_log(self.session_id)
             before_ok = before_ok and durable == self.log
@@ -681,7 +688,7 @@ def run_steps(
                 driver.normal(_case_operation(step, driver))
             elif mode == "crash":
                 driver.crash(_case_operation(step, driver), step["nth"], step["resume_crash"],
-                             step.get("point"))
+                             step.get("point"), step.get("outcomes"))
             elif mode == "fault":
                 faults = [(f[0], f[1], f[2]) for f in step["faults"]]
                 driver.fault(_case_operation(step, driver), faults)
