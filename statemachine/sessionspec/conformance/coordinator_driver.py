@@ -687,7 +687,7 @@ def run_steps(
             if mode == "normal":
                 driver.normal(_case_operation(step, driver))
             elif mode == "crash":
-                driver.crash(_case_operation(step, driver), step["nth"], step["resume_crash"],
+                driver.crash(_case_operation(step, driver), step["nth"], step.get("resume_crash"),
                              step.get("point"), step.get("outcomes"))
             elif mode == "fault":
                 faults = [(f[0], f[1], f[2]) for f in step["faults"]]

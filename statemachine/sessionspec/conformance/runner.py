@@ -28,6 +28,7 @@ from sessionspec.conformance.protocol import PROTOCOL_VERSION, Capability
 
 __all__ = [
     "MACHINES",
+    "MACHINE_REQUIREMENTS",
     "Budget",
     "Failure",
     "MachineResult",
@@ -42,17 +43,31 @@ SPEC_VERSION = 1
 
 #: Requirements whose checks need a capability; skipped (never failed) without it (CONF-020).
 CAPABILITY_REQUIREMENTS: dict[str, tuple[str, ...]] = {
-    str(Capability.COORDINATOR_FORMAT): ("CONF-013", "COORD-003"),
-    str(Capability.COORDINATOR_IDS): ("COORD-004",),
-    str(Capability.COORDINATOR_FIGURES): ("COORD-030",),
-    str(Capability.COORDINATOR_COMPACTION): ("COORD-031", "COORD-103", "COORD-104"),
+    str(Capability.COORDINATOR_FORMAT): ("CONF-013",),
+    str(Capability.COORDINATOR_COMPACTION): ("COORD-031",),
     str(Capability.COORDINATOR_LEAF): ("COORD-040",),
     str(Capability.COORDINATOR_EXTENSION_STATE): ("COORD-043",),
     str(Capability.COORDINATOR_FORK): ("COORD-050", "COORD-051"),
     str(Capability.COORDINATOR_INJECT): ("CONF-012", "COORD-021", "COORD-022", "COORD-023"),
-    str(Capability.COORDINATOR_COPY): (),
     str(Capability.STORAGE_SIMULATED): ("COORD-011", "COORD-012"),
-    str(Capability.REALTIME_DURABLE): ("RT-040", "RT-041"),
+    str(Capability.REALTIME_DURABLE): ("RT-041",),
+}
+
+#: The requirements each machine's checks report (CONF-060), for the pytest items.
+MACHINE_REQUIREMENTS: dict[str, tuple[str, ...]] = {
+    "coordinator": (
+        "CONF-001", "CONF-002", "CONF-003", "CONF-004", "CONF-005", "CONF-006", "CONF-007",
+        "CONF-010", "CONF-012", "CONF-013", "CONF-030", "COORD-001", "COORD-010", "COORD-011",
+        "COORD-012", "COORD-020", "COORD-021", "COORD-022", "COORD-023", "COORD-031",
+        "COORD-040", "COORD-043", "COORD-050", "COORD-051",
+    ),
+    "realtime": (
+        "CONF-030", "RT-004", "RT-010", "RT-011", "RT-023", "RT-031", "RT-033", "RT-034",
+    ),
+    "realtime-durable": (
+        "CONF-010", "CONF-030", "RT-004", "RT-010", "RT-011", "RT-023", "RT-031", "RT-033",
+        "RT-034", "RT-041",
+    ),
 }
 
 
