@@ -36,6 +36,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--sessionspec-examples", type=int, default=50)
     group.addoption("--sessionspec-steps", type=int, default=25)
     group.addoption("--sessionspec-seed", type=int, default=0)
+    group.addoption("--sessionspec-shrink-seconds", type=float, default=20.0,
+                    help="time Hypothesis may spend shrinking one failure")
     group.addoption("--sessionspec-no-cases", action="store_true",
                     help="do not add the shipped case files as items")
 
@@ -78,6 +80,7 @@ class _Suite:
                     budget=Budget(
                         examples=int(self._option("--sessionspec-examples")),
                         steps=int(self._option("--sessionspec-steps")),
+                        shrink_seconds=float(self._option("--sessionspec-shrink-seconds")),
                     ),
                     seed=int(self._option("--sessionspec-seed")),
                 )

@@ -287,6 +287,14 @@ def _as_failure(machine: str, error: BaseException, flaky: bool, steps: list[Any
     if isinstance(error, RequirementFailure):
         return Failure(machine, error.requirement, error.detail, steps,
                        kind="flaky" if flaky else "failed")
+    from hypothesis.errors import Flaky, FlakyStrategyDefinition
+
+    if isinstance(error, Flaky | FlakyStrategyDefinition):
+        # The same steps went differently when replayed in the same harness: the
+        # implementation kept state across sessions (CONF-032), not a bug of the suite.
+        return Failure(machine, "CONF-032", "the implementation behaved differently when "
+                       f"the same steps ran again in the same process: {error}", steps,
+                       kind="flaky")
     kind = "errored"
     if isinstance(error, HarnessError):
         message = f"the harness broke the protocol: {error}"
