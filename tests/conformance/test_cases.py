@@ -43,10 +43,10 @@ def test_a_bad_case_is_a_caller_error_naming_the_file(tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"version": 1, "machine": "coordinator", "name": "x",
                                "description": "", "requirements": [], "steps": []}))
-    with pytest.raises(CallerError, match="bad.json"):
+    with pytest.raises(CallerError, match=r"bad\.json"):
         load_case(bad)
     (tmp_path / "broken.json").write_text("{")
-    with pytest.raises(CallerError, match="broken.json"):
+    with pytest.raises(CallerError, match=r"broken\.json"):
         load_case(tmp_path / "broken.json")
 
 

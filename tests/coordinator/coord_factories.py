@@ -8,46 +8,23 @@ write (opi's ``append_leaf``).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sessionspec.compaction import (
-    CompactionConfig,
     CompactionPlan,
     CompactionReason,
     core_summary,
     estimate_tokens,
 )
 from sessionspec.conformance.adapters import InProcessConnection
-from sessionspec.conformance.coordinator_machine import MODEL, CoordinatorFactory
 from sessionspec.conformance.harness import PythonHarness, runtime_implementation
 from sessionspec.runtime.coordinator import (
     SessionCoordinator,
     _normalize_message,
     _normalize_usage,
 )
-from sessionspec.storage.simfs import SimulatedFileSystem
 from sessionspec.tables.coordinator import CoordinatorEvent
-
-
-def runtime_factory(cls: type[SessionCoordinator] = SessionCoordinator) -> CoordinatorFactory:
-    def new(
-        fs: SimulatedFileSystem,
-        directory: str,
-        session_id: str,
-        config: CompactionConfig,
-        clock: Callable[[], float],
-    ) -> SessionCoordinator:
-        return cls.new(
-            directory, "/work", config, MODEL, session_id=session_id, fs=fs, clock=clock
-        )
-
-    def open_(
-        fs: SimulatedFileSystem, path: str, config: CompactionConfig, clock: Callable[[], float]
-    ) -> SessionCoordinator:
-        return cls.open_existing(path, config, MODEL, fs=fs, clock=clock)
-
-    return CoordinatorFactory(new=new, open=open_)
 
 
 def runtime_connection(
