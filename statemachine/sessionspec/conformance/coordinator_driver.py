@@ -530,11 +530,18 @@ class Driver:
         entries, requirement = self._foreign(kind)
         self.twin = None
         self.conn.call("coordinator.close", handle="main")
+        # The harness gets the parent in its own id space (CONF-002); the model keeps ours.
+        sent = [
+            {**e, "parent_id": self._impl_id(e["parent_id"])} if e.get("parent_id") else e
+            for e in entries
+        ]
         injected = self.conn.call("coordinator.inject", session_id=self.session_id,
-                                  entries=entries)
+                                  entries=sent)
         require("CONF-012", injected.ok, f"coordinator.inject: {injected.describe()}")
         if injected.ok:
             self.log = self.log + tuple(entries)
+            for entry in entries:
+                self.id_map.setdefault(str(entry["id"]), str(entry["id"]))
         opened = self.conn.call("coordinator.open", handle="main", session_id=self.session_id,
                                 config=self.settings, model=MODEL)
         require(requirement, opened.ok, f"opening after {kind}: {opened.describe()}")
