@@ -26,7 +26,11 @@ def _rows(report: object) -> list[tuple[str, str]]:
     return [(rid, status) for rid, status, _, _ in report.requirement_rows()]  # type: ignore[attr-defined]
 
 
-@pytest.mark.req("CONF-041", "CONF-040", "CONF-030", "CONF-032")
+@pytest.mark.req(
+    "CONF-041", "CONF-040", "CONF-030", "CONF-032", "CONF-001", "CONF-002", "CONF-003",
+    "CONF-004", "CONF-005", "CONF-006", "CONF-007", "CONF-010", "CONF-012", "CONF-013",
+    "COORD-021", "COORD-022", "COORD-023",
+)
 def test_stdio_harness_passes_what_the_in_process_run_passes() -> None:
     in_process = run_conformance(connect("runtime"), adapter="runtime", budget=BUDGET, seed=7)
     stdio = SubprocessConnection([*HARNESS, "--storage", "sim"])

@@ -540,8 +540,6 @@ class Driver:
         require("CONF-012", injected.ok, f"coordinator.inject: {injected.describe()}")
         if injected.ok:
             self.log = self.log + tuple(entries)
-            for entry in entries:
-                self.id_map.setdefault(str(entry["id"]), str(entry["id"]))
         opened = self.conn.call("coordinator.open", handle="main", session_id=self.session_id,
                                 config=self.settings, model=MODEL)
         require(requirement, opened.ok, f"opening after {kind}: {opened.describe()}")
