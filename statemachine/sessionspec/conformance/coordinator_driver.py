@@ -345,6 +345,8 @@ class Driver:
         expected = expect(op, self.log, self.config)
         requirement = OP_REQUIREMENT[type(op)]
         reply = self._send(op)
+        if not self._answered(op, reply):
+            return
         if not expected.accepted:
             require("CONF-006", reply.status == "rejected"
                     and reply.error_type in CALLER_REJECTIONS,
@@ -449,6 +451,8 @@ class Driver:
             reply = self._send(op)
         finally:
             self.conn.call("sim.disarm")
+        if not self._answered(op, reply):
+            return
         kind = reply.error_type
         if reply.status == "rejected" and kind == "append_failed":
             require("COORD-011", self.observe() == before, "a clean write failure changed memory")
@@ -572,6 +576,14 @@ class Driver:
         ], "COORD-023"
 
     # -- helpers -------------------------------------------------------------------------------
+
+    def _answered(self, op: Operation, reply: Reply) -> bool:
+        """An answer the protocol allows for a declared command (CONF-030): not ``errored``,
+        not ``skipped``."""
+        require("CONF-030", reply.status not in ("errored", "skipped"),
+                f"{_name(op)}: the harness answered {reply.describe()}"
+                + (f" {reply.context}" if reply.context else ""))
+        return reply.status not in ("errored", "skipped")
 
     def _settle(
         self, after: Log, requirement: str, *, acknowledged: bool = False,

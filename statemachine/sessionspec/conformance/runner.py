@@ -285,8 +285,8 @@ def _shrink_limit(seconds: float) -> Iterator[None]:
 
 def _as_failure(machine: str, error: BaseException, flaky: bool, steps: list[Any]) -> Failure:
     if isinstance(error, RequirementFailure):
-        return Failure(machine, error.requirement, error.detail, steps,
-                       kind="flaky" if flaky else "failed")
+        kind = "flaky" if flaky else ("errored" if error.requirement == "CONF-030" else "failed")
+        return Failure(machine, error.requirement, error.detail, steps, kind=kind)
     from hypothesis.errors import Flaky, FlakyStrategyDefinition
 
     if isinstance(error, Flaky | FlakyStrategyDefinition):
