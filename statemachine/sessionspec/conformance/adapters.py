@@ -31,6 +31,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import orjson
+
 from sessionspec.conformance.protocol import PROTOCOL_VERSION
 from sessionspec.errors import CallerError, SessionSpecError
 
@@ -45,6 +47,16 @@ __all__ = [
 
 Json = dict[str, Any]
 DEFAULT_CLOCK_MS = 1_700_000_000_000
+
+
+def encode_line(message: Json) -> bytes:
+    """One protocol line: compact JSON, UTF-8, newline-terminated (PROTOCOL.md §1)."""
+    try:
+        return orjson.dumps(message) + b"\n"
+    except TypeError:  # beyond orjson (an integer past 64 bits): the standard library
+        import json
+
+        return (json.dumps(message, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
 
 
 class HarnessError(SessionSpecError):
@@ -250,12 +262,9 @@ class SubprocessConnection(_Base):
         return self._stderr.read().decode("utf-8", "replace")
 
     def _send(self, message: Json) -> None:
-        import json
-
         assert self.process is not None and self.process.stdin is not None
-        line = json.dumps(message, separators=(",", ":"), ensure_ascii=False) + "\n"
         try:
-            self.process.stdin.write(line.encode("utf-8"))
+            self.process.stdin.write(encode_line(message))
             self.process.stdin.flush()
         except (BrokenPipeError, OSError) as exc:
             raise HarnessError(
@@ -285,10 +294,8 @@ class SubprocessConnection(_Base):
         return line
 
     def _parse(self, line: bytes) -> Json:
-        import json
-
         try:
-            raw = json.loads(line)
+            raw = orjson.loads(line)
         except ValueError as exc:
             raise HarnessError(f"not a JSON line from the harness: {line[:200]!r}") from exc
         if not isinstance(raw, dict):

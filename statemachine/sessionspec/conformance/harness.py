@@ -618,13 +618,15 @@ _HANDLERS: dict[str, Callable[[PythonHarness, Mapping[str, Any]], Json]] = {
 # --------------------------------------------------------------------------------------
 
 
-def serve(harness: PythonHarness, stdin: IO[str], stdout: IO[str]) -> int:
+def serve(harness: PythonHarness, stdin: IO[bytes], stdout: IO[bytes]) -> int:
     """Answer JSON lines from ``stdin`` until ``stop`` or end of input (PROTOCOL.md §1)."""
+    from sessionspec.conformance.adapters import encode_line
+
     lock = threading.Lock()
 
     def write(message: Json) -> None:
         with lock:
-            stdout.write(json.dumps(message, separators=(",", ":"), ensure_ascii=False) + "\n")
+            stdout.write(encode_line(message))
             stdout.flush()
 
     def at_point(point: str) -> None:
@@ -641,11 +643,11 @@ def serve(harness: PythonHarness, stdin: IO[str], stdout: IO[str]) -> int:
             request = json.loads(line)
         except ValueError as exc:
             write({"seq": 0, "status": "errored", "message": f"not JSON: {exc}",
-                   "context": {"line": line[:200]}})
+                   "context": {"line": line[:200].decode("utf-8", "replace")}})
             continue
         if not isinstance(request, dict):
             write({"seq": 0, "status": "errored", "message": "a request must be an object",
-                   "context": {"line": line[:200]}})
+                   "context": {"line": line[:200].decode("utf-8", "replace")}})
             continue
         write(harness.handle(request))
         if request.get("cmd") == "stop":
@@ -665,13 +667,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     harness = PythonHarness(runtime_implementation(), storage=args.storage)
-    # Line-buffered text streams; stdin decoded as UTF-8 whatever the locale.
-    stdin = open(sys.stdin.fileno(), encoding="utf-8", closefd=False)  # noqa: SIM115
-    stdout = open(sys.stdout.fileno(), "w", encoding="utf-8", closefd=False)  # noqa: SIM115
+    # Bytes: UTF-8 JSON lines whatever the locale.
     try:
-        return serve(harness, stdin, stdout)
+        return serve(harness, sys.stdin.buffer, sys.stdout.buffer)
     finally:
-        stdout.flush()
+        sys.stdout.buffer.flush()
 
 
 if __name__ == "__main__":  # pragma: no cover - exercised through a subprocess
