@@ -19,15 +19,18 @@ from sessionspec.conformance.cases import (
 from sessionspec.errors import CallerError
 
 ROOT = Path(__file__).resolve().parents[2]
-CASES = list(iter_case_files(ROOT / "spec" / "cases"))
+CASE_ROOT = ROOT / "spec" / "cases"
+CASES = list(iter_case_files(CASE_ROOT))
 
 
 @pytest.mark.req("CONF-070", "CONF-071")
-@pytest.mark.parametrize("path", CASES, ids=[f"{p.parent.name}/{p.stem}" for p in CASES])
+@pytest.mark.parametrize(
+    "path", CASES, ids=[p.relative_to(CASE_ROOT).with_suffix("").as_posix() for p in CASES]
+)
 def test_every_case_file_validates_and_names_its_rules_version(path: Path) -> None:
     data = json.loads(path.read_text(encoding="utf-8"))
     assert data["version"] == 1
-    assert data["machine"] == path.parent.name
+    assert data["machine"] == path.relative_to(CASE_ROOT).parts[0]
     load_case(path)
 
 
