@@ -159,10 +159,13 @@ class RealtimeDriver:
 
     def _judge(self, event: ref.RtEvent, observed: Observed, verdict: ref.Verdict) -> None:
         name = type(event).__name__
-        require("RT-004", observed.status == verdict.status.value,
-                f"{name}: status {observed.status!r}, model {verdict.status.value!r}")
         codes = tuple(d.code.value for d in verdict.diagnostics)
-        require("RT-011", observed.codes == codes,
+        status_requirement, codes_requirement = verdict_requirements(
+            codes, observed.codes, observed.status == verdict.status.value
+        )
+        require(status_requirement, observed.status == verdict.status.value,
+                f"{name}: status {observed.status!r}, model {verdict.status.value!r}")
+        require(codes_requirement, observed.codes == codes,
                 f"{name}: diagnostics {observed.codes!r}, model {codes!r}")
         fragments = tuple(
             (f.item_id, f.response_id, f.lane.value, f.text, f.reason) for f in verdict.discarded
@@ -252,3 +255,41 @@ def run_steps(
     finally:
         driver.subject.close()
     return driver
+
+
+#: The rule behind each diagnostic code (RT-005): a verdict that should carry the code, or
+#: that carries it wrongly, is charged to that rule rather than to RT-004/RT-011 in general,
+#: so a run names the rule an implementation breaks (CONF-060; the seed profiles, CONF-050).
+CODE_REQUIREMENT: dict[str, str] = {
+    "invalid_id": "RT-003",
+    "conflicting_replay": "RT-011",
+    "role_conflict": "RT-012",
+    "response_conflict": "RT-012",
+    "predecessor_conflict": "RT-012",
+    "predecessor_cycle": "RT-012",
+    "lane_conflict": "RT-013",
+    "late_content": "RT-026",
+    "item_skipped": "RT-016",
+    "skip_refused": "RT-017",
+    "already_terminal": "RT-025",
+}
+
+
+def verdict_requirements(
+    model_codes: tuple[str, ...], seen_codes: tuple[str, ...], same_status: bool
+) -> tuple[str, str]:
+    """The requirements a status mismatch and a diagnostics mismatch are charged to.
+
+    The model refuses with a code: a different status breaks the rule behind the code; the
+    same status without that code breaks RT-005 (every refusal is a typed diagnostic). The
+    model has no code but the implementation refuses with one: the rule behind that code was
+    applied where it does not hold. Otherwise RT-004 (status) and RT-011 (diagnostics).
+    """
+    for code in model_codes:
+        if code in CODE_REQUIREMENT:
+            rule = CODE_REQUIREMENT[code]
+            return rule, rule if not same_status else "RT-005"
+    for code in seen_codes:
+        if code in CODE_REQUIREMENT:
+            return CODE_REQUIREMENT[code], CODE_REQUIREMENT[code]
+    return "RT-004", "RT-011"

@@ -62,10 +62,12 @@ MACHINE_REQUIREMENTS: dict[str, tuple[str, ...]] = {
         "COORD-040", "COORD-043", "COORD-050", "COORD-051",
     ),
     "realtime": (
-        "CONF-030", "RT-004", "RT-010", "RT-011", "RT-023", "RT-031", "RT-033", "RT-034",
+        "CONF-030", "RT-003", "RT-004", "RT-005", "RT-010", "RT-011", "RT-012", "RT-013",
+        "RT-016", "RT-017", "RT-023", "RT-025", "RT-026", "RT-031", "RT-033", "RT-034",
     ),
     "realtime-durable": (
-        "CONF-010", "CONF-030", "RT-004", "RT-010", "RT-011", "RT-023", "RT-031", "RT-033",
+        "CONF-010", "CONF-030", "RT-003", "RT-004", "RT-005", "RT-010", "RT-011", "RT-012",
+        "RT-013", "RT-016", "RT-017", "RT-023", "RT-025", "RT-026", "RT-031", "RT-033",
         "RT-034", "RT-041",
     ),
 }

@@ -5,8 +5,9 @@ meerkat's documented behaviours put back at its edge (what an event returns), ea
 :class:`MeerkatQuirk` naming the requirement of spec/SPEC.md §9 it departs from:
 
 * ``BLANK_IDS_IGNORED`` (RT-003): an event whose item or response id is blank is ignored
-  (inert, no diagnostic), and a blank delta id disables deduplication (every replay of such
-  a delta is appended again).
+  (inert, no diagnostic). (meerkat also applies a delta whose delta id is blank without
+  remembering it, so its replays append again; that part is not reproduced: it shows as a
+  different transcript, RT-031, not as the missing rejection of RT-003.)
 * ``WARNINGS_ONLY`` (RT-005): conflicts, late content, refused skips and second terminal
   events are only logged: the outcome carries no diagnostic.
 * ``USER_ITEMS_NOT_SKIPPABLE`` (RT-017): ``item_skipped`` never turns a user item into a
@@ -69,10 +70,6 @@ class MeerkatTranscript(RealtimeTranscript):
 
     quirks: ClassVar[frozenset[MeerkatQuirk]] = frozenset(MeerkatQuirk)
 
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        self._blank_deltas = 0
-
     def apply(self, event: WireModel | Mapping[str, Any]) -> ApplyOutcome:
         raw = event if isinstance(event, Mapping) else None
         if raw is not None and MeerkatQuirk.BLANK_IDS_IGNORED in self.quirks:
@@ -81,10 +78,6 @@ class MeerkatTranscript(RealtimeTranscript):
                 kind in _ASSISTANT_EVENTS and _blank(raw.get("response_id"))
             ):
                 return _INERT  # meerkat returns before storing anything
-            if _blank(raw.get("delta_id")) and "delta_id" in raw:
-                # No id to remember: the delta is new every time it arrives.
-                self._blank_deltas += 1
-                event = {**raw, "delta_id": f"\x00blank-delta-{self._blank_deltas}"}
         if raw is not None and MeerkatQuirk.USER_ITEMS_NOT_SKIPPABLE in self.quirks:
             refused = self._refuse_user_skip(raw)
             if refused is not None:
