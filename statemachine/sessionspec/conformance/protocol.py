@@ -296,6 +296,8 @@ class LogResult(_Model):
     entries: list[dict[str, Any]]
     #: The header's ``parent_session`` (forks, COORD-050).
     parent_session: str | None = None
+    #: False when reading found damage (a torn or corrupt line).
+    clean: bool = True
 
 
 class Empty(_Model):
