@@ -205,6 +205,12 @@ class RealtimeMachine(RuleBasedStateMachine):
     def arbitrary_event(self, event: ref.RtEvent) -> None:
         self.both(event)
 
+    @rule(item=st.sampled_from(("u0", "u1")))
+    def skip_user_item(self, item: str) -> None:
+        """A transcription that failed: a user item announced, then skipped (RT-017)."""
+        self.both(ref.ItemObserved(item, None, ref.Role.USER, None))
+        self.both(ref.ItemSkipped(item, None))
+
     @precondition(lambda self: self.d.subject.durable and bool(self.d.delivered))
     @rule()
     def crash_and_restart(self) -> None:
