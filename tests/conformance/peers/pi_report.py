@@ -26,10 +26,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from tests.conformance.peers.pi_install import HARNESS, ROOT, install_pi_modules
+
 from sessionspec.conformance.adapters import SubprocessConnection
 from sessionspec.conformance.report import render_json
 from sessionspec.conformance.runner import Budget, Report, run_conformance
-from tests.conformance.peers.pi_install import HARNESS, ROOT, install_pi_modules
 
 REPORTS = ROOT / "spec" / "reports"
 ADAPTER = "node statemachine/harnesses/pi/harness.mjs"
@@ -110,7 +111,10 @@ def run(budget: Budget = BUDGET, seed: int = SEED) -> Report:
     connection = SubprocessConnection([node, str(HARNESS)], env=env)
     try:
         return run_conformance(
-            connection, adapter=ADAPTER, machines=("coordinator", "realtime"), budget=budget,
+            connection,
+            adapter=ADAPTER,
+            machines=("coordinator", "realtime"),
+            budget=budget,
             seed=seed,
         )
     finally:

@@ -92,8 +92,11 @@ class MeerkatTranscript(RealtimeTranscript):
         if raw.get("type") != "item_skipped" or not isinstance(raw.get("item_id"), str):
             return None
         item = self._items.get(raw["item_id"].strip())
-        if item is None or item.role != "user" or item.state.value == "skipped":
+        if item is None or item.role != "user" or item.state.value != "observed":
             return None
+        prev = raw.get("previous_item_id")
+        if isinstance(prev, str) and prev.strip() and prev.strip() != item.prev:
+            return None  # a new predecessor: judged by the rules that are not this quirk's
         diagnostic = Diagnostic(
             DiagnosticCode.SKIP_REFUSED,
             "item_skipped",
