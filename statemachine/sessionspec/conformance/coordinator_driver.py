@@ -348,7 +348,9 @@ class Driver:
         if not self._answered(op, reply):
             return
         if not expected.accepted:
-            require("CONF-006", reply.status == "rejected"
+            # The model refuses only a leaf at an id that is no content entry: COORD-040.
+            refusal = "COORD-040" if isinstance(op, MoveLeaf) else "CONF-006"
+            require(refusal, reply.status == "rejected"
                     and reply.error_type in CALLER_REJECTIONS,
                     f"{_name(op)} must be refused as a caller error (COORD-040); got "
                     f"{reply.describe()}")

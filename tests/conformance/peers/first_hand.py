@@ -16,11 +16,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from hypothesis import HealthCheck, Phase, settings
+from hypothesis import HealthCheck, Verbosity, settings
 from hypothesis import reject as discard_example
+from hypothesis import seed as hypothesis_seed
 from hypothesis.errors import Unsatisfiable
+from hypothesis.stateful import get_state_machine_test
 
-from sessionspec.conformance import run_machine
 from sessionspec.conformance.adapters import Connection
 from sessionspec.conformance.checks import CheckContext, RequirementFailure, checking
 from sessionspec.conformance.coordinator_machine import CoordinatorMachine
@@ -53,6 +54,7 @@ def first_hand_failures(
     examples: int,
     steps: int,
     rounds: int = 10,
+    seed: int = 0,
 ) -> dict[str, str]:
     """``{requirement: message}`` of every requirement found first hand, in rounds: each
     round masks what earlier rounds found, until a round finds nothing new."""
@@ -64,28 +66,31 @@ def first_hand_failures(
         max_examples=examples,
         stateful_step_count=steps,
         deadline=None,
-        derandomize=True,
+        derandomize=False,
         database=None,
-        phases=[Phase.explicit, Phase.generate, Phase.shrink],
+        report_multiple_bugs=True,
         suppress_health_check=list(HealthCheck),
+        verbosity=Verbosity.quiet,
     )
     found: dict[str, str] = {}
     for _ in range(rounds):
         context = FirstHandContext(masked=frozenset(found))
+        test = get_state_machine_test(make, settings=budget)  # type: ignore[arg-type]
+        test = hypothesis_seed(seed)(test)
         try:
             with checking(context):
-                run_machine(make, settings=budget)
+                test()
         except Unsatisfiable:
             return found  # every example broke a masked requirement first: nothing new
         except BaseException as error:  # a failure, or a group of distinct failures
+            leaves = list(_leaves(error))
+            if any(not isinstance(leaf, RequirementFailure) for leaf in leaves):
+                raise
             new = {
                 leaf.requirement: leaf.detail
-                for leaf in _leaves(error)
+                for leaf in leaves
                 if isinstance(leaf, RequirementFailure)
             }
-            others = [leaf for leaf in _leaves(error) if not isinstance(leaf, RequirementFailure)]
-            if others:
-                raise
             if not set(new) - set(found):
                 return found
             found.update(new)

@@ -314,9 +314,14 @@ class OpiCoordinator(SessionCoordinator):
             leaf = leaf_entry(
                 seq, self._memory.tip, self._memory.figures, iso_timestamp(self._clock())
             )
-            log = JsonlLog.open(result.path, fs=self._fs)
+            try:
+                log = JsonlLog.open(result.path, fs=self._fs)
+            except (StorageError, OSError):
+                return result  # the fork stays as written, with its own (zero) figures
             try:
                 log.append([leaf])
+            except (StorageError, OSError):
+                pass
             finally:
                 log.close()
         return result
@@ -334,7 +339,7 @@ class OpiCoordinator(SessionCoordinator):
             self._log.close()
             try:
                 self._log = JsonlLog.open(self.session_path, fs=self._fs)
-            except StorageError:
+            except (StorageError, OSError):
                 raise error from None
             self._head = self._log.head
             raise AppendFailedError(str(error)) from error
