@@ -12,7 +12,7 @@ import pytest
 
 from sessionspec.cli import main
 
-PLANTED = "tests.conformance.planted:tip_before_write"
+PLANTED = "tests.conformance.planted:usage_before_write"
 
 
 @pytest.mark.req("CONF-050", "CONF-040")

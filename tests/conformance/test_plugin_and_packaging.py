@@ -36,7 +36,7 @@ def test_the_plugin_adds_an_item_per_requirement_and_per_case(tmp_path: Path) ->
 
 @pytest.mark.req("CONF-080", "CONF-060")
 def test_a_failing_requirement_fails_its_item(tmp_path: Path) -> None:
-    run = _pytest(tmp_path, "--sessionspec-adapter=tests.conformance.planted:tip_before_write",
+    run = _pytest(tmp_path, "--sessionspec-adapter=tests.conformance.planted:usage_before_write",
                   "--sessionspec-examples=30", "--sessionspec-steps=12", "-rf",
                   "--sessionspec-shrink-seconds=2",
                   "--sessionspec-machine=coordinator", "--sessionspec-no-cases",

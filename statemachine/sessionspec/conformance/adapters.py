@@ -25,6 +25,7 @@ import selectors
 import shlex
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -34,7 +35,7 @@ from typing import Any, Protocol
 import orjson
 
 from sessionspec.conformance.protocol import PROTOCOL_VERSION
-from sessionspec.errors import CallerError, SessionSpecError
+from sessionspec.errors import CallerError, StorageError
 
 __all__ = [
     "Connection",
@@ -59,8 +60,11 @@ def encode_line(message: Json) -> bytes:
         return (json.dumps(message, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
 
 
-class HarnessError(SessionSpecError):
-    """The harness broke the protocol: no answer, a bad line, a wrong ``seq``, a dead process."""
+class HarnessError(StorageError):
+    """The harness broke the protocol: no answer, a bad line, a wrong ``seq``, a dead process.
+
+    The I/O side of GEN-002: the channel to the implementation failed, not the caller's call.
+    """
 
 
 @dataclass(frozen=True)
@@ -376,6 +380,9 @@ def _from_python(spec: str) -> Connection:
     from sessionspec.conformance.harness import PythonHarness, PythonImplementation
 
     module_name, _, attr = spec.partition(":")
+    # As ``python -m`` does: modules of the current directory are importable.
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
     module = importlib.import_module(module_name)
     factory: Callable[[], Any] = getattr(module, attr)
     made = factory()

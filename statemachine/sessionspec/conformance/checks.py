@@ -30,7 +30,12 @@ __all__ = [
 
 
 class RequirementFailure(AssertionError):
-    """A check of requirement ``requirement`` failed (CONF-060)."""
+    """A check of requirement ``requirement`` failed (CONF-060).
+
+    A verdict about the implementation under test, not an error of this package: it is an
+    ``AssertionError`` so Hypothesis and pytest treat it as a failing check (GEN-001 names
+    it as the one exception, with ``SimulatedCrash``).
+    """
 
     def __init__(self, requirement: str, message: str) -> None:
         super().__init__(f"[{requirement}] {message}")

@@ -158,7 +158,7 @@ def runtime_implementation(
     )
 
 
-class Rejection(Exception):
+class Rejection(CallerError):
     """Raised inside a handler to answer ``rejected`` with a typed error."""
 
     def __init__(self, kind: ErrorType, message: str, code: str | None = None) -> None:
@@ -167,8 +167,8 @@ class Rejection(Exception):
         self.code = code
 
 
-class Skip(Exception):
-    """Raised inside a handler to answer ``skipped``."""
+class Skip(CallerError):
+    """Raised inside a handler to answer ``skipped`` (the harness cannot do this call)."""
 
 
 def _typed(exc: BaseException) -> Rejection | None:

@@ -21,6 +21,8 @@ from typing import Any
 
 import pytest
 
+from sessionspec.conformance.checks import RequirementFailure
+
 __all__ = ["pytest_addoption", "pytest_collection_modifyitems"]
 
 _STATE_KEY = "sessionspec_conformance_state"
@@ -89,10 +91,6 @@ class _Suite:
         return self.report
 
 
-class RequirementFailed(Exception):
-    """A requirement the suite found violated (the item's failure)."""
-
-
 class RequirementItem(pytest.Item):
     def __init__(self, *, machine: str, requirement: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -103,16 +101,16 @@ class RequirementItem(pytest.Item):
         suite: _Suite = self.config.stash[_SUITE]
         report = suite.run()
         if report is None:
-            raise RequirementFailed(suite.error or "the suite did not run")
+            raise RequirementFailure("CONF-030", suite.error or "the suite did not run")
         result = next((m for m in report.machines if m.machine == self.machine), None)
         if result is None or result.status == "skipped":
             pytest.skip(result.reason if result is not None else "machine not run")
         for failure in result.failures:
             if failure.requirement == self.requirement:
                 steps = "\n".join("  " + json.dumps(s, ensure_ascii=False) for s in failure.steps)
-                raise RequirementFailed(
-                    f"[{failure.requirement}] {failure.kind}: {failure.message}\n"
-                    f"shrunk steps:\n{steps}"
+                raise RequirementFailure(
+                    failure.requirement,
+                    f"{failure.kind}: {failure.message}\nshrunk steps:\n{steps}",
                 )
         for rid, status, _, detail in report.requirement_rows():
             if rid == self.requirement and status == "skipped":
@@ -121,7 +119,7 @@ class RequirementItem(pytest.Item):
             pytest.skip("no example of this run exercised the requirement")
 
     def repr_failure(self, excinfo: Any, style: Any = None) -> str:
-        if isinstance(excinfo.value, RequirementFailed):
+        if isinstance(excinfo.value, RequirementFailure):
             return str(excinfo.value)
         return str(super().repr_failure(excinfo))
 
@@ -146,12 +144,13 @@ class CaseItem(pytest.Item):
         if result.status == "skipped":
             pytest.skip(result.reason)
         if result.status != "passed":
-            raise RequirementFailed(
-                "\n".join(f"[{rid}] {message}" for rid, message in result.failures)
+            rid, _ = result.failures[0]
+            raise RequirementFailure(
+                rid, "\n".join(f"[{r}] {message}" for r, message in result.failures)
             )
 
     def repr_failure(self, excinfo: Any, style: Any = None) -> str:
-        if isinstance(excinfo.value, RequirementFailed):
+        if isinstance(excinfo.value, RequirementFailure):
             return str(excinfo.value)
         return str(super().repr_failure(excinfo))
 
