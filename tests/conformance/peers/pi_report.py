@@ -51,6 +51,11 @@ EXPLANATIONS: dict[str, str] = {
         "context's tokens with the model's window, not by the usage counted since the last "
         "compaction (COORD-030)."
     ),
+    "COORD-014": (
+        "A turn without messages: pi has no turns, so nothing is written and nothing is "
+        "counted. What pi shows afterwards (turns and usage from the context's messages) "
+        "lacks the turn and its usage, which our rules count (opi, and COORD-016)."
+    ),
     "COORD-020": (
         "A reopen does not show what the running manager showed. pi persists no leaf: "
         "`branch()` moves an in-memory pointer, and `open`/`continueRecent` resume at the "
@@ -69,9 +74,10 @@ EXPLANATIONS: dict[str, str] = {
     ),
     "CONF-001": (
         "The context differs from the model after a step that has no requirement of its "
-        "own. In the shrunk example it follows a process death inside a turn: pi flushes its "
-        "deferred entries one `appendFileSync` per line, so a kill between two lines leaves "
-        "part of a turn, which a later step then shows (the root is CONF-010)."
+        "own. It is a consequence of a deviation already reported (the runner masks it and "
+        "goes on): in the shrunk steps pi accepted a turn after `close` (COORD-001) and a "
+        "reopen then showed it; pi's lost leaf (COORD-020) and partial writes at a process "
+        "death (CONF-010) surface the same way."
     ),
     "CONF-002": (
         "The tip differs: an extension state is pi's `appendCustomEntry`, which makes the "
@@ -89,9 +95,12 @@ EXPLANATIONS: dict[str, str] = {
         "cause as COORD-010 (pi's session layer has no compaction threshold)."
     ),
     "CONF-007": (
-        "The latest user message of the model's context is missing from pi's. In the shrunk "
-        "example pi accepted operations after `close` (COORD-001) and lost its in-memory "
-        "leaf at a reopen (COORD-020), so what a reopen shows is another branch."
+        "The latest user message of the model's context is missing from pi's after a "
+        "process death or a reopen: pi holds entries in memory until the first assistant "
+        "message and writes them one line at a time without fsync (CONF-010), and resumes at "
+        "the last entry in file order (COORD-020), so what a fresh process shows can lack "
+        "the last user message. A consequence of those rows, reported under the check that "
+        "saw it."
     ),
     "CONF-010": (
         "After a process death the session is neither the state before the operation nor "
@@ -227,9 +236,16 @@ def render_markdown(data: Mapping[str, Any]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--out", type=Path, default=REPORTS)
+    parser.add_argument(
+        "--render-only", action="store_true", help="rewrite pi.md from the existing pi.json"
+    )
     args = parser.parse_args(argv)
-    report = run()
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.render_only:
+        text = (args.out / "pi.json").read_text(encoding="utf-8")
+        (args.out / "pi.md").write_text(render_markdown(json.loads(text)), encoding="utf-8")
+        return 0
+    report = run()
     text = render_json(report)
     (args.out / "pi.json").write_text(text, encoding="utf-8")
     (args.out / "pi.md").write_text(render_markdown(json.loads(text)), encoding="utf-8")

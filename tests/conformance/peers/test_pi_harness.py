@@ -24,7 +24,7 @@ from sessionspec.conformance.protocol import (
     StartResult,
 )
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.req("CONF-101")]
 
 CONFIG = {"enabled": True, "threshold_tokens": 1000, "policy": "token_budget", "keep_tokens": 6}
 
@@ -272,6 +272,14 @@ def test_branch_compaction_extension_state_and_fork(harness: Harness) -> None:
     assert observe(harness) == after | {"tip": state["entry_id"]}
     harness.ok("coordinator.open", handle="fork", session_id="f1", config=CONFIG, model="m")
     assert observe(harness, "fork")["context"] == after["context"]
+
+
+def test_a_fork_pi_refuses_leaves_no_fork(harness: Harness) -> None:
+    new(harness)
+    refused = harness.send("coordinator.fork", handle="main", session_id="f1")
+    assert refused["status"] == "rejected" and refused["error"]["type"] == "caller_error"
+    opened = harness.send("coordinator.open", handle="f", session_id="f1", config=CONFIG, model="m")
+    assert opened["status"] == "rejected" and opened["error"]["type"] == "not_found"
 
 
 def test_rejections_and_skips_are_typed(harness: Harness) -> None:

@@ -34,7 +34,7 @@ ALL = bool(os.environ.get("SESSIONSPEC_SEEDS"))
 
 
 @pytest.mark.slow
-@pytest.mark.req("CONF-050")
+@pytest.mark.req("CONF-100")
 @pytest.mark.parametrize("name", EXACT)
 def test_a_seed_behaviour_is_named_by_its_requirement(name: str) -> None:
     if name not in QUICK and not ALL:
@@ -44,7 +44,7 @@ def test_a_seed_behaviour_is_named_by_its_requirement(name: str) -> None:
     assert set(found) == set(profile.documented), found
 
 
-@pytest.mark.req("CONF-050")
+@pytest.mark.req("CONF-100")
 def test_every_profile_names_a_documented_difference() -> None:
     """Each profile departs from §9 rows only, and the seed profiles cover their seeds'."""
     with open("spec/SPEC.md", encoding="utf-8") as handle:
