@@ -39,8 +39,10 @@ def test_every_distinct_failing_requirement_is_reported_with_its_steps() -> None
 
 @pytest.mark.req("CONF-060", "RT-023")
 def test_realtime_failures_name_their_requirement() -> None:
+    # More examples than HUNT: the playback rules of issue 15 make a barge-in rarer.
+    budget = Budget(examples=120, steps=15, shrink_seconds=2, max_failures=3)
     report = run_conformance(rt_connection(KeepsSpokenOnBargeIn), adapter="planted",
-                             machines=("realtime",), budget=HUNT, seed=1)
+                             machines=("realtime",), budget=budget, seed=1)
     requirements = [f.requirement for f in report.failures]
     assert "RT-023" in requirements  # the discarded fragments differ at the barge-in
     assert all(r.startswith("RT-") for r in requirements)
