@@ -11,6 +11,8 @@ Subcommands (the logic lives in the modules named):
 - ``bench [AREA ...] [--quick] [--full]``: the benchmarks of :mod:`sessionspec.bench`.
 - ``check``, ``replay``, ``tree``, ``usage``, ``sessions``, ``import``: session files of any
   known format (:mod:`sessionspec.cli_files`, FILES).
+- ``conform --adapter ADAPTER [...]``: the conformance suite against an implementation
+  (:mod:`sessionspec.conformance.command`).
 """
 
 from __future__ import annotations
@@ -127,6 +129,12 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_conform(args: argparse.Namespace) -> int:
+    from sessionspec.conformance.command import run
+
+    return run(args)
+
+
 def _parser() -> argparse.ArgumentParser:
     from sessionspec.gates import STEP_NAMES
 
@@ -198,6 +206,18 @@ def _parser() -> argparse.ArgumentParser:
     from sessionspec.cli_db import add_db_commands  # db import / db export (SQL-013)
 
     add_db_commands(commands)
+
+    from sessionspec.conformance.command import add_arguments
+
+    conform = commands.add_parser(
+        "conform",
+        help="run the conformance suite against an implementation",
+        description="Run the conformance machines (or the case files) against an "
+        "implementation through the driver protocol (spec/PROTOCOL.md) and report by "
+        "requirement id.",
+    )
+    add_arguments(conform)
+    conform.set_defaults(handler=_cmd_conform)
     return parser
 
 

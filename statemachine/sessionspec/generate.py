@@ -80,10 +80,14 @@ _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 SPEC_PATH = "spec/SPEC.md"
 MATRIX_PATH = "spec/MATRIX.md"
 SCHEMA_DIR = "spec/schema"
+#: The driver protocol's messages (sessionspec.conformance.protocol, CONF-030).
+PROTOCOL_SCHEMA_DIR = "spec/schema/protocol"
+#: The case file format (sessionspec.conformance.cases, CONF-070).
+CASE_SCHEMA_PATH = "spec/cases/case.schema.json"
 DIAGRAM_DIR = "spec/diagrams"
 DIAGRAM_INDEX = "spec/diagrams/README.md"
 #: The generator owns these files: (directory, suffix).
-_OWNED_PATTERNS = ((SCHEMA_DIR, ".json"), (DIAGRAM_DIR, ".mmd"))
+_OWNED_PATTERNS = ((SCHEMA_DIR, ".json"), (PROTOCOL_SCHEMA_DIR, ".json"), (DIAGRAM_DIR, ".mmd"))
 
 _MAX_RULE_EXCERPT = 110
 
@@ -532,15 +536,17 @@ def _json_text(data: Any) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
-def render_schemas(schemas: Mapping[str, Any]) -> tuple[dict[str, str], list[str]]:
-    """``spec/schema/<name>.json`` for each TypeAdapter, keeping pydantic's key order."""
+def render_schemas(
+    schemas: Mapping[str, Any], directory: str = SCHEMA_DIR
+) -> tuple[dict[str, str], list[str]]:
+    """``<directory>/<name>.json`` for each TypeAdapter, keeping pydantic's key order."""
     files: dict[str, str] = {}
     problems: list[str] = []
     for name in sorted(schemas):
         if not _SAFE_NAME.match(name):
             problems.append(f"schema name {name!r} is not usable as a file name")
             continue
-        files[f"{SCHEMA_DIR}/{name}.json"] = _json_text(schemas[name].json_schema())
+        files[f"{directory}/{name}.json"] = _json_text(schemas[name].json_schema())
     return files, problems
 
 
@@ -725,6 +731,25 @@ def _default_schemas() -> Mapping[str, Any]:
     return SCHEMAS
 
 
+def _protocol_schemas() -> Mapping[str, Any]:
+    from sessionspec.conformance.protocol import PROTOCOL_SCHEMAS
+
+    return PROTOCOL_SCHEMAS
+
+
+def _case_schema() -> str:
+    """The case file format (sessionspec.conformance.cases, CONF-070)."""
+    from sessionspec.conformance.cases import CASE_ADAPTER
+
+    schema = dict(CASE_ADAPTER.json_schema())
+    schema = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "sessionspec conformance case, format version 1",
+        **schema,
+    }
+    return _json_text(schema)
+
+
 def _default_tables() -> Sequence[Any]:
     from sessionspec.tables.registry import TABLES
 
@@ -745,6 +770,13 @@ def render(
     files: dict[str, str] = {}
 
     schema_files, schema_problems = render_schemas(schemas)
+    if schemas is _default_schemas():
+        protocol_files, protocol_problems = render_schemas(
+            _protocol_schemas(), PROTOCOL_SCHEMA_DIR
+        )
+        schema_files.update(protocol_files)
+        schema_problems += protocol_problems
+        schema_files[CASE_SCHEMA_PATH] = _case_schema()
     diagram_files, diagram_problems = render_diagrams(tables)
     files.update(schema_files)
     files.update(diagram_files)

@@ -10,7 +10,7 @@ session's one model.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sessionspec.compaction import (
@@ -20,7 +20,9 @@ from sessionspec.compaction import (
     core_summary,
     estimate_tokens,
 )
-from sessionspec.conformance.coordinator_machine import CLOCK, MODEL, CoordinatorFactory
+from sessionspec.conformance.adapters import InProcessConnection
+from sessionspec.conformance.coordinator_model import TIMESTAMP
+from sessionspec.conformance.harness import PythonHarness, runtime_implementation
 from sessionspec.pricing import PricingTable, attributed_usage, cost_of_rows
 from sessionspec.reference.coordinator import leaf_entry
 from sessionspec.runtime.coordinator import (
@@ -29,36 +31,18 @@ from sessionspec.runtime.coordinator import (
     _normalize_message,
     _normalize_usage,
     _replay,
-    iso_timestamp,
 )
 from sessionspec.storage.jsonl import read_log
-from sessionspec.storage.simfs import SimulatedFileSystem
 from sessionspec.tables.coordinator import CoordinatorEvent
 
 
-def runtime_factory(cls: type[SessionCoordinator] = SessionCoordinator) -> CoordinatorFactory:
-    def new(
-        fs: SimulatedFileSystem,
-        directory: str,
-        session_id: str,
-        config: CompactionConfig,
-        clock: Callable[[], float],
-    ) -> SessionCoordinator:
-        return cls.new(
-            directory, "/work", config, MODEL, session_id=session_id, fs=fs, clock=clock
-        )
-
-    def open_(
-        fs: SimulatedFileSystem,
-        path: str,
-        config: CompactionConfig | None,
-        clock: Callable[[], float],
-    ) -> SessionCoordinator:
-        if config is None:  # no settings argument: the file's settings decide (COORD-027)
-            return cls.open_existing(path, fs=fs, clock=clock)
-        return cls.open_existing(path, config, MODEL, fs=fs, clock=clock)
-
-    return CoordinatorFactory(new=new, open=open_)
+def runtime_connection(
+    cls: type[SessionCoordinator] = SessionCoordinator,
+) -> InProcessConnection:
+    """The runtime (or a planted bug) behind the protocol, in process, on a simulated fs."""
+    return InProcessConnection(
+        PythonHarness(runtime_implementation(coordinator_cls=cls), storage="sim")
+    )
 
 
 class SplitPairCoordinator(SessionCoordinator):
@@ -131,7 +115,7 @@ class UnpairedLeafCoordinator(SessionCoordinator):
 
     def _plan_leaf_move(self, entry_id: str) -> tuple[list[dict[str, Any]], Any]:
         memory = self._memory
-        leaf = leaf_entry(memory.next_seq, entry_id, memory.figures, iso_timestamp(CLOCK))
+        leaf = leaf_entry(memory.next_seq, entry_id, memory.figures, TIMESTAMP)
         leaf["parent_id"] = entry_id
         entries = [r.entry for r in read_log(self.session_path, fs=self._fs).records]
         if not any(e.get("id") == entry_id and e.get("type") != "leaf" for e in entries):

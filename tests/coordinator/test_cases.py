@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from tests.coordinator import coord_factories
-from tests.coordinator.coord_factories import runtime_factory
+from tests.coordinator.coord_factories import runtime_connection
 
 from sessionspec.conformance.coordinator_machine import run_steps
 
@@ -19,7 +19,7 @@ CASES = sorted((Path(__file__).parents[2] / "spec" / "cases" / "coordinator").gl
 def test_saved_case_agrees_with_the_model(case: Path) -> None:
     data = json.loads(case.read_text())
     assert data["steps"][0]["mode"] == "start"
-    run_steps(runtime_factory(), data["steps"])
+    run_steps(runtime_connection(), data["steps"])
 
 
 def test_cases_exist() -> None:
@@ -38,4 +38,4 @@ def test_planted_bug_case_catches_its_bug(case: Path) -> None:
     data = json.loads(case.read_text())
     buggy = getattr(coord_factories, data["planted"])
     with pytest.raises(AssertionError):
-        run_steps(runtime_factory(buggy), data["steps"])
+        run_steps(runtime_connection(buggy), data["steps"])

@@ -19,11 +19,12 @@ from tests.coordinator.coord_factories import (
     TipBeforeWriteCoordinator,
     UnpairedLeafCoordinator,
     UsageBeforeWriteCoordinator,
-    runtime_factory,
+    runtime_connection,
 )
 
 from sessionspec.conformance import run_machine
-from sessionspec.conformance.coordinator_machine import CoordinatorFactory, CoordinatorMachine
+from sessionspec.conformance.adapters import Connection
+from sessionspec.conformance.coordinator_machine import CoordinatorMachine
 
 DEEP = bool(os.environ.get("SESSIONSPEC_DEEP"))
 BUDGET = settings(
@@ -40,8 +41,8 @@ HUNT = settings(
 )
 
 
-def run(factory: CoordinatorFactory, budget: settings) -> None:
-    run_machine(lambda: CoordinatorMachine(factory), settings=budget)
+def run(connection: Connection, budget: settings) -> None:
+    run_machine(lambda: CoordinatorMachine(connection), settings=budget)
 
 
 @pytest.mark.req(
@@ -52,46 +53,46 @@ def run(factory: CoordinatorFactory, budget: settings) -> None:
     "COORD-151", "COORD-153",
 )
 def test_runtime_conforms_to_the_reference_model() -> None:
-    run(runtime_factory(), BUDGET)
+    run(runtime_connection(), BUDGET)
 
 
 @pytest.mark.req("COORD-032")
 def test_finds_planted_bug_split_pair() -> None:
     with pytest.raises(AssertionError):
-        run(runtime_factory(SplitPairCoordinator), HUNT)
+        run(runtime_connection(SplitPairCoordinator), HUNT)
 
 
 @pytest.mark.req("COORD-002", "COORD-011")
 def test_finds_planted_bug_usage_counted_before_the_write() -> None:
     with pytest.raises(AssertionError):
-        run(runtime_factory(UsageBeforeWriteCoordinator), HUNT)
+        run(runtime_connection(UsageBeforeWriteCoordinator), HUNT)
 
 
 @pytest.mark.req("COORD-002", "COORD-040")
 def test_finds_planted_bug_tip_moved_before_the_write() -> None:
     with pytest.raises(AssertionError):
-        run(runtime_factory(TipBeforeWriteCoordinator), HUNT)
+        run(runtime_connection(TipBeforeWriteCoordinator), HUNT)
 
 
 @pytest.mark.req("COORD-017", "COORD-020")
 def test_finds_planted_bug_unredacted_memory() -> None:
     with pytest.raises(AssertionError):
-        run(runtime_factory(OriginalInMemoryCoordinator), HUNT)
+        run(runtime_connection(OriginalInMemoryCoordinator), HUNT)
 
 
 @pytest.mark.req("COORD-044")
 def test_finds_planted_bug_leaf_on_an_unanswered_call() -> None:
     with pytest.raises(AssertionError):
-        run(runtime_factory(UnpairedLeafCoordinator), HUNT)
+        run(runtime_connection(UnpairedLeafCoordinator), HUNT)
 
 
 @pytest.mark.req("COORD-027")
 def test_finds_planted_bug_settings_forgotten_on_reopen() -> None:
     with pytest.raises(AssertionError):
-        run(runtime_factory(ForgetfulSettingsCoordinator), HUNT)
+        run(runtime_connection(ForgetfulSettingsCoordinator), HUNT)
 
 
 @pytest.mark.req("COORD-062")
 def test_finds_planted_bug_cost_at_the_session_model() -> None:
     with pytest.raises(AssertionError):
-        run(runtime_factory(SessionModelCostCoordinator), HUNT)
+        run(runtime_connection(SessionModelCostCoordinator), HUNT)

@@ -138,6 +138,8 @@ def case(
     if in_flight is not None:
         expected["in_flight_response_ids"] = in_flight
     return {
+        "version": 1,
+        "machine": "realtime",
         "name": name,
         "seed": seed,
         "description": description,

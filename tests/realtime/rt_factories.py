@@ -1,81 +1,29 @@
-"""Factories binding the realtime conformance machine to implementations, and planted bugs.
+"""Connections binding the realtime conformance machine to the runtime, and planted bugs.
 
-The runtime is bound in memory and on a journal (per-event fsync) in a
-:class:`SimulatedFileSystem` whose ``restart`` is a power cut followed by a reopen. The
-three planted bugs are the defects the suite must find (issue 4): dedup forgotten after a
-restart, the spoken lane kept on barge-in, and the last completion winning.
+The runtime is served by a :class:`PythonHarness` on a simulated file system, in memory or
+on a journal (per-event fsync) whose restart is a power cut followed by a reopen. The three
+planted bugs are the defects the suite must find (issue 4): dedup forgotten after a restart,
+the spoken lane kept on barge-in, and the last completion winning.
 """
 
 from __future__ import annotations
 
-import random
 from collections.abc import Mapping
 from typing import Any
 
-from sessionspec.conformance.realtime_machine import Observed, Subject, SubjectFactory
+from sessionspec.conformance.adapters import InProcessConnection
+from sessionspec.conformance.harness import PythonHarness, runtime_implementation
 from sessionspec.errors import IllegalTransitionError
 from sessionspec.reference.realtime import ApplyStatus, DiscardedFragment, Lane
 from sessionspec.runtime.realtime import ApplyOutcome, RealtimeTranscript
-from sessionspec.storage.simfs import SimulatedFileSystem
 from sessionspec.tables.realtime import ResponseState
 
-JOURNAL = "/rt/journal.jsonl"
 
-
-def _clock() -> int:
-    return 1_700_000_000_000
-
-
-def observe(outcome: ApplyOutcome) -> Observed:
-    return Observed(
-        outcome.status.value,
-        tuple(d.code.value for d in outcome.diagnostics),
-        tuple(
-            (f.item_id, f.response_id, f.lane.value, f.text, f.reason) for f in outcome.discarded
-        ),
+def runtime_connection(cls: type[RealtimeTranscript] = RealtimeTranscript) -> InProcessConnection:
+    """The runtime (or a planted bug) behind the protocol, in process, on a simulated fs."""
+    return InProcessConnection(
+        PythonHarness(runtime_implementation(transcript_cls=cls), storage="sim")
     )
-
-
-class RuntimeSubject:
-    """The runtime behind the machine's :class:`Subject` protocol."""
-
-    def __init__(self, cls: type[RealtimeTranscript], durable: bool) -> None:
-        self.cls = cls
-        self.durable = durable
-        self.crashes = 0
-        if durable:
-            self.fs = SimulatedFileSystem()
-            self.transcript = cls.create(JOURNAL, fs=self.fs, clock=_clock)
-        else:
-            self.transcript = cls(clock=_clock)
-
-    def apply(self, event: dict[str, Any]) -> Observed:
-        return observe(self.transcript.apply(event))
-
-    def messages(self) -> list[dict[str, Any]]:
-        return [m.to_json_dict() for m in self.transcript.messages()]
-
-    def in_flight(self) -> list[str]:
-        return self.transcript.in_flight_response_ids()
-
-    def restart(self) -> None:
-        self.crashes += 1
-        self.fs.crash(random.Random(self.crashes))
-        self.transcript = self.cls.open(JOURNAL, fs=self.fs, clock=_clock)
-
-
-def runtime_factory(cls: type[RealtimeTranscript] = RealtimeTranscript) -> SubjectFactory:
-    def make() -> Subject:
-        return RuntimeSubject(cls, durable=False)
-
-    return make
-
-
-def durable_factory(cls: type[RealtimeTranscript] = RealtimeTranscript) -> SubjectFactory:
-    def make() -> Subject:
-        return RuntimeSubject(cls, durable=True)
-
-    return make
 
 
 # -- planted bugs ----------------------------------------------------------------------------
@@ -137,6 +85,5 @@ __all__ = [
     "KeepsSpokenOnBargeIn",
     "Lane",
     "LastCompletionWins",
-    "durable_factory",
-    "runtime_factory",
+    "runtime_connection",
 ]

@@ -6,18 +6,17 @@ import os
 
 import pytest
 from hypothesis import HealthCheck, Phase, settings
-from hypothesis.errors import Flaky
-from hypothesis.stateful import run_state_machine_as_test
 from tests.realtime.rt_factories import (
     CountsUnheardSpeech,
     ForgetsDedupAfterRestart,
     KeepsSpokenOnBargeIn,
     LastCompletionWins,
-    durable_factory,
-    runtime_factory,
+    runtime_connection,
 )
 
-from sessionspec.conformance.realtime_machine import RealtimeMachine, SubjectFactory
+from sessionspec.conformance import run_machine
+from sessionspec.conformance.adapters import Connection
+from sessionspec.conformance.realtime_machine import RealtimeMachine
 
 DEEP = bool(os.environ.get("SESSIONSPEC_DEEP"))
 BUDGET = settings(
@@ -54,38 +53,38 @@ pytestmark = pytest.mark.req(
 )
 
 
-def run(factory: SubjectFactory, budget: settings) -> None:
-    run_state_machine_as_test(lambda: RealtimeMachine(factory), settings=budget)  # type: ignore[arg-type]
+def run(connection: Connection, budget: settings, *, durable: bool = False) -> None:
+    run_machine(lambda: RealtimeMachine(connection, durable=durable), settings=budget)
 
 
 def test_runtime_in_memory_agrees_with_reference() -> None:
-    run(runtime_factory(), BUDGET)
+    run(runtime_connection(), BUDGET)
 
 
 @pytest.mark.req("RT-040", "RT-041")
 def test_runtime_on_journal_agrees_with_reference_across_crashes() -> None:
-    run(durable_factory(), BUDGET)
+    run(runtime_connection(), BUDGET, durable=True)
 
 
 @pytest.mark.req("RT-041")
 def test_finds_dedup_forgotten_after_restart() -> None:
-    with pytest.raises((AssertionError, Flaky)):
-        run(durable_factory(ForgetsDedupAfterRestart), HUNT)
+    with pytest.raises(AssertionError):
+        run(runtime_connection(ForgetsDedupAfterRestart), HUNT, durable=True)
 
 
 @pytest.mark.req("RT-023")
 def test_finds_spoken_lane_kept_on_barge_in() -> None:
-    with pytest.raises((AssertionError, Flaky)):
-        run(runtime_factory(KeepsSpokenOnBargeIn), HUNT)
+    with pytest.raises(AssertionError):
+        run(runtime_connection(KeepsSpokenOnBargeIn), HUNT)
 
 
 @pytest.mark.req("RT-025")
 def test_finds_last_completion_wins() -> None:
-    with pytest.raises((AssertionError, Flaky)):
-        run(runtime_factory(LastCompletionWins), HUNT)
+    with pytest.raises(AssertionError):
+        run(runtime_connection(LastCompletionWins), HUNT)
 
 
 @pytest.mark.req("RT-072", "RT-074")
 def test_finds_unheard_speech_counted() -> None:
-    with pytest.raises((AssertionError, Flaky)):
-        run(runtime_factory(CountsUnheardSpeech), HUNT)
+    with pytest.raises(AssertionError):
+        run(runtime_connection(CountsUnheardSpeech), HUNT)

@@ -1,12 +1,18 @@
-"""Conformance layer: strategies, machines, adapters and case runner (DESIGN §2.6)."""
+"""Conformance layer: protocol, adapters, machines, runner, case runner (DESIGN §2.6).
+
+Importing the package needs nothing beyond the library's own dependencies: the protocol,
+the harness and the case runner work without Hypothesis; the machines and the runner import
+it (the ``conformance`` extra).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from hypothesis import settings as Settings
-from hypothesis.stateful import RuleBasedStateMachine, run_state_machine_as_test
+if TYPE_CHECKING:
+    from hypothesis import settings as Settings
+    from hypothesis.stateful import RuleBasedStateMachine
 
 __all__ = ["run_machine"]
 
@@ -19,4 +25,6 @@ def run_machine(
     A thin, typed wrapper over Hypothesis's ``run_state_machine_as_test``, whose annotation
     asks for a class although it accepts any zero-argument factory.
     """
+    from hypothesis.stateful import run_state_machine_as_test
+
     run_state_machine_as_test(cast(Any, factory), settings=settings)

@@ -1,32 +1,35 @@
 """The realtime transcript's conformance machine: any implementation vs the reference model.
 
-The machine is bound to an implementation only through a factory returning a
-:class:`Subject` (DESIGN §4): :mod:`rt_factories` binds it to the runtime, in memory and on
-a journal in a simulated file system, and to three deliberately broken variants.
+The machine reaches an implementation only through a
+:class:`~sessionspec.conformance.adapters.Connection` (``spec/PROTOCOL.md``, the
+``realtime.*`` commands; DESIGN §4). :class:`ProtocolSubject` is the transcript behind it: in
+memory, or on a durable journal when the harness declares ``realtime.durable`` and a way to
+die (``storage.simulated`` power cuts or ``crash.kill`` process death).
 
 Every step applies one event to the subject and to the reference model
 (:func:`sessionspec.reference.realtime.step`) and checks that they agree on the status, the
-diagnostic codes and the discarded fragments (RT-004, RT-011); the invariants check that
-the subject's transcript equals the reference transcript of the accepted history (RT-031),
-that it only ever grows (RT-033), and that the in-flight responses agree (RT-034).
+diagnostic codes and the discarded fragments (RT-004, RT-011, RT-023); the invariants check
+that the subject's transcript equals the reference transcript of the accepted history
+(RT-031), that it only ever grows (RT-033), and that the in-flight responses agree (RT-034).
+Every check names its requirement (:mod:`sessionspec.conformance.checks`).
 
-Delivery is adversarial: a drawn conversation arrives in a causally equivalent order
-(RT-035), and at any point the machine may replay any event seen, replay everything
-(a reconnect, RT-010), barge in or cancel an in-flight response (RT-023, RT-024), send
-late content for an ended response (RT-026), send an arbitrary event from a small
-universe of ids including blank ones (RT-003, RT-011), or crash and restart a journaled
-subject and then replay everything it was sent (RT-041). Real voice traffic adds: the end
-of a spoken item's playback after its response ended (played in full, or cut at a heard
-prefix that may be empty, RT-073), the start of a playback reported too late (RT-070), and
-a user audio item whose transcript never comes, skipped once the conversation moved on
-(RT-017, RT-075).
+Delivery is adversarial: a drawn conversation (some responses split around a user item)
+arrives in a causally equivalent order (RT-035), and at any point the machine may replay any
+event seen, replay everything (a reconnect, RT-010), barge in or cancel an in-flight response
+(RT-023, RT-024), send late content or a late final text for an ended response (RT-026),
+send a conflicting variant of an event already seen (RT-011), send an arbitrary event from a
+small universe of ids including blank ones (RT-003, RT-011), or crash a durable subject
+between events or inside one, reopen it, and replay everything it was sent (RT-041, CONF-010).
+Real voice traffic adds: the end of a spoken item's playback after its response ended
+(played in full, or cut at a heard prefix that may be empty, RT-073), the start of a playback
+reported too late (RT-070), and a user audio item whose transcript never comes, skipped once
+the conversation moved on (RT-017, RT-075).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Protocol
+import dataclasses
+from typing import Any
 
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -37,30 +40,27 @@ from hypothesis.stateful import (
     rule,
 )
 
+from sessionspec.conformance import checks
+from sessionspec.conformance.adapters import Connection
+from sessionspec.conformance.realtime_driver import (
+    Observed,
+    ProtocolSubject,
+    RealtimeDriver,
+    durable_possible,
+    run_steps,
+)
 from sessionspec.conformance.realtime_scripts import WORDS, conversation, delivery
 from sessionspec.reference import realtime as ref
 
+__all__ = [
+    "Observed",
+    "ProtocolSubject",
+    "RealtimeDriver",
+    "RealtimeMachine",
+    "durable_possible",
+    "run_steps",
+]
 
-@dataclass(frozen=True)
-class Observed:
-    status: str
-    codes: tuple[str, ...]
-    discarded: tuple[tuple[str, str | None, str, str, str], ...]
-
-
-class Subject(Protocol):
-    durable: bool
-
-    def apply(self, event: dict[str, Any]) -> Observed: ...
-
-    def messages(self) -> list[dict[str, Any]]: ...
-
-    def in_flight(self) -> list[str]: ...
-
-    def restart(self) -> None: ...
-
-
-SubjectFactory = Callable[[], Subject]
 
 ITEMS = ("u0", "u1", "a0_0", "a0_1", "a1_0", "t0_0", "x", " ")
 RESPONSES = ("r0", "r1", "rx", "")
@@ -105,42 +105,23 @@ ARBITRARY_EVENT: st.SearchStrategy[ref.RtEvent] = st.one_of(
 )
 
 
-def normalized(event: ref.RtEvent) -> ref.RtEvent:
-    """The event as the implementation sees it after trimming ids (RT-003)."""
-    return ref.event_from_wire(ref.event_to_wire(event))
-
-
 class RealtimeMachine(RuleBasedStateMachine):
-    def __init__(self, factory: SubjectFactory) -> None:
-        super().__init__()
-        self.subject = factory()
-        self.history: tuple[ref.RtEvent, ...] = ()
-        #: Every distinct event sent so far, in first-sent order (what a reconnect replays).
-        self.delivered: list[ref.RtEvent] = []
-        self.sent: set[ref.RtEvent] = set()
-        self.plan: list[ref.RtEvent] = []
-        self.seen_messages: list[dict[str, Any]] = []
+    """Lock-step conformance of a realtime transcript, through the protocol."""
 
-    # -- lock step ------------------------------------------------------------------------
+    def __init__(self, connection: Connection, durable: bool = False) -> None:
+        super().__init__()
+        self.conn = connection
+        trace: list[dict[str, Any]] = [{"op": "start", "durable": durable}]
+        checks.current().trace = trace
+        self.d = RealtimeDriver(connection, durable, trace)
+        self.plan: list[ref.RtEvent] = []
+
+    @property
+    def history(self) -> tuple[ref.RtEvent, ...]:
+        return self.d.history
 
     def both(self, event: ref.RtEvent) -> Observed:
-        wire = ref.event_to_wire(event)
-        verdict, self.history = ref.step(self.history, normalized(event))
-        observed = self.subject.apply(wire)
-        if event not in self.sent:
-            self.sent.add(event)
-            self.delivered.append(event)
-        assert observed.status == verdict.status.value, (event, observed, verdict)
-        assert observed.codes == tuple(d.code.value for d in verdict.diagnostics), (
-            event,
-            observed,
-            verdict,
-        )
-        expected_fragments = tuple(
-            (f.item_id, f.response_id, f.lane.value, f.text, f.reason) for f in verdict.discarded
-        )
-        assert observed.discarded == expected_fragments, (event, observed, verdict)
-        return observed
+        return self.d.both(event)
 
     # -- rules ----------------------------------------------------------------------------
 
@@ -160,19 +141,15 @@ class RealtimeMachine(RuleBasedStateMachine):
         for _ in range(min(count, len(self.plan))):
             self.both(self.plan.pop(0))
 
-    @precondition(lambda self: bool(self.delivered))
+    @precondition(lambda self: bool(self.d.delivered))
     @rule(data=st.data())
     def replay_one(self, data: st.DataObject) -> None:
-        self.both(data.draw(st.sampled_from(self.delivered)))
+        self.both(data.draw(st.sampled_from(self.d.delivered)))
 
-    @precondition(lambda self: bool(self.delivered))
+    @precondition(lambda self: bool(self.d.delivered))
     @rule()
     def reconnect_replay(self) -> None:
-        before = self.subject.messages()
-        for event in list(self.delivered):
-            observed = self.both(event)
-            assert observed.status != "accepted", f"replay accepted {event}"
-        assert self.subject.messages() == before
+        self.d.replay_all()
 
     @precondition(lambda self: bool(ref.in_flight_response_ids(self.history)))
     @rule(data=st.data())
@@ -192,20 +169,20 @@ class RealtimeMachine(RuleBasedStateMachine):
         response_id = data.draw(st.sampled_from(self._ended_responses()))
         facts = ref.facts_of(self.history)
         own = [i for i, item in facts.items.items() if item.response_id == response_id]
-        item_id = (
-            f"late{len(self.delivered)}" if new_item or not own else data.draw(st.sampled_from(own))
-        )
-        self.both(
-            ref.Delta(
-                data.draw(st.sampled_from(ref.Lane)),
-                response_id,
-                f"late-d{len(self.delivered)}",
-                item_id,
-                None,
-                0,
-                text,
+        n = len(self.d.delivered)
+        item_id = f"late{n}" if new_item or not own else data.draw(st.sampled_from(own))
+        kind = data.draw(st.sampled_from(("delta", "final", "truncated")))
+        if kind == "final" and own:
+            self.both(ref.FinalText(response_id, item_id, 0, text))
+        elif kind == "truncated" and own:
+            self.both(ref.Truncated(response_id, item_id, 0, text))
+        else:
+            self.both(
+                ref.Delta(
+                    data.draw(st.sampled_from(ref.Lane)), response_id, f"late-d{n}", item_id,
+                    None, 0, text,
+                )
             )
-        )
 
     @precondition(lambda self: bool(self._ended_responses()))
     @rule(
@@ -225,7 +202,7 @@ class RealtimeMachine(RuleBasedStateMachine):
     def spoken_answer_outlives_its_response(self, text: str, end: str) -> None:
         """A response whose playback is reported ends before the user heard its spoken item
         out (most barge-ins come after ``response.done``): the item awaits playback (RT-072)."""
-        serial = len(self.delivered)
+        serial = len(self.d.delivered)
         response_id, item_id = f"pv{serial}", f"pv{serial}_a"
         self.both(ref.PlaybackStarted(response_id))
         self.both(
@@ -265,37 +242,43 @@ class RealtimeMachine(RuleBasedStateMachine):
         item_id = data.draw(st.sampled_from(self._untranscribed_user_items()))
         self.both(ref.ItemSkipped(item_id, facts.items[item_id].prev))
 
+    @precondition(lambda self: bool(self.d.delivered))
+    @rule(data=st.data(), text=_text)
+    def conflicting_event(self, data: st.DataObject, text: str) -> None:
+        """A variant of an event already seen: same identity, different facts (RT-011)."""
+        event = data.draw(st.sampled_from(self.d.delivered))
+        variant = _conflicting(event, text, data.draw(st.sampled_from((None, *ITEMS[:5]))))
+        if variant is not None:
+            self.both(variant)
+
     @rule(event=ARBITRARY_EVENT)
     def arbitrary_event(self, event: ref.RtEvent) -> None:
         self.both(event)
 
-    @precondition(lambda self: self.subject.durable and bool(self.delivered))
+    @rule(item=st.sampled_from(("u0", "u1")))
+    def skip_user_item(self, item: str) -> None:
+        """A transcription that failed: a user item announced, then skipped (RT-017)."""
+        self.both(ref.ItemObserved(item, None, ref.Role.USER, None))
+        self.both(ref.ItemSkipped(item, None))
+
+    @precondition(lambda self: self.d.subject.durable and bool(self.d.delivered))
     @rule()
     def crash_and_restart(self) -> None:
-        before = self.subject.messages()
-        self.subject.restart()
-        assert self.subject.messages() == before, "the reopened transcript differs"
-        history = self.history
-        for event in list(self.delivered):
-            observed = self.both(event)
-            assert observed.status != "accepted", f"replay after restart accepted {event}"
-        assert self.history == history
-        assert self.subject.messages() == before
+        self.d.restart()
+
+    @precondition(lambda self: self.d.subject.durable and bool(self.plan))
+    @rule(nth=st.integers(0, 3))
+    def crash_inside_apply(self, nth: int) -> None:
+        self.d.crash_apply(self.plan.pop(0), nth)
 
     # -- invariants -----------------------------------------------------------------------
 
     @invariant()
-    def transcript_matches_reference(self) -> None:
-        messages = self.subject.messages()
-        got = tuple(ref.message_from_wire(m) for m in messages)
-        assert got == ref.transcript_of(self.history), (got, ref.transcript_of(self.history))
-        # RT-033: append-only, byte for byte.
-        assert messages[: len(self.seen_messages)] == self.seen_messages
-        self.seen_messages = messages
+    def agrees_with_the_reference(self) -> None:
+        self.d.check()
 
-    @invariant()
-    def in_flight_matches_reference(self) -> None:
-        assert tuple(self.subject.in_flight()) == ref.in_flight_response_ids(self.history)
+    def teardown(self) -> None:
+        self.d.subject.close()
 
     def _awaiting_playback(self) -> list[tuple[str, str]]:
         facts = ref.facts_of(self.history)
@@ -320,3 +303,20 @@ class RealtimeMachine(RuleBasedStateMachine):
             for rid, response in facts.responses.items()
             if response.state in ("completed", "interrupted", "cancelled")
         )
+
+
+def _conflicting(event: ref.RtEvent, text: str, other: str | None) -> ref.RtEvent | None:
+    """The same identity with different content, role, response or predecessor."""
+    if isinstance(event, ref.Delta):
+        return dataclasses.replace(event, delta=event.delta + (text or "x"))
+    if isinstance(event, ref.UserFinal):
+        return dataclasses.replace(event, text=event.text + (text or "x"))
+    if isinstance(event, ref.ItemObserved):
+        if event.role is ref.Role.USER:
+            return dataclasses.replace(event, role=ref.Role.ASSISTANT, response_id="r9")
+        return dataclasses.replace(event, response_id=(event.response_id or "") + "z")
+    if isinstance(event, ref.ItemSkipped) and other != event.previous_item_id:
+        return dataclasses.replace(event, previous_item_id=other)
+    if isinstance(event, ref.FinalText):
+        return dataclasses.replace(event, text=event.text + (text or "x"))
+    return None

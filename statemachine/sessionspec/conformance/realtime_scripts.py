@@ -84,6 +84,13 @@ def conversation(draw: st.DrawFn, max_turns: int = 3) -> Script:
                 tool_id = f"t{turn}_{index}"
                 script.add(ItemSkipped(tool_id, last))
                 last = tool_id
+            if index and draw(st.integers(0, 4)) == 0:
+                # The user speaks between two items of one response: the response is split
+                # around a user item (a shape the provider produces on a barge-in that the
+                # server does not cancel).
+                split_id = f"u{turn}_{index}"
+                script.add(UserFinal(split_id, last, 0, "wait"))
+                last = split_id
             item_id = f"a{turn}_{index}"
             lane = draw(st.sampled_from((Lane.DISPLAY, Lane.SPOKEN)))
             if draw(st.booleans()):

@@ -1,0 +1,354 @@
+"""Case files: the format, the shipped cases, and the case runner (CONF-070..CONF-073).
+
+A case is a saved run of one machine: the steps, in the same JSON form the machines record,
+and what a conforming implementation must show (``spec/cases/README.md`` states the
+interpretation rules, versioned; ``spec/cases/case.schema.json`` is generated from the models
+here). The case runner replays a case through a
+:class:`~sessionspec.conformance.adapters.Connection` with the same drivers the machines use,
+so it needs only the protocol: no Hypothesis, no Python implementation.
+
+Three kinds of case file: a coordinator trace (``machine: coordinator``), a realtime case
+(``machine: realtime``: either a trace the realtime machine recorded, or events with the
+outcome each must have, written by hand from a seed's tests), and a log case collection
+(``machine: log``; the log is our storage layer, which protocol version 1 does not reach: it
+is validated, and replayed by the repository's own tests).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from sessionspec.conformance.adapters import Connection
+from sessionspec.conformance.checks import CheckContext, RequirementFailure, checking, require
+from sessionspec.errors import CallerError
+
+__all__ = [
+    "CASE_ADAPTER",
+    "CASE_FORMAT_VERSION",
+    "CaseResult",
+    "cases_root",
+    "iter_case_files",
+    "load_case",
+    "replay_case",
+    "save_case",
+]
+
+#: Version of the case format and of its interpretation rules (spec/cases/README.md).
+CASE_FORMAT_VERSION = 1
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class ObservedFailure(_Model):
+    """For a saved counterexample: what the implementation it was found on did."""
+
+    requirement: str
+    message: str
+    implementation: dict[str, Any] = Field(default_factory=dict)
+
+
+class _CaseBase(_Model):
+    version: Literal[1] = 1
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    description: str
+    requirements: list[str] = Field(min_length=1)
+    #: Capabilities a harness must declare for the case to run; otherwise it is skipped.
+    capabilities: list[str] = Field(default_factory=list)
+    found_by: str | None = None
+    #: For a planted-bug case: the planted class it catches (repository tests only).
+    planted: str | None = None
+    observed_failure: ObservedFailure | None = None
+
+
+class CoordinatorStep(_Open):
+    """One step of a coordinator trace (see README: modes and operations)."""
+
+    mode: Literal[
+        "start", "normal", "crash", "fault", "reopen", "settings", "close", "twin", "inject"
+    ]
+    op: Literal["turn", "compact", "leaf", "extension_state", "fork"] | None = None
+    #: ``crash``: the outcomes the case accepts; by default both (README rule 4).
+    outcomes: list[Literal["before", "after"]] | None = None
+
+
+class CoordinatorCase(_CaseBase):
+    machine: Literal["coordinator"]
+    steps: list[CoordinatorStep] = Field(min_length=1)
+    expected: dict[str, Any] | None = None
+
+
+class RealtimeTraceStep(_Model):
+    op: Literal["start", "apply", "replay_all", "restart", "crash_apply"]
+    event: dict[str, Any] | None = None
+    nth: int | None = Field(default=None, ge=0)
+    durable: bool | None = None
+
+
+class RealtimeExpectation(_Model):
+    status: Literal["accepted", "duplicate", "rejected"]
+    materialized: int = Field(ge=0)
+    diagnostics: list[str]
+
+
+class RealtimeEventStep(_Model):
+    event: dict[str, Any]
+    expect: RealtimeExpectation
+
+
+class RealtimeCase(_CaseBase):
+    machine: Literal["realtime"]
+    #: Where the case comes from (a seed's test suite), for hand-written cases.
+    seed: str | None = None
+    steps: list[RealtimeTraceStep] | list[RealtimeEventStep] = Field(min_length=1)
+    expected: dict[str, Any] | None = None
+
+
+class LogCase(_Open):
+    name: str
+    description: str
+    requirements: list[str]
+
+
+class LogCollection(_Model):
+    version: Literal[1] = 1
+    machine: Literal["log"]
+    format: str
+    how_to_run: str
+    cases: list[LogCase] = Field(min_length=1)
+
+
+Case = Annotated[CoordinatorCase | RealtimeCase | LogCollection, Field(discriminator="machine")]
+CASE_ADAPTER: TypeAdapter[Any] = TypeAdapter(Case)
+
+
+def load_case(path: str | Path) -> CoordinatorCase | RealtimeCase | LogCollection:
+    """Read and validate a case file; a :class:`CallerError` names what is wrong."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CallerError(f"{path}: cannot read a case: {exc}") from exc
+    try:
+        case: CoordinatorCase | RealtimeCase | LogCollection = CASE_ADAPTER.validate_python(data)
+    except ValidationError as exc:
+        raise CallerError(f"{path}: not a valid case: {exc}") from exc
+    return case
+
+
+def cases_root() -> Path:
+    """The shipped cases: inside the installed package, else the repository's spec/cases."""
+    packaged = resources.files("sessionspec.conformance").joinpath("spec", "cases")
+    if packaged.is_dir():
+        return Path(str(packaged))
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        candidate = parent / "spec" / "cases"
+        if candidate.is_dir() and (parent / "pyproject.toml").is_file():
+            return candidate
+    raise CallerError("no case files found (neither packaged nor in a source checkout)")
+
+
+#: The case directories the driver protocol runs; the others (codecs, conversation, state,
+#: recorder, realtime/openai) hold cases outside the protocol, run by their own tests.
+PROTOCOL_CASE_DIRS = ("coordinator", "realtime", "log")
+
+
+def iter_case_files(root: Path | None = None) -> Iterator[Path]:
+    root = root or cases_root()
+    yield from sorted(
+        p
+        for p in root.rglob("*.json")
+        if p.name != "case.schema.json"
+        and (p.parent == root or p.relative_to(root).parts[0] in PROTOCOL_CASE_DIRS)
+        # Recorded provider traffic for the OpenAI translator (issue 15), not protocol cases.
+        and p.relative_to(root).parts[:2] != ("realtime", "openai")
+    )
+
+
+@dataclass
+class CaseResult:
+    path: str
+    name: str
+    machine: str
+    #: ``passed``, ``failed``, ``errored`` or ``skipped``.
+    status: str
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    reason: str = ""
+
+
+def _missing(case: CoordinatorCase | RealtimeCase, connection: Connection) -> list[str]:
+    needed = set(case.capabilities) | {case.machine}
+    return sorted(c for c in needed if not connection.has(c))
+
+
+def _run_once(
+    case: CoordinatorCase | RealtimeCase, connection: Connection, masked: frozenset[str]
+) -> RequirementFailure | None:
+    context = CheckContext(masked=masked)
+    with checking(context):
+        try:
+            if isinstance(case, CoordinatorCase):
+                from sessionspec.conformance.coordinator_driver import run_steps
+
+                run_steps(connection, [s.model_dump(exclude_none=True) for s in case.steps])
+            elif all(isinstance(s, RealtimeTraceStep) for s in case.steps):
+                from sessionspec.conformance.realtime_driver import run_steps as run_rt
+
+                run_rt(connection, [s.model_dump(exclude_none=True) for s in case.steps])
+            else:
+                _run_realtime_events(case, connection)
+        except RequirementFailure as failure:
+            return failure
+    return None
+
+
+def replay_case(
+    case: CoordinatorCase | RealtimeCase | LogCollection,
+    connection: Connection,
+    *,
+    path: str = "",
+) -> CaseResult:
+    """Replay one case; every distinct failing requirement (masking, as the runner does)."""
+    if isinstance(case, LogCollection):
+        return CaseResult(path, Path(path).stem, "log", "skipped",
+                          reason="the log is not reachable through protocol version 1")
+    missing = _missing(case, connection)
+    if missing:
+        return CaseResult(path, case.name, case.machine, "skipped",
+                          reason=f"needs capability {', '.join(missing)}")
+    result = CaseResult(path, case.name, case.machine, "passed")
+    masked: set[str] = set()
+    for _ in range(20):
+        try:
+            failure = _run_once(case, connection, frozenset(masked))
+        except Exception as exc:  # the harness broke: errored, not failed
+            result.status = "errored"
+            result.failures.append(("CONF-030", f"{type(exc).__name__}: {exc}"))
+            return result
+        if failure is None or failure.requirement in masked:
+            break
+        masked.add(failure.requirement)
+        result.status = "failed"
+        result.failures.append((failure.requirement, failure.detail))
+    return result
+
+
+# --------------------------------------------------------------------------------------
+# Hand-written realtime cases: events and the outcome each must have
+# --------------------------------------------------------------------------------------
+
+
+def _abstract(message: dict[str, Any]) -> dict[str, Any]:
+    """A transcript message in the short form the hand-written cases state."""
+    if message.get("role") == "user":
+        return {"role": "user", "text": message["content"][0]["text"]}
+    usage = message.get("usage") or {}
+    return {
+        "role": "assistant",
+        "response_id": message.get("response_id"),
+        "stop_reason": message.get("ss_realtime_stop_reason"),
+        "blocks": [
+            {"text": b.get("text"), "lane": b.get("ss_lane", "display")}
+            for b in message.get("content", [])
+        ],
+        "usage": {
+            "input_tokens": usage.get("input_tokens"),
+            "output_tokens": usage.get("output_tokens"),
+        },
+    }
+
+
+def _run_realtime_events(case: RealtimeCase, connection: Connection) -> None:
+    from sessionspec.conformance.realtime_driver import RealtimeDriver
+    from sessionspec.reference import realtime as ref
+
+    driver = RealtimeDriver(connection, False, [{"op": "start", "durable": False}])
+    try:
+        for number, step in enumerate(case.steps, start=1):
+            assert isinstance(step, RealtimeEventStep)
+            before = len(driver.subject.messages())
+            observed = driver.both(ref.event_from_wire(step.event))
+            where = f"{case.name} step {number}"
+            require("RT-004", observed.status == step.expect.status,
+                    f"{where}: status {observed.status!r}, the case {step.expect.status!r}")
+            require("RT-011", list(observed.codes) == step.expect.diagnostics,
+                    f"{where}: diagnostics {list(observed.codes)!r}, the case "
+                    f"{step.expect.diagnostics!r}")
+            grown = len(driver.subject.messages()) - before
+            require("RT-031", grown == step.expect.materialized,
+                    f"{where}: materialized {grown}, the case {step.expect.materialized}")
+            driver.check()
+        expected = case.expected or {}
+        if "messages" in expected:
+            got = [_abstract(m) for m in driver.subject.messages()]
+            want = expected["messages"]
+            require(
+                "RT-031",
+                len(got) == len(want)
+                and all(
+                    all(g.get(k) == v for k, v in w.items()) for g, w in zip(got, want, strict=True)
+                ),
+                f"{case.name}: transcript {got!r:.400} is not the case's {want!r:.400}",
+            )
+        if "in_flight_response_ids" in expected:
+            require("RT-034", driver.subject.in_flight() == expected["in_flight_response_ids"],
+                    f"{case.name}: in-flight responses differ")
+    finally:
+        driver.subject.close()
+
+
+# --------------------------------------------------------------------------------------
+# Saving a counterexample
+# --------------------------------------------------------------------------------------
+
+
+def save_case(
+    directory: str | Path,
+    *,
+    machine: str,
+    requirement: str,
+    message: str,
+    steps: Sequence[dict[str, Any]],
+    implementation: dict[str, Any],
+    capabilities: Sequence[str] = (),
+) -> Path:
+    """Write a failure as a case file under ``directory/<machine>/`` (CONF-062)."""
+    base = "realtime" if machine.startswith("realtime") else machine
+    folder = Path(directory) / base
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = f"{requirement.lower()}-{implementation.get('name', 'impl')}".replace(" ", "_")
+    stem = "".join(c if c.isalnum() or c in "._-" else "_" for c in stem)
+    number = 1
+    while (folder / f"{stem}-{number}.json").exists():
+        number += 1
+    name = f"{stem}-{number}"
+    data = {
+        "version": CASE_FORMAT_VERSION,
+        "machine": base,
+        "name": name,
+        "description": f"Counterexample for {requirement} found by sessionspec conform: "
+        f"{message.splitlines()[0][:300]}",
+        "requirements": [requirement],
+        "capabilities": sorted(capabilities),
+        "found_by": "sessionspec conform (shrunk by Hypothesis)",
+        "observed_failure": {
+            "requirement": requirement, "message": message, "implementation": implementation
+        },
+        "steps": list(steps),
+    }
+    CASE_ADAPTER.validate_python(data)
+    path = folder / f"{name}.json"
+    path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path

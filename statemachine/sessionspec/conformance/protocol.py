@@ -1,0 +1,639 @@
+"""The driver protocol: JSON lines between the conformance runner and a harness (CONF-030..).
+
+This module owns the message models of ``spec/PROTOCOL.md``; ``sessionspec generate``
+publishes one JSON Schema per message under ``spec/schema/protocol/`` (GEN-005). The prose,
+the rules of the conversation and the versioning policy are in PROTOCOL.md; the models here
+are the normative shapes.
+
+Theory of operation. The runner writes one :class:`Request` per line to the harness's stdin
+and reads one :class:`Response` per line from its stdout, in order: every request carries a
+sequence number ``seq`` and its response repeats it. The first request is ``start`` (the
+handshake: protocol version in, implementation and capabilities out), the last one ``stop``.
+In between, commands are namespaced by machine (``coordinator.*``, ``realtime.*``; later
+``conversation.*``, ``state.*``, ``recorder.*``), plus ``sim.*`` for harnesses that run on a
+simulated file system and ``crash.*`` for named crash points. Every command is answered with
+exactly one of ``ok`` (with a result), ``rejected`` (a typed error the spec names),
+``skipped`` (the harness cannot do this; with a reason), ``errored`` (the harness itself
+broke; with context) or ``crashed`` (a simulated power cut interrupted the operation). The
+one unsolicited line is ``at_crash_point``: the harness reached an armed crash point, wrote
+that line and waits to be killed (CONF-033).
+
+Version policy (CONF-031): ``PROTOCOL_VERSION`` is an integer. Adding a command, an optional
+argument, a result field or a capability keeps the version; removing or changing the meaning
+of anything bumps it. A harness answers an unknown command with ``skipped``, never
+``errored``, so a runner newer than the harness still gets a report.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+__all__ = [
+    "COMMANDS",
+    "PROTOCOL_SCHEMAS",
+    "PROTOCOL_VERSION",
+    "RESPONSE_ADAPTER",
+    "Capability",
+    "CompactionSettings",
+    "CoordinatorObservation",
+    "ErrorInfo",
+    "ErrorType",
+    "Implementation",
+    "RealtimeApplyResult",
+    "RealtimeObservation",
+    "Request",
+    "Response",
+    "SessionCost",
+    "StartResult",
+]
+
+#: The protocol version this module speaks (CONF-031).
+PROTOCOL_VERSION = 1
+
+
+class _Model(BaseModel):
+    """Protocol messages: unknown fields are allowed (later additive versions add them)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class Capability(enum.StrEnum):
+    """What a harness declares it can do beyond the semantic core (CONF-020).
+
+    A check that needs a capability the harness did not declare is not run and is reported
+    as skipped with the capability's name; it never counts as a failure.
+    """
+
+    #: Serves the ``coordinator.*`` commands (the semantic core of §4).
+    COORDINATOR = "coordinator"
+    #: ``coordinator.compact`` follows the cut policies and core summary of COORD-100..111.
+    COORDINATOR_COMPACTION = "coordinator.compaction"
+    #: ``coordinator.append_leaf`` (branch selection by leaf, COORD-040).
+    COORDINATOR_LEAF = "coordinator.leaf"
+    #: ``coordinator.append_extension_state`` (COORD-043).
+    COORDINATOR_EXTENSION_STATE = "coordinator.extension_state"
+    #: ``coordinator.fork`` (COORD-050, COORD-051).
+    COORDINATOR_FORK = "coordinator.fork"
+    #: Entry ids follow COORD-004 exactly (``msg-N``...); without it ids are compared up to
+    #: a consistent renaming (CONF-003).
+    COORDINATOR_IDS = "coordinator.ids"
+    #: The observation carries ``watermark`` and ``next_seq`` (our accounting internals).
+    COORDINATOR_FIGURES = "coordinator.figures"
+    #: ``coordinator.read_log`` returns the session as sessionspec JSONL entries (COORD-003),
+    #: compared with the model's log entry for entry.
+    COORDINATOR_FORMAT = "coordinator.format"
+    #: ``coordinator.inject`` appends foreign or damaged entries to a closed session (CONF-012).
+    COORDINATOR_INJECT = "coordinator.inject"
+    #: ``coordinator.copy`` copies a session's durable storage (a resumed twin, COORD-020).
+    COORDINATOR_COPY = "coordinator.copy"
+    #: Settings persisted in the session: ``coordinator.open`` without ``config`` and
+    #: ``model`` uses them (COORD-027); a reopen with other settings records them (COORD-028).
+    COORDINATOR_SETTINGS = "coordinator.settings"
+    #: The observation carries ``cost``, each assistant message priced by its model
+    #: (COORD-062).
+    COORDINATOR_COST = "coordinator.cost"
+    #: Serves the ``realtime.*`` commands (§5).
+    REALTIME = "realtime"
+    #: ``realtime.new`` with ``durable: true`` and ``realtime.open`` after a crash (RT-040).
+    REALTIME_DURABLE = "realtime.durable"
+    #: Runs on a simulated file system: ``sim.*`` commands, power cuts and injected I/O errors.
+    STORAGE_SIMULATED = "storage.simulated"
+    #: May be killed at any instant (SIGKILL) and restarted on the same workdir (CONF-033).
+    CRASH_KILL = "crash.kill"
+    #: Announces named crash points (``crash.arm``); the names are listed at start.
+    CRASH_POINTS = "crash.points"
+
+
+class ErrorType(enum.StrEnum):
+    """Typed rejections (CONF-006): the spec's error classes, by name."""
+
+    #: Bad input; nothing written (GEN-002, COORD-015).
+    CALLER_ERROR = "caller_error"
+    #: ``append_leaf`` at an id that is no message or compaction (COORD-040).
+    UNKNOWN_ENTRY = "unknown_entry"
+    #: Refused by the lifecycle (COORD-001): ``code`` names the state (``failed``/``closed``).
+    ILLEGAL_TRANSITION = "illegal_transition"
+    #: A write failed and was cut back cleanly (COORD-011).
+    APPEND_FAILED = "append_failed"
+    #: A write failed and could not be undone: the coordinator is ``failed`` (COORD-012).
+    LOG_FAILED = "log_failed"
+    #: A fork could not be written; no fork is visible (COORD-050).
+    FORK_FAILED = "fork_failed"
+    #: Another writer holds the session (LOG-011).
+    LOCKED = "locked"
+    #: Any other storage error (GEN-002).
+    STORAGE_ERROR = "storage_error"
+    #: The named session does not exist.
+    NOT_FOUND = "not_found"
+
+
+# --------------------------------------------------------------------------------------
+# Envelopes
+# --------------------------------------------------------------------------------------
+
+
+class ErrorInfo(_Model):
+    type: ErrorType
+    message: str = ""
+    #: For ``illegal_transition``: the state that refused (``failed``, ``closed``).
+    code: str | None = None
+
+
+class OkResponse(_Model):
+    seq: int = Field(ge=0)
+    status: Literal["ok"] = "ok"
+    result: dict[str, Any] = Field(default_factory=dict)
+
+
+class RejectedResponse(_Model):
+    seq: int = Field(ge=0)
+    status: Literal["rejected"] = "rejected"
+    error: ErrorInfo
+
+
+class SkippedResponse(_Model):
+    seq: int = Field(ge=0)
+    status: Literal["skipped"] = "skipped"
+    reason: str
+
+
+class ErroredResponse(_Model):
+    """The harness itself failed (a bug in the harness or the implementation crashed)."""
+
+    seq: int = Field(ge=0)
+    status: Literal["errored"] = "errored"
+    message: str
+    context: dict[str, Any] = Field(default_factory=dict)
+
+
+class CrashedResponse(_Model):
+    """A simulated power cut (``sim.arm_crash``) interrupted the operation."""
+
+    seq: int = Field(ge=0)
+    status: Literal["crashed"] = "crashed"
+
+
+class AtCrashPoint(_Model):
+    """Unsolicited: the harness reached an armed named point and waits to be killed."""
+
+    seq: int = Field(ge=0)
+    status: Literal["at_crash_point"] = "at_crash_point"
+    point: str
+
+
+Response = Annotated[
+    OkResponse
+    | RejectedResponse
+    | SkippedResponse
+    | ErroredResponse
+    | CrashedResponse
+    | AtCrashPoint,
+    Field(discriminator="status"),
+]
+RESPONSE_ADAPTER: TypeAdapter[Any] = TypeAdapter(Response)
+
+
+# --------------------------------------------------------------------------------------
+# Shared argument and result shapes
+# --------------------------------------------------------------------------------------
+
+
+class Implementation(_Model):
+    name: str
+    version: str
+    language: str
+    homepage: str | None = None
+
+
+class RunnerInfo(_Model):
+    name: str = "sessionspec"
+    version: str = ""
+
+
+class CompactionSettings(_Model):
+    """The compaction configuration of a session (COORD-100..COORD-111)."""
+
+    enabled: bool = True
+    threshold_tokens: int = Field(ge=0)
+    policy: Literal["count_tail", "token_budget"] = "count_tail"
+    #: For ``token_budget``: the tokens kept.
+    keep_tokens: int | None = Field(default=None, ge=0)
+    #: What the threshold is compared with (COORD-037): the usage counted since the last
+    #: compaction, or the size of the context the next request sends.
+    trigger: Literal["cumulative", "context_size"] = "cumulative"
+
+
+class UsageCounters(_Model):
+    input_tokens: int = Field(default=0, ge=0)
+    output_tokens: int = Field(default=0, ge=0)
+    cache_read_tokens: int = Field(default=0, ge=0)
+    cache_write_tokens: int = Field(default=0, ge=0)
+
+
+class SessionCost(_Model):
+    """A session's cost in USD as decimal strings (COORD-062, COORD-145)."""
+
+    total: str
+    #: The total of each model that spent tokens (``provider:model``).
+    by_model: dict[str, str] = Field(default_factory=dict)
+
+
+class CoordinatorObservation(_Model):
+    """What a coordinator shows through its API (CONF-001..CONF-005)."""
+
+    #: The context it would send next: messages in the wire form (spec/schema/message.json)
+    #: and summaries as ``{"type": "compaction_summary", "compaction_entry_id", "summary"}``.
+    context: list[dict[str, Any]]
+    #: The ids of the context items, one to one (COORD-042).
+    ids: list[str]
+    tip: str | None
+    usage: UsageCounters
+    turns: int = Field(ge=0)
+    state: Literal["ready", "compaction_due", "failed", "closed"]
+    #: With ``coordinator.figures``: the compaction watermark and the next id number.
+    watermark: int | None = None
+    next_seq: int | None = None
+    #: With ``coordinator.cost``: what the session cost under the default pricing table,
+    #: each assistant message priced by its own model (COORD-062); null when a model that
+    #: spent tokens has no price.
+    cost: SessionCost | None = None
+
+
+class CompactionOutcome(_Model):
+    summary: str
+    first_kept_entry_id: str
+    tokens_before: int
+    tokens_after: int
+    entry_id: str | None = None
+
+
+class RealtimeApplyResult(_Model):
+    status: Literal["accepted", "duplicate", "rejected"]
+    codes: list[str] = Field(default_factory=list)
+    #: Each ``[item_id, response_id, lane, text, reason]``.
+    discarded: list[list[str | None]] = Field(default_factory=list)
+
+
+class RealtimeObservation(_Model):
+    messages: list[dict[str, Any]]
+    in_flight: list[str]
+
+
+class StartResult(_Model):
+    version: int
+    implementation: Implementation
+    capabilities: list[str]
+    #: With ``crash.points``: the names of the points ``crash.arm`` accepts.
+    crash_points: list[str] = Field(default_factory=list)
+
+
+class SessionResult(_Model):
+    session_id: str
+
+
+class EntryIdResult(_Model):
+    entry_id: str
+
+
+class TurnEndResult(_Model):
+    #: ``"threshold"`` when the turn made compaction due (COORD-030), else null.
+    compaction_due: str | None = None
+
+
+class CompactResult(_Model):
+    #: Null when there was nothing to compact (COORD-036).
+    compaction: CompactionOutcome | None = None
+
+
+class OpenResult(_Model):
+    #: Stable diagnostic codes of what opening found (COORD-025); may be empty.
+    recovery: list[str] = Field(default_factory=list)
+
+
+class LogResult(_Model):
+    #: The session's entries in sessionspec's log form (spec/schema/session-entry.json).
+    entries: list[dict[str, Any]]
+    #: The header's ``parent_session`` (forks, COORD-050).
+    parent_session: str | None = None
+    #: False when reading found damage (a torn or corrupt line).
+    clean: bool = True
+
+
+class Empty(_Model):
+    pass
+
+
+# --------------------------------------------------------------------------------------
+# Commands
+# --------------------------------------------------------------------------------------
+
+
+class _Command(_Model):
+    seq: int = Field(ge=0)
+
+
+class StartArgs(_Model):
+    version: int = PROTOCOL_VERSION
+    #: A directory the harness owns for this run; sessions live inside it (CONF-032).
+    workdir: str
+    #: Milliseconds since the epoch for every timestamp the harness writes (COORD-007).
+    clock_ms: int = 1_700_000_000_000
+    runner: RunnerInfo = Field(default_factory=RunnerInfo)
+
+
+class Start(_Command):
+    cmd: Literal["start"] = "start"
+    args: StartArgs
+
+
+class Stop(_Command):
+    cmd: Literal["stop"] = "stop"
+    args: Empty = Field(default_factory=Empty)
+
+
+class CoordinatorNewArgs(_Model):
+    handle: str
+    session_id: str
+    config: CompactionSettings
+    model: str
+
+
+class CoordinatorNew(_Command):
+    cmd: Literal["coordinator.new"] = "coordinator.new"
+    args: CoordinatorNewArgs
+
+
+class CoordinatorOpenArgs(_Model):
+    handle: str
+    session_id: str
+    #: Both absent (``coordinator.settings``): open with the settings persisted in the
+    #: session (COORD-027). Settings that differ from the session's are recorded before
+    #: they decide anything (COORD-028).
+    config: CompactionSettings | None = None
+    model: str | None = None
+
+
+class CoordinatorOpen(_Command):
+    cmd: Literal["coordinator.open"] = "coordinator.open"
+    args: CoordinatorOpenArgs
+
+
+class TurnEndArgs(_Model):
+    handle: str
+    #: Messages in the wire form (spec/schema/message.json).
+    messages: list[dict[str, Any]]
+    usage: UsageCounters
+
+
+class CoordinatorTurnEnd(_Command):
+    cmd: Literal["coordinator.turn_end"] = "coordinator.turn_end"
+    args: TurnEndArgs
+
+
+class CompactArgs(_Model):
+    handle: str
+    reason: Literal["manual", "threshold", "overflow"]
+
+
+class CoordinatorCompact(_Command):
+    cmd: Literal["coordinator.compact"] = "coordinator.compact"
+    args: CompactArgs
+
+
+class LeafArgs(_Model):
+    handle: str
+    entry_id: str
+
+
+class CoordinatorAppendLeaf(_Command):
+    cmd: Literal["coordinator.append_leaf"] = "coordinator.append_leaf"
+    args: LeafArgs
+
+
+class ExtensionStateArgs(_Model):
+    handle: str
+    value: Any
+
+
+class CoordinatorAppendExtensionState(_Command):
+    cmd: Literal["coordinator.append_extension_state"] = "coordinator.append_extension_state"
+    args: ExtensionStateArgs
+
+
+class ForkArgs(_Model):
+    handle: str
+    session_id: str
+
+
+class CoordinatorFork(_Command):
+    cmd: Literal["coordinator.fork"] = "coordinator.fork"
+    args: ForkArgs
+
+
+class HandleArgs(_Model):
+    handle: str
+
+
+class CoordinatorClose(_Command):
+    cmd: Literal["coordinator.close"] = "coordinator.close"
+    args: HandleArgs
+
+
+class CoordinatorObserve(_Command):
+    cmd: Literal["coordinator.observe"] = "coordinator.observe"
+    args: HandleArgs
+
+
+class SessionArgs(_Model):
+    session_id: str
+
+
+class CoordinatorReadLog(_Command):
+    cmd: Literal["coordinator.read_log"] = "coordinator.read_log"
+    args: SessionArgs
+
+
+class InjectArgs(_Model):
+    session_id: str
+    #: Entries in sessionspec's log form, appended as durable committed lines.
+    entries: list[dict[str, Any]]
+
+
+class CoordinatorInject(_Command):
+    cmd: Literal["coordinator.inject"] = "coordinator.inject"
+    args: InjectArgs
+
+
+class CopyArgs(_Model):
+    session_id: str
+    to_session_id: str
+
+
+class CoordinatorCopy(_Command):
+    cmd: Literal["coordinator.copy"] = "coordinator.copy"
+    args: CopyArgs
+
+
+class RealtimeNewArgs(_Model):
+    handle: str
+    durable: bool = False
+    #: The journal's name inside the workdir (durable transcripts).
+    journal: str = "journal"
+
+
+class RealtimeNew(_Command):
+    cmd: Literal["realtime.new"] = "realtime.new"
+    args: RealtimeNewArgs
+
+
+class RealtimeOpen(_Command):
+    cmd: Literal["realtime.open"] = "realtime.open"
+    args: RealtimeNewArgs
+
+
+class RealtimeApplyArgs(_Model):
+    handle: str
+    #: One event in the wire form of spec/schema/realtime-event.json (RT-001); may be
+    #: malformed on purpose (RT-003).
+    event: dict[str, Any]
+
+
+class RealtimeApply(_Command):
+    cmd: Literal["realtime.apply"] = "realtime.apply"
+    args: RealtimeApplyArgs
+
+
+class RealtimeObserve(_Command):
+    cmd: Literal["realtime.observe"] = "realtime.observe"
+    args: HandleArgs
+
+
+class RealtimeClose(_Command):
+    cmd: Literal["realtime.close"] = "realtime.close"
+    args: HandleArgs
+
+
+class SimArmCrashArgs(_Model):
+    #: Crash before the n-th file operation from now (0 = the next one).
+    nth: int = Field(ge=0)
+
+
+class SimArmCrash(_Command):
+    cmd: Literal["sim.arm_crash"] = "sim.arm_crash"
+    args: SimArmCrashArgs
+
+
+class SimArmFaultArgs(_Model):
+    operation: Literal["write", "fsync", "truncate"]
+    nth: int = Field(ge=0)
+    #: For a write: the fraction written before the error (a short write).
+    partial: float | None = Field(default=None, ge=0, le=1)
+
+
+class SimArmFault(_Command):
+    cmd: Literal["sim.arm_fault"] = "sim.arm_fault"
+    args: SimArmFaultArgs
+
+
+class SimDisarm(_Command):
+    cmd: Literal["sim.disarm"] = "sim.disarm"
+    args: Empty = Field(default_factory=Empty)
+
+
+class SimPowerCutArgs(_Model):
+    #: Seeds the choice of what the cut loses and where it tears the last line.
+    seed: int
+
+
+class SimPowerCut(_Command):
+    """Lose unsynced bytes; every open handle is gone (the process 'restarted')."""
+
+    cmd: Literal["sim.power_cut"] = "sim.power_cut"
+    args: SimPowerCutArgs
+
+
+class CrashArmArgs(_Model):
+    point: str
+    #: Stop at the n-th time the point is reached (0 = the first).
+    nth: int = Field(default=0, ge=0)
+
+
+class CrashArm(_Command):
+    cmd: Literal["crash.arm"] = "crash.arm"
+    args: CrashArmArgs
+
+
+#: Every command of protocol version 1 and the model of its ``ok`` result.
+COMMANDS: dict[str, tuple[type[_Command], type[_Model]]] = {
+    "start": (Start, StartResult),
+    "stop": (Stop, Empty),
+    "coordinator.new": (CoordinatorNew, SessionResult),
+    "coordinator.open": (CoordinatorOpen, OpenResult),
+    "coordinator.turn_end": (CoordinatorTurnEnd, TurnEndResult),
+    "coordinator.compact": (CoordinatorCompact, CompactResult),
+    "coordinator.append_leaf": (CoordinatorAppendLeaf, Empty),
+    "coordinator.append_extension_state": (CoordinatorAppendExtensionState, EntryIdResult),
+    "coordinator.fork": (CoordinatorFork, SessionResult),
+    "coordinator.close": (CoordinatorClose, Empty),
+    "coordinator.observe": (CoordinatorObserve, CoordinatorObservation),
+    "coordinator.read_log": (CoordinatorReadLog, LogResult),
+    "coordinator.inject": (CoordinatorInject, Empty),
+    "coordinator.copy": (CoordinatorCopy, Empty),
+    "realtime.new": (RealtimeNew, Empty),
+    "realtime.open": (RealtimeOpen, Empty),
+    "realtime.apply": (RealtimeApply, RealtimeApplyResult),
+    "realtime.observe": (RealtimeObserve, RealtimeObservation),
+    "realtime.close": (RealtimeClose, Empty),
+    "sim.arm_crash": (SimArmCrash, Empty),
+    "sim.arm_fault": (SimArmFault, Empty),
+    "sim.disarm": (SimDisarm, Empty),
+    "sim.power_cut": (SimPowerCut, Empty),
+    "crash.arm": (CrashArm, Empty),
+}
+
+Request = Annotated[
+    Start
+    | Stop
+    | CoordinatorNew
+    | CoordinatorOpen
+    | CoordinatorTurnEnd
+    | CoordinatorCompact
+    | CoordinatorAppendLeaf
+    | CoordinatorAppendExtensionState
+    | CoordinatorFork
+    | CoordinatorClose
+    | CoordinatorObserve
+    | CoordinatorReadLog
+    | CoordinatorInject
+    | CoordinatorCopy
+    | RealtimeNew
+    | RealtimeOpen
+    | RealtimeApply
+    | RealtimeObserve
+    | RealtimeClose
+    | SimArmCrash
+    | SimArmFault
+    | SimDisarm
+    | SimPowerCut
+    | CrashArm,
+    Field(discriminator="cmd"),
+]
+REQUEST_ADAPTER: TypeAdapter[Any] = TypeAdapter(Request)
+
+
+def _schemas() -> dict[str, TypeAdapter[Any]]:
+    schemas: dict[str, TypeAdapter[Any]] = {
+        "request": REQUEST_ADAPTER,
+        "response": RESPONSE_ADAPTER,
+    }
+    for name, (command, result) in COMMANDS.items():
+        schemas[f"{name}.request"] = TypeAdapter(command)
+        schemas[f"{name}.result"] = TypeAdapter(result)
+    return schemas
+
+
+#: Every protocol message published under ``spec/schema/protocol/`` (GEN-005).
+PROTOCOL_SCHEMAS: dict[str, TypeAdapter[Any]] = _schemas()

@@ -1,0 +1,20 @@
+"""Python implementations for ``--adapter module:factory`` tests: our runtime with a planted bug."""
+
+from __future__ import annotations
+
+from tests.coordinator.coord_factories import (
+    TipBeforeWriteCoordinator,
+    UsageBeforeWriteCoordinator,
+)
+
+from sessionspec.conformance.harness import PythonImplementation, runtime_implementation
+
+
+def tip_before_write() -> PythonImplementation:
+    """opi's order: ``append_leaf`` moves the tip before writing (COORD-002)."""
+    return runtime_implementation(coordinator_cls=TipBeforeWriteCoordinator)
+
+
+def usage_before_write() -> PythonImplementation:
+    """opi's order: a turn's usage is counted before the append (COORD-002, COORD-011)."""
+    return runtime_implementation(coordinator_cls=UsageBeforeWriteCoordinator)

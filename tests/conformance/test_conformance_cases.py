@@ -1,0 +1,90 @@
+"""Case files: every one validates, the schema is generated, the runner needs no Hypothesis."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from tests.coordinator.coord_factories import runtime_connection
+
+from sessionspec.conformance.cases import (
+    CASE_ADAPTER,
+    iter_case_files,
+    load_case,
+    replay_case,
+)
+from sessionspec.errors import CallerError
+
+ROOT = Path(__file__).resolve().parents[2]
+CASE_ROOT = ROOT / "spec" / "cases"
+CASES = list(iter_case_files(CASE_ROOT))
+
+
+@pytest.mark.req("CONF-070", "CONF-071")
+@pytest.mark.parametrize(
+    "path", CASES, ids=[p.relative_to(CASE_ROOT).with_suffix("").as_posix() for p in CASES]
+)
+def test_every_case_file_validates_and_names_its_rules_version(path: Path) -> None:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    assert data["version"] == 1
+    assert data["machine"] == path.relative_to(CASE_ROOT).parts[0]
+    load_case(path)
+
+
+@pytest.mark.req("CONF-070")
+def test_the_schema_file_is_the_models_schema() -> None:
+    schema = json.loads((ROOT / "spec" / "cases" / "case.schema.json").read_text())
+    assert schema["$defs"] == CASE_ADAPTER.json_schema()["$defs"]
+    assert "Interpretation rules, version 1" in (ROOT / "spec" / "cases" / "README.md").read_text()
+
+
+@pytest.mark.req("CONF-070")
+def test_a_bad_case_is_a_caller_error_naming_the_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"version": 1, "machine": "coordinator", "name": "x",
+                               "description": "", "requirements": [], "steps": []}))
+    with pytest.raises(CallerError, match=r"bad\.json"):
+        load_case(bad)
+    (tmp_path / "broken.json").write_text("{")
+    with pytest.raises(CallerError, match=r"broken\.json"):
+        load_case(tmp_path / "broken.json")
+
+
+@pytest.mark.req("CONF-072", "CONF-010")
+def test_crash_outcomes_can_be_narrowed_by_a_case() -> None:
+    turn = {"mode": "crash", "op": "turn", "nth": 0, "resume_crash": None,
+            "messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}],
+                          "timestamp_ms": 1}],
+            "usage": {"input_tokens": 1, "output_tokens": 0, "cache_read_tokens": 0,
+                      "cache_write_tokens": 0}}
+    start = {"mode": "start", "threshold": 1000, "policy": "count_tail", "seed": 0}
+    base = {"version": 1, "machine": "coordinator", "name": "n", "description": "d",
+            "requirements": ["CONF-010"]}
+    # Crash before the first file operation: the turn is lost, the state is "before".
+    before_only = CASE_ADAPTER.validate_python(
+        {**base, "steps": [start, {**turn, "outcomes": ["before"]}]})
+    after_only = CASE_ADAPTER.validate_python(
+        {**base, "steps": [start, {**turn, "outcomes": ["after"]}]})
+    assert replay_case(before_only, runtime_connection()).status == "passed"
+    narrowed = replay_case(after_only, runtime_connection())
+    assert narrowed.status == "failed" and narrowed.failures[0][0] == "CONF-010"
+
+
+@pytest.mark.req("CONF-073")
+def test_the_case_runner_needs_no_hypothesis() -> None:
+    script = (
+        "import sys; sys.modules['hypothesis'] = None\n"
+        "from sessionspec.conformance.adapters import connect\n"
+        "from sessionspec.conformance.cases import iter_case_files, load_case, replay_case\n"
+        "c = connect('runtime')\n"
+        "r = [replay_case(load_case(p), c, path=str(p)).status for p in iter_case_files()]\n"
+        "assert set(r) <= {'passed', 'skipped'}, r\n"
+        "print(len(r))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) == len(CASES)
