@@ -35,6 +35,7 @@ import orjson
 from sessionspec.codecs.shapes import (
     as_dicts,
     now_ms,
+    plain,
     refuse,
     tool_name_for,
     usage_dict,
@@ -210,12 +211,6 @@ def from_anthropic_usage(usage: Mapping[str, Any] | Any) -> Usage:
     )
 
 
-def _plain(value: Any) -> Any:
-    """SDK objects (pydantic models) as plain dicts; dicts and lists as they are."""
-    dump = getattr(value, "model_dump", None)
-    return dump(exclude_none=False) if callable(dump) else value
-
-
 def _image_in(block: Mapping[str, Any], where: str) -> dict[str, Any]:
     source = block.get("source") or {}
     kind = source.get("type")
@@ -237,7 +232,7 @@ def _content_in(content: Any, where: str) -> list[dict[str, Any]]:
         return [{"type": "text", "text": content}]
     out: list[dict[str, Any]] = []
     for index, raw in enumerate(content or ()):
-        block = _plain(raw)
+        block = plain(raw)
         kind = block.get("type")
         if kind == "text":
             out.append({"type": "text", "text": block.get("text")})
@@ -264,13 +259,13 @@ def from_anthropic(
     known: dict[str, str] = {}
     out: list[Message] = []
     for index, raw in enumerate(messages):
-        item = _plain(raw)
+        item = plain(raw)
         where = f"messages[{index}]"
         role = item.get("role")
         if role == "assistant":
             blocks: list[dict[str, Any]] = []
             for position, raw_block in enumerate(item.get("content") or ()):
-                block = _plain(raw_block)
+                block = plain(raw_block)
                 kind = block.get("type")
                 if kind == "text":
                     blocks.append({"type": "text", "text": block.get("text")})
@@ -317,7 +312,7 @@ def from_anthropic(
             for position, raw_block in enumerate(
                 content if isinstance(content, list) else [content]
             ):
-                block = _plain(raw_block)
+                block = plain(raw_block)
                 if isinstance(block, Mapping) and block.get("type") == "tool_result":
                     call_id = str(block.get("tool_use_id"))
                     out.append(validated({

@@ -32,6 +32,7 @@ from typing import Any
 from sessionspec.codecs.shapes import (
     as_dicts,
     now_ms,
+    plain,
     refuse,
     tool_name_for,
     usage_dict,
@@ -187,8 +188,8 @@ def to_openai_chat_response(message: WireModel | Mapping[str, Any]) -> dict[str,
 
 
 def from_openai_chat_usage(usage: Mapping[str, Any] | Any) -> Usage:
-    data = _plain(usage) or {}
-    details = _plain(data.get("prompt_tokens_details")) or {}
+    data = plain(usage) or {}
+    details = plain(data.get("prompt_tokens_details")) or {}
     prompt = int(data.get("prompt_tokens") or 0)
     cached = int(details.get("cached_tokens") or 0)
     if cached > prompt:
@@ -200,11 +201,6 @@ def from_openai_chat_usage(usage: Mapping[str, Any] | Any) -> Usage:
     )
 
 
-def _plain(value: Any) -> Any:
-    dump = getattr(value, "model_dump", None)
-    return dump() if callable(dump) else value
-
-
 def _content_in(content: Any, where: str) -> list[dict[str, Any]]:
     if content is None:
         return []
@@ -212,12 +208,12 @@ def _content_in(content: Any, where: str) -> list[dict[str, Any]]:
         return [{"type": "text", "text": content}]
     out: list[dict[str, Any]] = []
     for index, raw in enumerate(content):
-        part = _plain(raw)
+        part = plain(raw)
         kind = part.get("type")
         if kind == "text":
             out.append({"type": "text", "text": part.get("text")})
         elif kind == "image_url":
-            url = (_plain(part.get("image_url")) or {}).get("url", "")
+            url = (plain(part.get("image_url")) or {}).get("url", "")
             out.append(image_from_url(str(url), f"{where}[{index}]"))
         else:
             raise refuse("the message model", f"{where}[{index}]", f"a {kind!r} part")
@@ -237,21 +233,21 @@ def from_openai_chat(
     known: dict[str, str] = {}
     out: list[Message] = []
     for index, raw in enumerate(messages):
-        item = _plain(raw)
+        item = plain(raw)
         where = f"messages[{index}]"
         response: Mapping[str, Any] | None = None
         finish: Any = None
         if item.get("object") == "chat.completion" or "choices" in item:
             response = item
-            choice = _plain(item["choices"][0])
+            choice = plain(item["choices"][0])
             finish = choice.get("finish_reason")
-            item = _plain(choice["message"])
+            item = plain(choice["message"])
         role = item.get("role")
         if role == "assistant":
             blocks = _content_in(item.get("content"), f"{where}.content")
             for raw_call in item.get("tool_calls") or ():
-                call = _plain(raw_call)
-                function = _plain(call.get("function")) or {}
+                call = plain(raw_call)
+                function = plain(call.get("function")) or {}
                 known[str(call.get("id"))] = str(function.get("name"))
                 blocks.append({"type": "tool_call", "tool_call": {
                     "id": call.get("id"), "name": function.get("name"),

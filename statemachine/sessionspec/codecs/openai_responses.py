@@ -32,6 +32,7 @@ from sessionspec.codecs.openai_chat import image_from_url, image_url
 from sessionspec.codecs.shapes import (
     as_dicts,
     now_ms,
+    plain,
     refuse,
     tool_name_for,
     usage_dict,
@@ -154,14 +155,9 @@ def to_openai_responses_response(message: WireModel | Mapping[str, Any]) -> dict
     }
 
 
-def _plain(value: Any) -> Any:
-    dump = getattr(value, "model_dump", None)
-    return dump() if callable(dump) else value
-
-
 def from_openai_responses_usage(usage: Mapping[str, Any] | Any) -> Usage:
-    data = _plain(usage) or {}
-    details = _plain(data.get("input_tokens_details")) or {}
+    data = plain(usage) or {}
+    details = plain(data.get("input_tokens_details")) or {}
     total_input = int(data.get("input_tokens") or 0)
     cached = int(details.get("cached_tokens") or 0)
     if cached > total_input:
@@ -178,7 +174,7 @@ def _parts_in(content: Any, where: str) -> list[dict[str, Any]]:
         return [{"type": "text", "text": content}]
     out: list[dict[str, Any]] = []
     for index, raw in enumerate(content or ()):
-        part = _plain(raw)
+        part = plain(raw)
         kind = part.get("type")
         if kind in ("input_text", "output_text", "text"):
             out.append({"type": "text", "text": part.get("text")})
@@ -223,7 +219,7 @@ def from_openai_responses(
 
     expanded: list[tuple[str, Any, Mapping[str, Any] | None]] = []
     for index, raw in enumerate(items):
-        item = _plain(raw)
+        item = plain(raw)
         if item.get("object") == "response" or ("output" in item and "type" not in item):
             for position, output_item in enumerate(item.get("output") or ()):
                 expanded.append((f"items[{index}].output[{position}]", output_item, item))
@@ -231,7 +227,7 @@ def from_openai_responses(
             expanded.append((f"items[{index}]", item, None))
     current_response: Mapping[str, Any] | None = None
     for where, raw, response in expanded:
-        item = _plain(raw)
+        item = plain(raw)
         kind = item.get("type", "message")
         role = item.get("role")
         assistant_side = kind in _ASSISTANT_ITEMS or (kind == "message" and role == "assistant")
@@ -249,7 +245,7 @@ def from_openai_responses(
         if kind == "message" and role == "assistant":
             pending.extend(_parts_in(item.get("content"), f"{where}.content"))
         elif kind == "reasoning":
-            texts = [str(_plain(p).get("text", "")) for p in item.get("summary") or ()]
+            texts = [str(plain(p).get("text", "")) for p in item.get("summary") or ()]
             block: dict[str, Any] = {"type": "thinking", "thinking": "\n\n".join(texts)}
             for extra in _REASONING_EXTRAS:
                 if isinstance(item.get(extra), str):

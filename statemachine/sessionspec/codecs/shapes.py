@@ -31,12 +31,20 @@ __all__ = [
     "MESSAGE_ADAPTER",
     "as_dicts",
     "now_ms",
+    "plain",
     "refuse",
     "tool_name_for",
     "validated",
 ]
 
 MESSAGE_ADAPTER: TypeAdapter[Message] = TypeAdapter(Message)
+
+
+def plain(value: Any) -> Any:
+    """An SDK object (a pydantic model of a provider's client) as a plain dict; dicts, lists
+    and scalars as they are. Every provider codec reads its input through this."""
+    dump = getattr(value, "model_dump", None)
+    return dump() if callable(dump) else value
 
 
 def now_ms() -> int:
