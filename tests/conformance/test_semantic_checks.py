@@ -99,7 +99,11 @@ def test_without_format_bound_capabilities_a_defect_is_still_found() -> None:
     wide = Budget(examples=25, steps=15, shrink_seconds=2, max_failures=8)
     report = run_conformance(connection, adapter="semantic", machines=("coordinator",),
                              budget=wide, seed=1)
-    assert "COORD-011" in [f.requirement for f in report.failures]
+    # The defect breaks "a failed turn changes nothing" (COORD-011, or COORD-012 when the log
+    # cannot undo) and shows as usage that differs from the model's (CONF-004); which of them
+    # the hunt charges first depends on the process's hash order, so any one of them counts.
+    charged = {f.requirement for f in report.failures}
+    assert charged & {"COORD-011", "COORD-012", "CONF-004"}, charged
     clean = runtime_connection()
     clean.capabilities = clean.capabilities - FORMAT_BOUND
     assert run_conformance(clean, adapter="semantic", machines=("coordinator",),

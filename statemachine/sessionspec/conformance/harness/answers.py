@@ -1,0 +1,66 @@
+"""How a harness answers: typed rejections, skips, and the library's errors mapped (CONF-006)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sessionspec.conformance.protocol import ErrorType
+from sessionspec.errors import (
+    AppendFailedError,
+    CallerError,
+    IllegalTransitionError,
+    LogFailedError,
+    LogLockedError,
+    StorageError,
+)
+from sessionspec.storage.jsonl import LogNotFoundError
+
+__all__ = ["Json", "Rejection", "Skip", "rejected", "typed_rejection"]
+
+Json = dict[str, Any]
+
+
+class Rejection(CallerError):
+    """Raised inside a handler to answer ``rejected`` with a typed error."""
+
+    def __init__(self, kind: ErrorType, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.code = code
+
+
+class Skip(CallerError):
+    """Raised inside a handler to answer ``skipped`` (the harness cannot do this call)."""
+
+
+def typed_rejection(exc: BaseException) -> Rejection | None:
+    """The protocol's typed rejection for an exception of the library (CONF-006)."""
+    name = type(exc).__name__
+    kinds = [c.__name__ for c in type(exc).__mro__]
+    if "UnknownEntryError" in kinds:
+        return Rejection(ErrorType.UNKNOWN_ENTRY, str(exc))
+    if isinstance(exc, IllegalTransitionError):
+        return Rejection(ErrorType.ILLEGAL_TRANSITION, str(exc), exc.state)
+    if isinstance(exc, CallerError):
+        return Rejection(ErrorType.CALLER_ERROR, f"{name}: {exc}")
+    if "ForkFailedError" in kinds:
+        return Rejection(ErrorType.FORK_FAILED, str(exc))
+    if isinstance(exc, AppendFailedError):
+        return Rejection(ErrorType.APPEND_FAILED, str(exc))
+    if isinstance(exc, LogFailedError):
+        return Rejection(ErrorType.LOG_FAILED, str(exc))
+    if isinstance(exc, LogLockedError):
+        return Rejection(ErrorType.LOCKED, str(exc))
+    if isinstance(exc, LogNotFoundError):
+        return Rejection(ErrorType.NOT_FOUND, str(exc))
+    if isinstance(exc, StorageError):
+        return Rejection(ErrorType.STORAGE_ERROR, f"{name}: {exc}")
+    return None
+
+
+def rejected(seq: int, exc: Rejection) -> Json:
+    """The ``rejected`` response for a typed rejection."""
+    error: Json = {"type": exc.kind.value, "message": str(exc)}
+    if exc.code is not None:
+        error["code"] = exc.code
+    return {"seq": seq, "status": "rejected", "error": error}
