@@ -406,6 +406,7 @@ LIBRARY_MODULES = (
     "sessionspec.lifecycle",
     "sessionspec.runtime.coordinator",
     "sessionspec.runtime.realtime",
+    "sessionspec.runtime.realtime.records",
     "sessionspec.storage.jsonl",
     "sessionspec.storage.files",
     "sessionspec.storage.log",

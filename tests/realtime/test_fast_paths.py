@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
 from sessionspec.bench.realtime import voice_stream
-from sessionspec.runtime import realtime as runtime
 from sessionspec.runtime.realtime import ApplyOutcome, RealtimeTranscript
+from sessionspec.runtime.realtime import records as runtime
 from sessionspec.wire.messages import AssistantMessage, TextContent, Usage, UserMessage
 
 DEEP = bool(os.environ.get("SESSIONSPEC_DEEP"))

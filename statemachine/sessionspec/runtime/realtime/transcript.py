@@ -1,0 +1,334 @@
+"""The public realtime transcript: construction (in memory or on a journal) and ``apply``.
+
+:class:`RealtimeTranscript` is the facade of the package; its ``apply`` decides a delta in
+the wire form inline (the hot path; see the package docstring) and hands everything else to
+the checked handlers of :mod:`.assembly` and :mod:`.playback`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sessionspec.errors import (
+    BadHeaderError,
+    CallerError,
+)
+from sessionspec.reference.realtime import (
+    DiscardedFragment,
+)
+from sessionspec.runtime.realtime.playback import _Playback
+from sessionspec.runtime.realtime.records import (
+    _ACCEPTED,
+    _DISPLAY,
+    _DUPLICATE,
+    _OBSERVED,
+    _SPOKEN,
+    _STREAMING,
+    _TS_MAX,
+    _WAITING,
+    ApplyOutcome,
+    InvalidRealtimeEventError,
+    JournalRecovery,
+    SkippedJournalEntry,
+    _bad,
+    _delta_fields,
+    _Segment,
+    _strip,
+)
+from sessionspec.storage.files import FileSystem
+from sessionspec.storage.jsonl import JsonlLog
+from sessionspec.storage.log import Durability
+from sessionspec.tables.realtime import (
+    TranscriptEvent,
+    TranscriptState,
+)
+from sessionspec.wire.messages import (
+    AssistantMessage,
+    UserMessage,
+    WireModel,
+)
+from sessionspec.wire.realtime import (
+    JOURNAL_ENTRY_TYPES,
+    RealtimeJournalHeader,
+)
+
+
+class RealtimeTranscript(_Playback):
+    """The canonical transcript of one realtime conversation (RT section of the spec).
+
+    In memory by default; :meth:`create` and :meth:`open` put it on a journal file.
+
+    :param api: ``api`` of every materialized assistant message (realtime events carry none).
+    :param provider: ``provider`` of every materialized assistant message.
+    :param model: ``model`` of every materialized assistant message.
+    :param clock: milliseconds since the epoch, for ``timestamp_ms`` (injectable for tests).
+    """
+
+    # -- construction on a journal (RT-040) ------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        path: str,
+        *,
+        fs: FileSystem | None = None,
+        durability: Durability = Durability.SYNC,
+        group_commit: bool = False,
+        api: str = "OpenAi",
+        provider: str = "openai",
+        model: str = "gpt-realtime",
+        clock: Callable[[], int] | None = None,
+        journal_id: str | None = None,
+    ) -> RealtimeTranscript:
+        """A new, empty transcript journaled at ``path`` (which must not exist)."""
+        transcript = cls(api=api, provider=provider, model=model, clock=clock)
+        now = transcript._clock()
+        header = RealtimeJournalHeader(
+            id=journal_id or f"rt-{now:x}",
+            created=datetime.fromtimestamp(now / 1000, UTC).isoformat(),
+            api=api,
+            provider=provider,
+            model=model,
+        )
+        transcript._journal = JsonlLog.create(
+            path,
+            header.to_json_dict(),
+            fs=fs,
+            durability=durability,
+            header_model=RealtimeJournalHeader,
+            entry_types=JOURNAL_ENTRY_TYPES,
+        )
+        transcript._group_commit = group_commit
+        return transcript
+
+    @classmethod
+    def open(
+        cls,
+        path: str,
+        *,
+        fs: FileSystem | None = None,
+        durability: Durability = Durability.SYNC,
+        group_commit: bool = False,
+        clock: Callable[[], int] | None = None,
+    ) -> RealtimeTranscript:
+        """Reopen a journaled transcript: replay every accepted event (RT-041)."""
+        journal = JsonlLog.open(
+            path,
+            fs=fs,
+            durability=durability,
+            header_model=RealtimeJournalHeader,
+            entry_types=JOURNAL_ENTRY_TYPES,
+        )
+        snapshot = journal.snapshot
+        assert snapshot is not None
+        header = snapshot.header
+        try:
+            try:
+                transcript = cls(
+                    api=header["api"],
+                    provider=header["provider"],
+                    model=header["model"],
+                    clock=clock,
+                )
+            except CallerError as exc:  # GEN-009: a bad file is not the caller's fault
+                raise BadHeaderError(path, str(exc)) from None
+            # Replay through apply: a delta takes the same fast path as when it was live.
+            # RT-049: an entry that is not an event with an integer ``ts``, or whose event
+            # is invalid, is skipped and reported, as the coordinator skips an invalid
+            # entry; it never makes the journal unopenable.
+            apply = transcript.apply
+            skipped: list[SkippedJournalEntry] = []
+            for record in snapshot.records:
+                entry = record.entry
+                ts, event = entry.get("ts"), entry.get("event")
+                reason = ""
+                if type(ts) is not int or not 0 <= ts <= _TS_MAX:
+                    reason = "no integer ts in 0..2^63-1"
+                elif type(event) is not dict:
+                    reason = "no event object"
+                else:
+                    transcript._now = ts
+                    try:
+                        apply(event)
+                    except InvalidRealtimeEventError as exc:
+                        reason = f"invalid event: {exc}"
+                if reason:
+                    skipped.append(
+                        SkippedJournalEntry(record.line, record.offset, str(entry["id"]), reason)
+                    )
+            transcript._now = None
+        except BaseException:
+            journal.close()
+            raise
+        transcript.recovery = JournalRecovery(snapshot.report, tuple(skipped))
+        transcript._new_messages = []
+        transcript._next_entry = journal.head + 1
+        transcript._journal = journal
+        transcript._group_commit = group_commit
+        journal.snapshot = None
+        return transcript
+
+    # -- public API --------------------------------------------------------------------------
+
+    @property
+    def state(self) -> TranscriptState:
+        return self._lifecycle.state
+
+    def apply(self, event: WireModel | Mapping[str, Any]) -> ApplyOutcome:
+        """Apply one event; see the module docstring (RT-004)."""
+        if type(event) is dict and self._open:
+            # The hot path, inlined: a delta in the wire form, new or replayed, in memory or
+            # on a journal. It decides exactly what the checked path decides for the events
+            # it takes (the same exact types, the same key, the same acceptance conditions)
+            # and hands everything else to it; the conformance tests drive both paths.
+            kind = event.get("type")
+            if kind == "assistant_transcript_delta" or kind == "assistant_text_delta":
+                # str.strip, unbound, raises TypeError for anything but a string; a string
+                # subclass (which the checked path rejects) is told apart by identity below.
+                try:
+                    raw_delta_id, raw_item_id, raw_response_id, delta, index = _delta_fields(event)
+                    delta_id = _strip(raw_delta_id)
+                    item_id = _strip(raw_item_id)
+                    response_id = _strip(raw_response_id)
+                    prev = event.get("previous_item_id")
+                    if prev is not None:
+                        if type(prev) is not str:
+                            raise TypeError
+                        prev = _strip(prev) or None
+                except (KeyError, TypeError):
+                    delta = None
+                if (
+                    type(delta) is str
+                    and type(index) is int
+                    and 0 <= index <= 0xFFFFFFFF
+                    and delta_id
+                    and item_id
+                    and response_id
+                    # Unchanged by strip: an exact str without padding (the usual case).
+                    and (delta_id is raw_delta_id or type(raw_delta_id) is str)
+                    and (item_id is raw_item_id or type(raw_item_id) is str)
+                    and (response_id is raw_response_id or type(raw_response_id) is str)
+                ):
+                    context = (kind, response_id, item_id, prev, index)
+                    seen = self._deltas.get(delta_id)
+                    if seen is not None:
+                        # (Both dicts are written together; only a test's planted bug
+                        # clears ``_deltas`` alone, which leaves nothing to look up here.)
+                        if (
+                            self._delta_texts[delta_id] == delta
+                            and self._delta_contexts[seen] == context
+                        ):
+                            return _DUPLICATE
+                    else:
+                        item = self._items.get(item_id)
+                        if (
+                            item is not None
+                            and item.state is _OBSERVED
+                            and item.response_id == response_id
+                            and (prev is None or prev == item.prev)
+                            and self._responses[response_id].state is _STREAMING
+                        ):
+                            lane = _DISPLAY if kind == "assistant_text_delta" else _SPOKEN
+                            if not delta or item.lane is lane or item.lane is None:
+                                if self._journal is not None:
+                                    self._raw = event
+                                    try:
+                                        self._persist()
+                                    finally:
+                                        self._now = None
+                                if delta:
+                                    item.lane = lane
+                                segment = item.segments.get(index)
+                                if segment is None:
+                                    segment = item.segments[index] = _Segment()
+                                if segment.context != context:
+                                    self._new_context(segment, context)
+                                self._deltas[delta_id] = segment.context_number
+                                self._delta_texts[delta_id] = delta
+                                segment.deltas.append(delta)
+                                return _ACCEPTED
+        if not self._open:
+            self._check_open()
+        try:
+            return self._apply_one(event)
+        finally:
+            self._now = None
+
+    def apply_batch(self, events: Iterable[WireModel | Mapping[str, Any]]) -> list[ApplyOutcome]:
+        """Apply several events, then journal the accepted ones with one append (RT-042)."""
+        self._check_open()
+        group = self._group_commit
+        self._group_commit = True
+        try:
+            outcomes = [self.apply(event) for event in events]
+        finally:
+            self._group_commit = group
+        self.flush()
+        return outcomes
+
+    def messages(self) -> list[UserMessage | AssistantMessage]:
+        """The canonical transcript so far (RT-031)."""
+        return list(self._messages)
+
+    def discarded(self) -> list[DiscardedFragment]:
+        """Content discarded at a barge-in or a cancel, in the order it happened."""
+        return list(self._discarded)
+
+    def in_flight_response_ids(self) -> list[str]:
+        """Live responses with an open assistant item, in first-seen order (RT-034)."""
+        found: list[tuple[int, str]] = []
+        for rid, response in self._responses.items():
+            if response.state is not _STREAMING and response.state is not _WAITING:
+                continue
+            ranks = [
+                i.rank for i in response.items if i.state is _OBSERVED and i.role == "assistant"
+            ]
+            if ranks:
+                found.append((min(ranks), rid))
+        return [rid for _, rid in sorted(found)]
+
+    def close(self) -> None:
+        """Flush what is pending (best effort) and close the journal."""
+        if self._lifecycle.state is TranscriptState.CLOSED:
+            return
+        try:
+            if self._lifecycle.state is TranscriptState.OPEN:
+                self.flush()
+        finally:
+            if self._journal is not None:
+                self._journal.close()
+            self._commit(TranscriptEvent.CLOSE)
+
+    def __enter__(self) -> RealtimeTranscript:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- dispatch ---------
+
+    def _apply_one(self, event: WireModel | Mapping[str, Any]) -> ApplyOutcome:
+        if type(event) is dict:
+            raw: Mapping[str, Any] = event
+        elif isinstance(event, WireModel):
+            raw = event.__dict__
+        elif isinstance(event, Mapping):
+            raw = event
+        else:
+            raise _bad(f"an event is a wire model or a mapping, not {type(event).__name__}")
+        kind = raw.get("type")
+        handler = self._handlers.get(kind) if type(kind) is str else None
+        if handler is None:
+            raise _bad(f"unknown realtime event type {kind!r}")
+        self._raw = raw
+        self._dirty = False
+        outcome = handler(raw)
+        if self._dirty:
+            self._walk()
+        if self._new_messages:
+            messages = tuple(self._new_messages)
+            self._new_messages.clear()
+            return ApplyOutcome(outcome.status, messages, outcome.diagnostics, outcome.discarded)
+        return outcome
