@@ -25,11 +25,12 @@ it), or all leaves if none is valid; the last leaf carrying the accounting figur
 every entry after it; the entry with the highest numeric id suffix (the next id
 continues after it). Reduced entries are a subsequence of the log in its order.
 
-Speed. Opening a session for writing reads, checks and fsyncs the whole file (LOG-020),
-and that read is about four fifths of a resume; a snapshot saves only the replay. So a
-snapshot resume of a 100,000-entry session costs about what a full one costs (the
-benchmark reports the ratio); the tenfold gain asked in issue 9 needs the log to read
-from a byte offset, which is the log's to offer (noted for the lead).
+Speed (STATE-043). Reading and checking the log's lines is about four fifths of a resume,
+so the snapshot also names the log's bytes it covers as a :class:`TrustedPrefix` (length,
+SHA-256, head, ids; up to the last batch end at or before the position, when no damage
+lies in it). Opening with it hashes the prefix instead of decoding it and decodes only the
+tail (LOG-024); a log whose first bytes changed fails the digest and is read whole, and the
+fingerprint check below then decides as before.
 
 Theory of operation: this module only *reads* the coordinator's replay and constructor
 (it builds the coordinator as ``SessionCoordinator.open_existing`` does) and never
@@ -48,6 +49,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from sessionspec.collector import collector_paused
 from sessionspec.compaction import CompactionConfig, Summarizer
 from sessionspec.errors import CallerError, StorageError
@@ -58,8 +61,13 @@ from sessionspec.runtime import coordinator as _coordinator
 from sessionspec.runtime.coordinator import SessionCoordinator
 from sessionspec.storage.atomic import write_atomically
 from sessionspec.storage.files import FileSystem, OsFileSystem
-from sessionspec.storage.jsonl import JsonlLog, read_log
-from sessionspec.storage.log import Durability
+from sessionspec.storage.framing import CRC_SUFFIX_LENGTH
+from sessionspec.storage.jsonl import (
+    JsonlLog,
+    prefix_digest,
+    scan_log_bytes,
+)
+from sessionspec.storage.log import Durability, LogRecord, LogSnapshot, TrustedPrefix
 
 __all__ = [
     "SnapshotResume",
@@ -101,9 +109,7 @@ def _keep_deciding_leaves(
 ) -> None:
     """Mark the leaves, the figures and the id that a replay can still read."""
     leaves = [
-        i
-        for i, e in enumerate(entries)
-        if e.get("type") == "leaf" and e.get("entry_id") != NO_TIP
+        i for i, e in enumerate(entries) if e.get("type") == "leaf" and e.get("entry_id") != NO_TIP
     ]
     valid = [i for i in leaves if entries[i].get("entry_id") in content_ids]
     first_leaf = valid[-1] if valid else (leaves[0] if leaves else len(entries))
@@ -133,9 +139,7 @@ def reduce_to_branch(entries: Sequence[Mapping[str, Any]]) -> list[Mapping[str, 
     branch = _coordinator._select_active_branch(entries)
     content = [e for e in entries if e.get("type") in _CONTENT]
     content_ids = [str(e.get("id")) for e in content]
-    has_figures = any(
-        e.get("type") == "leaf" and ACCOUNTING_FIELD in e for e in entries
-    )
+    has_figures = any(e.get("type") == "leaf" and ACCOUNTING_FIELD in e for e in entries)
     if (
         branch.cycle
         or branch.dangling_leaves
@@ -187,7 +191,13 @@ def write_snapshot(
 
     Written to a temporary file, fsynced, renamed into place, directory fsynced. Returns
     the position covered."""
-    snapshot = read_log(os.fspath(path), fs=fs)
+    fs = fs or OsFileSystem()
+    source = os.fspath(path)
+    try:
+        data = fs.read_bytes(source)
+    except OSError as exc:
+        raise StorageError(f"{source}: cannot read the log: {exc}") from exc
+    snapshot = scan_log_bytes(data, path=source)
     records = snapshot.records
     if position is None:
         position = len(records)
@@ -206,10 +216,11 @@ def write_snapshot(
         "compact": compact is not None,
         "highest_suffix": max((_id_suffix(e) for e in prefix), default=-1),
         "entries": compact if compact is not None else reduce_entries(prefix),
+        "prefix": _trusted_prefix(data, snapshot, position),
     }
-    text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
-    document = {"digest": "sha256:" + hashlib.sha256(text.encode()).hexdigest(), "body": body}
-    payload = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+    text = orjson.dumps(body)
+    document = {"digest": "sha256:" + hashlib.sha256(text).hexdigest(), "body": body}
+    payload = orjson.dumps(document)
     target = os.fspath(snapshot_path)
     temporary = f"{target}.{os.getpid()}.tmp"
     try:
@@ -217,6 +228,50 @@ def write_snapshot(
     except OSError as exc:
         raise StorageError(f"{target}: cannot write the snapshot: {exc}") from exc
     return position
+
+
+_BATCH_END = b',"ss_end":true' + b"x" * CRC_SUFFIX_LENGTH
+
+
+def _trusted_prefix(data: bytes, snapshot: LogSnapshot, position: int) -> dict[str, Any] | None:
+    """The log bytes up to the last batch end among the first ``position`` records, as the
+    JSON of a :class:`TrustedPrefix` (LOG-024, STATE-043); None if damage lies in them."""
+    records = snapshot.records
+    first_damage = min((d.offset for d in snapshot.report.damage), default=len(data))
+    end = data.find(b"\n") + 1  # the header line: a prefix of no records
+    head = 0
+    for index in range(position - 1, -1, -1):
+        record = records[index]
+        line_end = data.find(b"\n", record.offset) + 1
+        line = data[record.offset : line_end].rstrip(b"\r\n")
+        if line[-len(_BATCH_END) : -CRC_SUFFIX_LENGTH] == _BATCH_END[:-CRC_SUFFIX_LENGTH]:
+            end, head = line_end, index + 1
+            break
+    if end <= 0 or end > first_damage or any(r.seq != i + 1 for i, r in enumerate(records[:head])):
+        return None
+    return {
+        "length": end,
+        "digest": prefix_digest(memoryview(data)[:end]),
+        "head": head,
+        "ids": [r.entry["id"] for r in records[:head]],
+    }
+
+
+def _prefix_of(body: Mapping[str, Any]) -> TrustedPrefix | None:
+    raw = body.get("prefix")
+    if not isinstance(raw, dict):
+        return None
+    length, digest, head, ids = (raw.get(k) for k in ("length", "digest", "head", "ids"))
+    if (
+        type(length) is not int
+        or type(digest) is not str
+        or type(head) is not int
+        or type(ids) is not list
+        or len(ids) != head
+        or not all(type(i) is str for i in ids)
+    ):
+        return None
+    return TrustedPrefix(length, digest, head, tuple(ids))
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,12 +284,15 @@ class SnapshotResume:
     #: None when the snapshot was used; else ``missing``, ``damaged``, ``foreign``,
     #: ``stale`` or ``branch`` (the log after it leaves the branch it kept) and the reason.
     diagnostic: str | None = None
+    #: Records whose log lines were trusted by the snapshot's digest instead of decoded
+    #: (STATE-043, LOG-024); 0 when the whole log was read.
+    trusted_records: int = 0
 
 
 def _load(snapshot_path: str) -> tuple[dict[str, Any] | None, str | None]:
     try:
         with open(snapshot_path, "rb") as handle:
-            document = json.loads(handle.read())
+            document = orjson.loads(handle.read())
     except FileNotFoundError:
         return None, "missing: no snapshot file"
     except (OSError, ValueError) as exc:
@@ -242,27 +300,38 @@ def _load(snapshot_path: str) -> tuple[dict[str, Any] | None, str | None]:
     body = document.get("body") if isinstance(document, dict) else None
     if not isinstance(body, dict):
         return None, "damaged: no snapshot body"
-    text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
-    if document.get("digest") != "sha256:" + hashlib.sha256(text.encode()).hexdigest():
-        return None, "damaged: the snapshot does not match its digest"
+    digest = document.get("digest")
+    # The body as written (orjson); the standard library's spelling is accepted too, so a
+    # tool that rewrites the snapshot with json.dumps(separators=(",", ":")) keeps it valid.
+    if digest != "sha256:" + hashlib.sha256(orjson.dumps(body)).hexdigest():
+        text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+        if digest != "sha256:" + hashlib.sha256(text.encode()).hexdigest():
+            return None, "damaged: the snapshot does not match its digest"
     if body.get("format") != _FORMAT or body.get("version") != _VERSION:
         return None, "damaged: not a coordinator snapshot of this version"
     return body, None
 
 
 def _check(
-    body: Mapping[str, Any], header: Mapping[str, Any], records: Sequence[Any]
+    body: Mapping[str, Any], header: Mapping[str, Any], records: Sequence[LogRecord], skipped: int
 ) -> str | None:
+    """Why the snapshot does not fit the log, whose first ``skipped`` records were trusted
+    by their digest (LOG-024) and are not in ``records``."""
     if body.get("header") != dict(header):
         return "foreign: the snapshot belongs to another session header"
     position = body.get("position")
     if not isinstance(position, int) or isinstance(position, bool):
         return "damaged: no position"
-    if position > len(records):
-        return f"stale: it covers {position} records, the log has {len(records)}"
-    expected = body.get("last_record")
-    actual = _fingerprint(records[position - 1].entry) if position else None
-    if expected != actual:
+    total = skipped + len(records)
+    if position > total:
+        return f"stale: it covers {position} records, the log has {total}"
+    if position > skipped:
+        actual = _fingerprint(records[position - skipped - 1].entry)
+        if body.get("last_record") != actual:
+            return f"stale: record {position} is not the one the snapshot covered"
+    elif position < skipped:  # pragma: no cover - a prefix never passes its position
+        return "damaged: the trusted prefix passes the position"
+    elif position == 0 and body.get("last_record") is not None:
         return f"stale: record {position} is not the one the snapshot covered"
     if not isinstance(body.get("entries"), list):
         return "damaged: no entries"
@@ -288,34 +357,46 @@ def open_with_snapshot(
     when the snapshot is missing, damaged, foreign or stale (STATE-042)."""
     fs = fs or OsFileSystem()
     with collector_paused():
-        log = JsonlLog.open(os.fspath(path), fs=fs, durability=durability)
-        try:
-            snapshot = log.snapshot
-            if snapshot is None:  # pragma: no cover - open always sets it
-                raise StorageError(f"{path}: the log returned no snapshot")
-            records = snapshot.records
-            body, problem = _load(os.fspath(snapshot_path))
-            if body is not None:
-                problem = _check(body, snapshot.header, records)
-            if body is not None and problem is None:
-                position = int(body["position"])
-                tail = [r.entry for r in records[position:]]
-                if body.get("compact") is True:
-                    problem = _tail_stays_inside(
-                        body["entries"], tail, int(body.get("highest_suffix", -1))
-                    )
-            if body is not None and problem is None:
-                entries = [*body["entries"], *tail]
-                outcome = SnapshotResume(True, position, len(tail))
-            else:
-                entries = [r.entry for r in records]
-                outcome = SnapshotResume(False, 0, len(records), problem)
-            replayed = _coordinator._replay(entries, snapshot.report)
-            header = snapshot.header
-        except BaseException:
-            log.close()
-            raise
-        log.snapshot = None
+        body, problem = _load(os.fspath(snapshot_path))
+        trusted = _prefix_of(body) if body is not None else None
+        while True:
+            log = JsonlLog.open(
+                os.fspath(path), fs=fs, durability=durability, trusted_prefix=trusted
+            )
+            try:
+                snapshot = log.snapshot
+                if snapshot is None:  # pragma: no cover - open always sets it
+                    raise StorageError(f"{path}: the log returned no snapshot")
+                records = snapshot.records
+                skipped = snapshot.prefix.head if snapshot.prefix is not None else 0
+                if body is not None:
+                    problem = _check(body, snapshot.header, records, skipped)
+                if body is not None and problem is None:
+                    position = int(body["position"])
+                    tail = [r.entry for r in records[position - skipped :]]
+                    if body.get("compact") is True:
+                        problem = _tail_stays_inside(
+                            body["entries"], tail, int(body.get("highest_suffix", -1))
+                        )
+                if body is not None and problem is None:
+                    entries = [*body["entries"], *tail]
+                    outcome = SnapshotResume(True, position, len(tail), None, skipped)
+                elif skipped:
+                    # The prefix matched but the snapshot cannot serve this tail (a branch
+                    # it left out): the whole log is needed, so read it whole.
+                    log.close()
+                    trusted = None
+                    continue
+                else:
+                    entries = [r.entry for r in records]
+                    outcome = SnapshotResume(False, 0, len(records), problem)
+                replayed = _coordinator._replay(entries, snapshot.report)
+                header = snapshot.header
+            except BaseException:
+                log.close()
+                raise
+            log.snapshot = None
+            break
     coordinator = SessionCoordinator(
         log=log,
         fs=fs,

@@ -41,6 +41,7 @@ __all__ = [
     "LogState",
     "LogStore",
     "RecoveryReport",
+    "TrustedPrefix",
 ]
 
 
@@ -189,14 +190,34 @@ class LogRecord(NamedTuple):
 
 
 @dataclass(frozen=True, slots=True)
+class TrustedPrefix:
+    """A prefix of a log file a reader already read, named by its bytes (LOG-024).
+
+    ``length`` bytes from the start of the file, ending with a committed batch's last line
+    and holding no damage; ``digest`` is ``sha256:`` and the hex SHA-256 of those bytes;
+    ``head`` the entry lines in it and ``ids`` their entry ids, in file order. A log opened
+    with it checks the digest over the file's first ``length`` bytes and, when they match,
+    decodes only the lines after it."""
+
+    length: int
+    digest: str
+    head: int
+    ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class LogSnapshot:
     """Everything one read of a log found."""
 
     header: dict[str, Any]
+    #: The committed records read; after a trusted prefix only those after it.
     records: list[LogRecord]
     report: RecoveryReport
     #: The head a writer continues from: the number of entry lines kept in the file.
     head: int
+    #: The prefix that was trusted instead of read (its records are not in ``records``),
+    #: or None when the whole file was read (LOG-024).
+    prefix: TrustedPrefix | None = None
 
 
 class LogStore(Protocol):
