@@ -230,3 +230,8 @@ __all__ += [
     "UnpairedToolCallError",
     "UsageReport",
 ]
+
+# -- the viewer's typed error (spec §16) --
+from sessionspec.errors import BadReportError
+
+__all__ += ["BadReportError"]
