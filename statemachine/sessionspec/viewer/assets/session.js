@@ -489,8 +489,13 @@
       (path.length > LIMIT ? "<p>… " + fmt(path.length - LIMIT) + " more entries.</p>" : "");
   });
 
-  window.sessionView = { path: function () { return path.slice(); }, reveal: reveal,
-    selected: function () { return path[selected]; } };
+  // For the browser tests and for scripting the page from the console.
+  window.sessionView = {
+    pathIds: function () { return path.map(function (e) { return D.id[e]; }); },
+    selectedId: function () { return D.id[path[selected]]; },
+    indexOf: function (id) { return D.id.indexOf(id); },
+    reveal: reveal,
+  };
   setPath(defaultPath());
   select(D.leaf >= 0 && rowOf[D.leaf] >= 0 ? rowOf[D.leaf] : 0, true);
 })();
