@@ -187,6 +187,16 @@ def test_the_tree_moves_with_the_keyboard(browser: Any, tmp_path: Path) -> None:
     assert path_ids(browser) == list(read.active_branch) and selected() == read.leaf_id
     tree.send_keys(Keys.END)
     assert selected() == read.leaf_id
+    # Print: no controls, the branch shown as a plain list (the screen list is virtual).
+    browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+    try:
+        browser.execute_script("window.dispatchEvent(new Event('beforeprint'))")
+        assert not browser.find_element(By.CSS_SELECTOR, "nav.toolbar").is_displayed()
+        printed = browser.find_elements(By.CSS_SELECTOR, "#print-tree li")
+        assert len(printed) == len(read.active_branch)
+        assert printed[-1].text.endswith("◀ leaf") and printed[0].text.startswith("*")
+    finally:
+        browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
     assert browser_errors(browser) == []
 
 
@@ -285,7 +295,10 @@ def test_reports_side_by_side_and_an_expanded_failure(
         for row in browser.find_elements(By.CSS_SELECTOR, "tr.req"):
             requirement = row.get_attribute("data-req")
             cell = row.find_elements(By.CSS_SELECTOR, "td.st")[column]
-            assert cell.get_attribute("data-status") == statuses.get(requirement, "absent")
+            status = statuses.get(requirement, "absent")
+            assert cell.get_attribute("data-status") == status
+            # In words, not only in colour (VIEW-010).
+            assert (status if status != "absent" else "not in this report") in cell.text
     browser.save_screenshot(str(artifacts / "report-side-by-side.png"))
     # pi's first failure, from its cell: its steps and replay as the report has them.
     failure = reports[1]["failures"][0]
