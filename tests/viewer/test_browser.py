@@ -17,7 +17,13 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from tests.coordinator.coord_factories import UsageBeforeWriteCoordinator, runtime_connection
-from tests.viewer.viewer_sessions import HOSTILE, claude_code_with_branch, pi_lines, pi_with_branch
+from tests.viewer.viewer_sessions import (
+    HOSTILE,
+    claude_code_with_branch,
+    codex_rollout,
+    pi_lines,
+    pi_with_branch,
+)
 
 from sessionspec.codecs import read_session, read_session_bytes
 from sessionspec.conformance.report import report_to_json
@@ -200,21 +206,17 @@ def test_the_tree_moves_with_the_keyboard(browser: Any, tmp_path: Path) -> None:
     assert browser_errors(browser) == []
 
 
-@pytest.mark.req("VIEW-001", "VIEW-013")
-@pytest.mark.parametrize(
-    ("name", "expected_format"),
-    [
-        ("claude", "claude-code"),
-        ("codex_rollout.jsonl", "codex"),
-        ("sessionspec_branches.jsonl", "sessionspec"),
-    ],
-)
+@pytest.mark.req("VIEW-001", "VIEW-003", "VIEW-013")
+@pytest.mark.parametrize("expected_format", ["claude-code", "codex", "sessionspec"])
 def test_claude_code_codex_and_our_files_show_their_active_branch(
-    browser: Any, tmp_path: Path, artifacts: Path, name: str, expected_format: str
+    browser: Any, tmp_path: Path, artifacts: Path, expected_format: str
 ) -> None:
-    source = (
-        claude_code_with_branch(tmp_path / "claude.jsonl") if name == "claude" else FIXTURES / name
-    )
+    if expected_format == "claude-code":
+        source = claude_code_with_branch(tmp_path / "claude.jsonl")
+    elif expected_format == "codex":
+        source = codex_rollout(tmp_path / "rollout.jsonl")
+    else:  # ours: the project's own fixture, written by sessionspec's tests
+        source = FIXTURES / "sessionspec_branches.jsonl"
     read = open_session(browser, source, tmp_path / "page.html")
     assert read.format == expected_format
     assert path_ids(browser) == list(read.active_branch)
@@ -223,6 +225,15 @@ def test_claude_code_codex_and_our_files_show_their_active_branch(
     leaf_row = browser.find_element(By.CSS_SELECTOR, ".row.selected")
     assert "◀ leaf" in leaf_row.text
     browser.save_screenshot(str(artifacts / f"{expected_format}.png"))
+    if expected_format == "codex":  # a compaction that replaces the history
+        compaction = next(e for e in read.entries if e.kind.value == "compaction")
+        browser.execute_script(
+            "sessionView.reveal(sessionView.indexOf(arguments[0]))", compaction.id
+        )
+        assert compaction.replacement is not None
+        text = detail_text(browser)
+        assert f"Replaces the history with {len(compaction.replacement)} message(s)" in text
+        browser.save_screenshot(str(artifacts / "codex-compaction.png"))
     assert browser_errors(browser) == []
 
 

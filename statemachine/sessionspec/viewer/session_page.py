@@ -288,7 +288,8 @@ def session_view_data(
         for message in entry.messages:
             entry_parts.extend(_message_parts(message, intern, results, calls))
         if entry.kind is EntryKind.COMPACTION:
-            entry_parts.insert(0, ["s", intern(entry.summary or "(no summary)")])
+            if entry.summary is not None or entry.replacement is None:
+                entry_parts.insert(0, ["s", intern(entry.summary or "(no summary)")])
             for message in entry.replacement or ():
                 entry_parts.extend(_message_parts(message, intern, results, calls))
         parts.append(entry_parts)

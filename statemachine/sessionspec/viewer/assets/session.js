@@ -365,7 +365,8 @@
         html += " (" + entryLink(cut[2], "first: line " + D.line[cut[2]]) + ", " +
           entryLink(cut[3], "last: line " + D.line[cut[3]]) + ")";
       }
-      html += "; the summary below stands in their place.</p></div>";
+      html += "; " + (cut[4] >= 0 ? "the history below" : "the summary below") +
+        " stands in their place.</p></div>";
     }
     html += (D.parts[entry] || []).map(partHtml).join("");
     if (usageAt[entry]) {
