@@ -138,6 +138,7 @@ __all__ = [
 
 # -- conversation, transcript revisions, persisted state, ledger (spec §6, §7) --
 from sessionspec.errors import (
+    BadReportError,  # the viewer's (spec §16)
     BlobNotFoundError,
     BlobStoreError,
     BlockIndexOutOfBounds,
@@ -181,6 +182,7 @@ from sessionspec.storage.state_store import (
 )
 
 __all__ += [
+    "BadReportError",
     "BlobNotFoundError",
     "BlobStore",
     "BlobStoreError",

@@ -13,6 +13,8 @@ Subcommands (the logic lives in the modules named):
   known format (:mod:`sessionspec.cli_files`, FILES).
 - ``conform --adapter ADAPTER [...]``: the conformance suite against an implementation
   (:mod:`sessionspec.conformance.command`).
+- ``view FILE [-o PAGE]``, ``conform-report REPORT.json ... [-o PAGE]``: a session file or
+  conformance reports as one self-contained HTML page (:mod:`sessionspec.viewer`, VIEW).
 """
 
 from __future__ import annotations
@@ -206,6 +208,9 @@ def _parser() -> argparse.ArgumentParser:
     from sessionspec.cli_db import add_db_commands  # db import / db export (SQL-013)
 
     add_db_commands(commands)
+    from sessionspec.viewer.command import register as register_viewer  # view, conform-report
+
+    register_viewer(commands)
 
     from sessionspec.conformance.command import add_arguments
 

@@ -42,6 +42,7 @@ __all__ = [
     "UnrepresentableError",
 ]
 __all__ += [
+    "BadReportError",
     "BadSessionFileError",
     "DuplicateLoopError",
     "InvalidAgentEventError",
@@ -298,6 +299,16 @@ class UnknownFormatError(CallerError):
         self.path = path
         self.reason = reason
         super().__init__(f"{path}: unknown session file format: {reason}")
+
+
+class BadReportError(CallerError):
+    """A file given as a conformance report is not a JSON report of ``sessionspec conform``
+    in a version this package reads (VIEW-011). Names the path and what is wrong."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path}: not a sessionspec conformance report: {reason}")
 
 
 class UnrepresentableError(CallerError):

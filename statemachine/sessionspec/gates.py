@@ -6,6 +6,8 @@ Rules:
    (``sessionspec pins``, GEN-008), lint (``ruff check``), types (``mypy --strict``), generated
    files up to date (``sessionspec generate --check``, GEN-005), CrossHair proofs with their
    known-bug gate and ``proofs/RESULTS.md`` up to date (``python -m proofs.run --check``),
+   the browser the viewer's tests drive (``python -m sessionspec.viewer.browser``: Debian's
+   ``chromium`` and ``chromium-driver`` installed when missing and root, VIEW-013),
    and the test suite (``pytest -q`` plus any arguments given after ``--``).
 2. Every step runs even when an earlier one failed (unless ``--fail-fast``), so one run shows
    everything that is wrong; the command ends with a summary and exits non-zero if any step
@@ -32,7 +34,7 @@ from typing import TextIO
 
 __all__ = ["STEP_NAMES", "Step", "StepOutcome", "run_checks", "steps"]
 
-STEP_NAMES = ("pins", "ruff", "mypy", "generate", "proofs", "pytest")
+STEP_NAMES = ("pins", "ruff", "mypy", "generate", "proofs", "browser", "pytest")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +80,9 @@ def steps(root: Path, pytest_args: Sequence[str] = ()) -> list[Step]:
             (python, "-m", "sessionspec.cli", "generate", "--check", "--root", str(root)),
         ),
         Step("proofs", (python, "-m", "proofs.run", "--check")),
+        # The viewer's browser tests need Debian's Chromium: installed here when missing
+        # and root (VIEW-013); elsewhere a message, and those tests skip saying why.
+        Step("browser", (python, "-m", "sessionspec.viewer.browser")),
         Step("pytest", (python, "-m", "pytest", "-q", *pytest_args)),
     ]
 

@@ -5,6 +5,7 @@
     sessionspec conform --adapter 'node statemachine/harnesses/pi/harness.mjs'
     sessionspec conform --adapter mypackage.harness:make --machine coordinator --seconds 60
     sessionspec conform --adapter runtime --report-json out.json --report-junit out.xml
+    sessionspec conform --adapter runtime --report-html out.html   # the report as a page
     sessionspec conform --adapter '...' --cases          # the shipped cases only, no Hypothesis
     sessionspec conform --adapter '...' --case saved.json
 
@@ -55,6 +56,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--report-json", type=Path, default=None, metavar="FILE")
     parser.add_argument("--report-junit", type=Path, default=None, metavar="FILE")
     parser.add_argument("--report-text", type=Path, default=None, metavar="FILE")
+    parser.add_argument("--report-html", type=Path, default=None, metavar="FILE",
+                        help="the report as one HTML page (VIEW-012; merge several JSON "
+                        "reports with `sessionspec conform-report`)")
     parser.add_argument("--no-progress", action="store_true", help="no live progress display")
     parser.add_argument("--quiet", action="store_true", help="print only the summary line")
 
@@ -199,6 +203,13 @@ def run(args: argparse.Namespace) -> int:
         args.report_junit.write_text(reports.render_junit(report), encoding="utf-8")
     if args.report_text is not None:
         args.report_text.write_text(text, encoding="utf-8")
+    if args.report_html is not None:
+        from sessionspec.viewer.page import write_page
+        from sessionspec.viewer.report_page import render_report_page
+
+        page_data = reports.report_to_json(report)
+        page_data["source"] = args.report_html.name
+        write_page(args.report_html, render_report_page([page_data]))
     if args.quiet:
         print(text.strip().splitlines()[-1])
     else:
