@@ -45,6 +45,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the run (repeatable runs)")
     parser.add_argument("--shrink-seconds", type=float, default=20.0,
                         help="time Hypothesis may spend shrinking one failure")
+    parser.add_argument("--shrinks", type=int, default=None, metavar="N",
+                        help="bound shrinking by N improvements as well: with it, a seed "
+                        "replays the same run in any process while --shrink-seconds is "
+                        "not reached (CONF-064)")
     parser.add_argument("--timeout", type=float, default=60.0,
                         help="seconds to wait for one answer of a subprocess harness")
     parser.add_argument("--cases", action="store_true",
@@ -163,7 +167,8 @@ def run(args: argparse.Namespace) -> int:
 
         progress, hook = _progress(args)
         budget = Budget(examples=args.examples, steps=args.steps, seconds=args.seconds,
-                        shrink_seconds=args.shrink_seconds)
+                        shrink_seconds=args.shrink_seconds,
+                        shrinks=args.shrinks)
         machines = tuple(args.machine or MACHINES)
         if progress is not None:
             with progress:

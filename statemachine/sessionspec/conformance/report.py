@@ -32,6 +32,8 @@ def report_to_json(report: Report) -> dict[str, Any]:
             "examples": report.budget.examples,
             "steps": report.budget.steps,
             "seconds": report.budget.seconds,
+            "shrink_seconds": report.budget.shrink_seconds,
+            "shrinks": report.budget.shrinks,
         },
         "passed": report.passed,
         "seconds": round(report.seconds, 3),

@@ -84,6 +84,11 @@ class Budget:
     max_failures: int = 25
     #: Seconds Hypothesis may spend shrinking one failure (its own default is 300).
     shrink_seconds: float = 20.0
+    #: Improvements the shrinker may make to one failure; ``None`` keeps Hypothesis's own
+    #: bound. Generation is a function of the seed alone, but a shrink cut by the clock is
+    #: not: with a count here and ``shrink_seconds`` never reached, a seed replays the same
+    #: requests and the same report in any process (CONF-064).
+    shrinks: int | None = None
 
 
 @dataclass
@@ -257,7 +262,7 @@ def _run_chunk(
     )
     test = hypothesis_seed(chunk_seed)(test)
     found: list[tuple[BaseException, bool, list[dict[str, Any]]]] = []
-    with checking(context), _shrink_limit(budget.shrink_seconds):
+    with checking(context), _shrink_limit(budget.shrink_seconds, budget.shrinks):
         try:
             test()
         except (KeyboardInterrupt, SystemExit):
@@ -270,19 +275,24 @@ def _run_chunk(
 
 
 @contextmanager
-def _shrink_limit(seconds: float) -> Iterator[None]:
-    """Bound the time Hypothesis spends shrinking one failure (its engine's own constant)."""
+def _shrink_limit(seconds: float, shrinks: int | None = None) -> Iterator[None]:
+    """Bound the shrinking of one failure by time and, when given, by improvements (CONF-064);
+    both are the engine's own constants, restored afterwards."""
     from hypothesis.internal.conjecture import engine
 
     previous = getattr(engine, "MAX_SHRINKING_SECONDS", None)
-    if previous is None:  # pragma: no cover - a Hypothesis without the constant
+    previous_shrinks = getattr(engine, "MAX_SHRINKS", None)
+    if previous is None or previous_shrinks is None:  # pragma: no cover - another Hypothesis
         yield
         return
     engine.MAX_SHRINKING_SECONDS = seconds  # type: ignore[assignment]
+    if shrinks is not None:
+        engine.MAX_SHRINKS = shrinks  # type: ignore[assignment]
     try:
         yield
     finally:
         engine.MAX_SHRINKING_SECONDS = previous
+        engine.MAX_SHRINKS = previous_shrinks
 
 
 def _as_failure(machine: str, error: BaseException, flaky: bool, steps: list[Any]) -> Failure:
