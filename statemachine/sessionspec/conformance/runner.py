@@ -287,7 +287,7 @@ def _shrink_limit(seconds: float, shrinks: int | None = None) -> Iterator[None]:
         return
     engine.MAX_SHRINKING_SECONDS = seconds  # type: ignore[assignment]
     if shrinks is not None:
-        engine.MAX_SHRINKS = shrinks  # type: ignore[assignment]
+        engine.MAX_SHRINKS = shrinks
     try:
         yield
     finally:
