@@ -174,6 +174,7 @@ from sessionspec.runtime.revisions import (
 )
 from sessionspec.runtime.state import PersistedSessionState, SessionGraph, SessionNode
 from sessionspec.storage.blobs import BlobStore, FileBlobStore, MemoryBlobStore
+from sessionspec.storage.sql_state import PostgresStateStore, SqliteStateStore, open_state_store
 from sessionspec.storage.state_store import (
     FileStateStore,
     MemoryStateStore,
@@ -206,6 +207,7 @@ __all__ += [
     "MessageRoleMismatch",
     "NoOpRewrite",
     "PersistedSessionState",
+    "PostgresStateStore",
     "ReplaceAssistantBlock",
     "ReplaceMessage",
     "ReplaceToolResultContentBlock",
@@ -219,6 +221,7 @@ __all__ += [
     "SessionSettings",
     "SessionSpecError",
     "SkippedJournalEntry",
+    "SqliteStateStore",
     "StateStore",
     "StateStoreError",
     "StorageError",
@@ -231,4 +234,5 @@ __all__ += [
     "UnknownEntryError",
     "UnpairedToolCallError",
     "UsageReport",
+    "open_state_store",
 ]

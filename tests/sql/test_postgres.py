@@ -35,6 +35,7 @@ from sessionspec.storage.postgres import (
     read_session,
     schema_version,
 )
+from sessionspec.storage.sqlbase import SCHEMA_VERSION
 
 BUDGET = settings(max_examples=15, stateful_step_count=15, deadline=None)
 ROOT = Path(__file__).resolve().parents[2]
@@ -104,7 +105,7 @@ def test_migration_from_version_0_and_1(pg_server: PostgresServer) -> None:
         assert schema_version(connection) == 1
         connection.execute("INSERT INTO sessions VALUES ('s', '{}', 0)")
         assert migrate(connection) == 1
-        assert schema_version(connection) == 2
+        assert schema_version(connection) == SCHEMA_VERSION
         with pytest.raises(psycopg.errors.UniqueViolation):
             connection.execute("INSERT INTO entries VALUES ('s', 1, 'x', '{}'),"
                                " ('s', 2, 'x', '{}')")

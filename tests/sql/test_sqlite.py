@@ -27,6 +27,7 @@ from sessionspec.errors import (
     SchemaVersionError,
     SessionExistsError,
 )
+from sessionspec.storage.sqlbase import SCHEMA_VERSION
 from sessionspec.storage.sqlite import (
     MIGRATIONS,
     SqliteLog,
@@ -137,7 +138,7 @@ def test_migration_from_version_0_and_1(tmp_path: Path) -> None:
                 ('{"type":"extension_state","id":"a","parent_id":null,'
                  '"timestamp":"2026-01-01T00:00:00Z","state":{}}',))
     assert migrate(raw) == 1
-    assert schema_version(raw) == 2
+    assert schema_version(raw) == SCHEMA_VERSION
     with pytest.raises(sqlite3.IntegrityError):  # version 2's unique entry ids
         raw.execute("INSERT INTO entries VALUES ('s', 2, 'a', '{}')")
     raw.execute("UPDATE schema_version SET version = 99")
@@ -146,7 +147,7 @@ def test_migration_from_version_0_and_1(tmp_path: Path) -> None:
         connect(db)
     fresh = str(tmp_path / "new.db")
     connection = connect(fresh)
-    assert schema_version(connection) == 2
+    assert schema_version(connection) == SCHEMA_VERSION
     connection.close()
     log = SqliteLog.create(fresh, "s", header("s"))
     assert log.append([entry("a", "")]) == 1

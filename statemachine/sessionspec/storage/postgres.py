@@ -69,6 +69,7 @@ __all__ = [
     "follow",
     "list_sessions",
     "migrate",
+    "pool_for",
     "read_session",
 ]
 
@@ -89,6 +90,10 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: (
         "CREATE UNIQUE INDEX entries_by_id ON entries (session_id, entry_id)",
         "ALTER TABLE sessions ADD COLUMN created TIMESTAMPTZ DEFAULT now()",
+    ),
+    2: (
+        "CREATE TABLE session_state (session_id TEXT PRIMARY KEY,"
+        " head_revision BIGINT NOT NULL CHECK (head_revision >= 1), state TEXT NOT NULL)",
     ),
 }
 
@@ -131,6 +136,12 @@ def _pool(conninfo: str, durability: Durability) -> ConnectionPool[psycopg.Conne
                 migrate(connection)
             _pools[key] = pool
     return pool
+
+
+def pool_for(conninfo: str, durability: Durability) -> ConnectionPool[psycopg.Connection[Any]]:
+    """The process's shared pool for a server (its schema migrated), for other stores of the
+    same database (the state store, SQL-014)."""
+    return _pool(conninfo, durability)
 
 
 def close_pools() -> None:

@@ -85,8 +85,9 @@ __all__ = [
 ]
 
 #: The schema this code writes (SQL-005). Version 1 had no unique entry ids; version 2
-#: adds the ``(session_id, entry_id)`` unique index and the ``created`` column.
-SCHEMA_VERSION = 2
+#: adds the ``(session_id, entry_id)`` unique index and the ``created`` column; version 3
+#: the ``session_state`` table of the state stores (SQL-014).
+SCHEMA_VERSION = 3
 
 
 def check_header(header: Mapping[str, Any]) -> str:

@@ -81,6 +81,10 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "CREATE UNIQUE INDEX entries_by_id ON entries (session_id, entry_id)",
         "ALTER TABLE sessions ADD COLUMN created REAL",
     ),
+    2: (
+        "CREATE TABLE session_state (session_id TEXT PRIMARY KEY,"
+        " head_revision INTEGER NOT NULL CHECK (head_revision >= 1), state TEXT NOT NULL)",
+    ),
 }
 
 

@@ -38,7 +38,14 @@ from sessionspec.errors import CallerError, HeadRevisionConflict, StateStoreErro
 from sessionspec.storage.atomic import write_atomically
 from sessionspec.storage.jsonl import validate_session_id
 
-__all__ = ["FileStateStore", "MemoryStateStore", "StateStore", "StoredState"]
+__all__ = [
+    "FileStateStore",
+    "MemoryStateStore",
+    "StateStore",
+    "StoredState",
+    "expected_head",
+    "state_object",
+]
 
 _FORMAT = "sessionspec-state"
 _VERSION = 1
@@ -73,13 +80,15 @@ class StateStore(Protocol):
         ...
 
 
-def _expected(value: Any) -> int:
+def expected_head(value: Any) -> int:
+    """``expected_head_revision`` checked: an integer >= 0 (STATE-010); every store uses it."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise CallerError(f"expected_head_revision must be an integer >= 0, not {value!r}")
     return value
 
 
-def _state_object(state: Any) -> dict[str, Any]:
+def state_object(state: Any) -> dict[str, Any]:
+    """A deep copy of ``state`` as plain JSON, or :class:`CallerError` (STATE-014)."""
     if not isinstance(state, Mapping):
         raise CallerError(f"a state must be a JSON object, not {type(state).__name__}")
     try:
@@ -107,8 +116,8 @@ class MemoryStateStore:
         self, session_id: str, state: Mapping[str, Any], expected_head_revision: int
     ) -> int:
         validate_session_id(session_id)
-        expected = _expected(expected_head_revision)
-        copied = _state_object(state)
+        expected = expected_head(expected_head_revision)
+        copied = state_object(state)
         with self._lock:
             actual = self._heads.get(session_id, (0, {}))[0]
             if actual != expected:
@@ -177,8 +186,8 @@ class FileStateStore:
         self, session_id: str, state: Mapping[str, Any], expected_head_revision: int
     ) -> int:
         path = self._path(session_id)
-        expected = _expected(expected_head_revision)
-        copied = _state_object(state)
+        expected = expected_head(expected_head_revision)
+        copied = state_object(state)
         document = {
             "format": _FORMAT,
             "version": _VERSION,

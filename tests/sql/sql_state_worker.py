@@ -1,0 +1,32 @@
+"""Worker functions for the multi-process tests of the SQL state stores (imported by spawn)."""
+
+from __future__ import annotations
+
+from sessionspec import HeadRevisionConflict, open_state_store
+
+
+def race_once(url: str, session_id: str, expected: int, marker: str) -> str:
+    """Commit once with ``expected``; ``won`` or ``conflict``."""
+    store = open_state_store(url)
+    try:
+        store.commit(session_id, {"writer": marker}, expected)
+    except HeadRevisionConflict:
+        return "conflict"
+    return "won"
+
+
+def increment(url: str, session_id: str, times: int) -> int:
+    """Add one to the stored counter ``times`` times, retrying each on a conflict."""
+    store = open_state_store(url)
+    conflicts = 0
+    for _ in range(times):
+        while True:
+            current = store.load(session_id)
+            head = 0 if current is None else current.head_revision
+            count = 0 if current is None else int(current.state["count"])
+            try:
+                store.commit(session_id, {"count": count + 1}, head)
+                break
+            except HeadRevisionConflict:
+                conflicts += 1
+    return conflicts
