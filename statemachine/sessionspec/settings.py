@@ -83,6 +83,9 @@ def _policy_from_json(obj: object) -> CutPolicy | None:
     return None
 
 
+_TRIGGERS = frozenset(t.value for t in CompactionTrigger)
+
+
 @dataclass(frozen=True, slots=True)
 class SessionSettings:
     """The model and the compaction configuration of a session (COORD-027)."""
@@ -117,7 +120,7 @@ class SessionSettings:
         policy = _policy_from_json(compaction.get("policy"))
         if type(enabled) is not bool or type(threshold) is not int or threshold < 0:
             return None
-        if policy is None or trigger not in {t.value for t in CompactionTrigger}:
+        if policy is None or not isinstance(trigger, str) or trigger not in _TRIGGERS:
             return None
         config = CompactionConfig(
             enabled=enabled,
