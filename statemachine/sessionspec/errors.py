@@ -432,8 +432,8 @@ class UnpairedToolCallError(CallerError):
 
 
 class SessionExistsError(CallerError):
-    """A session with this id already exists in the database store; nothing was written
-    (SQL-007)."""
+    """A session with this id already exists in the store (a database row, or a file at the
+    session's path); nothing was written (SQL-007, LOG-012)."""
 
 
 class SchemaVersionError(StorageError):

@@ -9,9 +9,15 @@ import pytest
 from tests.coordinator.coord_helpers import assistant, clock, tool_result, user
 
 from sessionspec.compaction import CompactionConfig, TokenBudgetPolicy
-from sessionspec.errors import CallerError, HeadConflictError, SessionNotFoundError
+from sessionspec.errors import (
+    CallerError,
+    HeadConflictError,
+    SessionExistsError,
+    SessionNotFoundError,
+)
 from sessionspec.pgcluster import PostgresServer
 from sessionspec.runtime.coordinator import SessionCoordinator
+from sessionspec.storage.sqlite import sqlite_url
 from sessionspec.storage.urls import parse_store_url
 
 CONFIG = CompactionConfig(threshold_tokens=150, policy=TokenBudgetPolicy(keep_tokens=60))
@@ -105,3 +111,22 @@ def test_store_urls() -> None:
     for bad in ("sqlite://", "sqlite:///x.db#", "sqlite:///x.db#a/b", "/plain/path"):
         with pytest.raises(CallerError):
             parse_store_url(bad)
+
+
+@pytest.mark.req("COORD-006", "SQL-007")
+@pytest.mark.parametrize("kind", ["sqlite", "jsonl"])
+def test_creators_in_one_millisecond_get_distinct_generated_ids(kind: str, tmp_path: Path) -> None:
+    store = sqlite_url(str(tmp_path / "s.db")) if kind == "sqlite" else str(tmp_path / "dir")
+
+    def frozen() -> float:
+        return 1_700_000_000.123
+
+    created = [SessionCoordinator.new(store, "/work", CONFIG, "m", clock=frozen)
+               for _ in range(3)]
+    ids = [c.session_id for c in created]
+    base = format(1_700_000_000_123, "x")
+    assert ids == [base, f"{base}-1", f"{base}-2"]
+    for coordinator in created:
+        coordinator.close()
+    with pytest.raises(SessionExistsError):
+        SessionCoordinator.new(store, "/work", CONFIG, "m", session_id=base, clock=frozen)

@@ -68,6 +68,7 @@ from sessionspec.compaction import (
 from sessionspec.errors import (
     CallerError,
     LogFailedError,
+    SessionExistsError,
     SessionSpecError,
     StorageError,
     UnpairedToolCallError,
@@ -981,23 +982,35 @@ class SessionCoordinator:
         directory = "" if store else _directory_text(dir)
         if not store:
             ensure_directory(fs, directory)
+        generated = session_id is None
         if session_id is None:
             session_id = _generate_session_id(clock)
             if not store:
                 session_id = _free_session_id(fs, directory, session_id)
         validate_session_id(session_id)
-        path = session_path(directory, session_id)
         config = _check_config(compaction_config) or CompactionConfig()
-        header = SessionHeader(
-            id=session_id,
-            timestamp=iso_timestamp(clock()),
-            cwd=cwd,
-            parent_session=parent_session,
-        ).to_json_dict()
-        # COORD-027: the settings that decide are part of the session's state.
-        header[SETTINGS_FIELD] = SessionSettings(model, config).to_json()
-        log = (create_store_log(str(dir), session_id, header, durability) if store
-               else JsonlLog.create(path, header, fs=fs, durability=durability))
+        timestamp = iso_timestamp(clock())
+        base = session_id
+        # COORD-006: a generated id comes from the millisecond clock, so two creators in one
+        # millisecond (threads, processes, machines sharing a database) draw the same id; the
+        # one that loses the creation takes the next free suffix instead of failing.
+        for suffix in range(1000 if generated else 1):
+            if suffix:
+                session_id = f"{base}-{suffix}"
+            header = SessionHeader(
+                id=session_id, timestamp=timestamp, cwd=cwd, parent_session=parent_session
+            ).to_json_dict()
+            # COORD-027: the settings that decide are part of the session's state.
+            header[SETTINGS_FIELD] = SessionSettings(model, config).to_json()
+            try:
+                log = (create_store_log(str(dir), session_id, header, durability) if store
+                       else JsonlLog.create(session_path(directory, session_id), header,
+                                            fs=fs, durability=durability))
+            except SessionExistsError:
+                if not generated or suffix == 999:
+                    raise
+                continue
+            break
         return cls(
             log=log,
             fs=fs,

@@ -79,6 +79,7 @@ from sessionspec.errors import (
     LogFailedError,
     LogLockedError,
     PathKindError,
+    SessionExistsError,
     StorageError,
 )
 from sessionspec.lifecycle import Lifecycle
@@ -643,7 +644,7 @@ class JsonlLog:
         ensure_directory(fs, directory)
         existing = _kind(fs, path)
         if existing == "file":
-            raise CallerError(f"{path}: a log already exists there")
+            raise SessionExistsError(f"{path}: a log already exists there")
         if existing != "missing":
             raise PathKindError(path, "a new session file", _KIND_NAMES[existing])
         temporary = posixpath.join(
@@ -661,7 +662,7 @@ class JsonlLog:
             try:
                 fs.link(temporary, path)
             except FileExistsError as exc:
-                raise CallerError(f"{path}: a log already exists there") from exc
+                raise SessionExistsError(f"{path}: a log already exists there") from exc
             linked = True
             fs.remove(temporary)
             fs.fsync_dir(directory)
