@@ -43,12 +43,12 @@ from sessionspec.runtime.realtime import ApplyOutcome, RealtimeTranscript
 from sessionspec.usage import CumulativeUsage
 from sessionspec.wire.messages import Usage, WireModel
 
-__all__ = ["AsyncRealtimeTranscript", "AsyncSessionCoordinator"]
+__all__ = ["AsyncRealtimeTranscript", "AsyncSessionCoordinator", "Worker"]
 
 T = TypeVar("T")
 
 
-class _Worker:
+class Worker:
     """One thread that runs one object's operations in order."""
 
     def __init__(self, name: str) -> None:
@@ -85,14 +85,14 @@ class AsyncSessionCoordinator:
     constructors), use it as ``async with``, and ``await close()`` at the end.
     """
 
-    def __init__(self, coordinator: SessionCoordinator, worker: _Worker) -> None:
+    def __init__(self, coordinator: SessionCoordinator, worker: Worker) -> None:
         self._coordinator = coordinator
         self._worker = worker
 
     @classmethod
     async def new(cls, dir: str | os.PathLike[str], cwd: str, *args: Any,
                   **kwargs: Any) -> AsyncSessionCoordinator:
-        worker = _Worker("sessionspec-session")
+        worker = Worker("sessionspec-session")
         try:
             coordinator = await worker.run(SessionCoordinator.new, dir, cwd, *args, **kwargs)
         except BaseException:
@@ -103,7 +103,7 @@ class AsyncSessionCoordinator:
     @classmethod
     async def open_existing(cls, path: str | os.PathLike[str], *args: Any,
                             **kwargs: Any) -> AsyncSessionCoordinator:
-        worker = _Worker("sessionspec-session")
+        worker = Worker("sessionspec-session")
         try:
             coordinator = await worker.run(SessionCoordinator.open_existing, path, *args,
                                            **kwargs)
@@ -193,13 +193,13 @@ class AsyncRealtimeTranscript:
     """:class:`RealtimeTranscript` for asyncio: events applied on the journal's own worker
     thread, in the order they were awaited (ASYNC-001, ASYNC-002)."""
 
-    def __init__(self, transcript: RealtimeTranscript, worker: _Worker) -> None:
+    def __init__(self, transcript: RealtimeTranscript, worker: Worker) -> None:
         self._transcript = transcript
         self._worker = worker
 
     @classmethod
     async def create(cls, path: str, **kwargs: Any) -> AsyncRealtimeTranscript:
-        worker = _Worker("sessionspec-transcript")
+        worker = Worker("sessionspec-transcript")
         try:
             transcript = await worker.run(RealtimeTranscript.create, path, **kwargs)
         except BaseException:
@@ -209,7 +209,7 @@ class AsyncRealtimeTranscript:
 
     @classmethod
     async def open(cls, path: str, **kwargs: Any) -> AsyncRealtimeTranscript:
-        worker = _Worker("sessionspec-transcript")
+        worker = Worker("sessionspec-transcript")
         try:
             transcript = await worker.run(RealtimeTranscript.open, path, **kwargs)
         except BaseException:

@@ -35,7 +35,7 @@ from __future__ import annotations
 import atexit
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from typing import Any, TypeVar
 
 import psycopg
@@ -242,7 +242,7 @@ def follow(
     after: int = 0,
     timeout: float | None = None,
     poll_interval: float = 1.0,
-) -> Iterator[LogRecord]:
+) -> Generator[LogRecord, None, None]:
     """Tail a session: yield its records with ``seq > after`` in order, as they commit.
 
     Waits on ``LISTEN sessionspec`` and re-reads on every notification for the session, and
