@@ -1,32 +1,53 @@
 """The conversation's conformance machine: any implementation vs the reference model (§6).
 
-The machine is bound to an implementation only through a factory returning a
-:class:`ConversationSubject` (DESIGN §4). It keeps a pool of conversations, each paired with
-its reference value (:mod:`sessionspec.reference.conversation`), and drives them in lock
-step: pushes and batches, forks and prefix forks, system prompts, and rewrites whose
-expected parent is the current head, a stale one, or absent, with replacements drawn so
-that some break the tool shape or change nothing. Every rewrite's outcome (success or the
-name of the typed error) must be the model's. The invariant reads every conversation back
-(messages, system prompt, revision id): so a fork that sees its sibling's writes
-(CONV-010), an id that is not the canonical digest (CONV-021), a missing implicit revision
-(CONV-032) or a wrong refusal (CONV-030..CONV-035) is found.
+The machine reaches an implementation only through a
+:class:`~sessionspec.conformance.adapters.Connection` (the ``conversation.*`` commands of
+``spec/PROTOCOL.md``; CONF-120): each conversation is a
+:class:`~sessionspec.conformance.conversation_driver.ProtocolConversation`. It keeps a pool of
+conversations, each paired with its reference value (:mod:`sessionspec.reference.conversation`),
+and drives them in lock step: pushes and batches, forks and prefix forks, system prompts, and
+rewrites whose expected parent is the current head, a stale one, or absent, with replacements
+drawn so that some break the tool shape or change nothing.
+
+Checks (each names its requirement, CONF-060). A rewrite's outcome must be the model's: a
+refusal the model makes, missing or different, is charged to the rule behind the model's
+error (CONV-030, CONV-031, CONV-033, CONV-034); a refusal the model does not make to the rule
+behind the implementation's error (CONF-121); a commit must name the model's parent and
+revision (CONV-035). After every step every conversation is observed (messages in the one
+message model, system prompt, revision id, pending boundary) and compared with its model: a
+difference on the conversation the step acted on is charged to the step's rule (CONV-001 new,
+CONV-002 system prompt, CONV-003 push, CONV-010 fork, CONV-011 fork_at, CONV-035 rewrite);
+on any other conversation to CONV-010 (a write showed on the other side, CONF-122). A
+revision id that is not the model's is CONV-032 when it is a head this conversation already
+had (a missing implicit revision), else CONV-021 (not the canonical digest); the pending
+boundary is CONV-004. A conversation that differs from its model once (the failure
+recorded and masked, CONF-061) leaves the pool: every later check on it would fail in
+consequence, so a single defect is reported under its own requirement, not under every
+observation that follows from it.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
+from sessionspec.conformance import checks
+from sessionspec.conformance.adapters import Connection
+from sessionspec.conformance.checks import holds, require
+from sessionspec.conformance.conversation_driver import ConversationSubject, ProtocolConversation
 from sessionspec.reference import conversation as ref
 
 __all__ = [
+    "REWRITE_REQUIREMENT",
     "ConversationMachine",
     "ConversationSubject",
     "ConversationSubjectFactory",
     "message_strategy",
+    "run_steps",
     "wire_assistant",
     "wire_tool_result",
     "wire_user",
@@ -36,46 +57,13 @@ MAX_CONVERSATIONS = 6
 WORDS = ("hi", "yes", "no", "read it", "done", "")
 CALL_IDS = ("c1", "c2", "c3")
 
-
-class ConversationSubject(Protocol):
-    """What the machine needs from one conversation of the implementation under test."""
-
-    def push(self, message: dict[str, Any]) -> None: ...
-
-    def push_batch(self, messages: list[dict[str, Any]]) -> None: ...
-
-    def fork(self) -> ConversationSubject: ...
-
-    def fork_at(self, index: int) -> ConversationSubject: ...
-
-    def set_system_prompt(self, prompt: str) -> None: ...
-
-    def messages(self) -> list[dict[str, Any]]: ...
-
-    def system_prompt(self) -> str | None: ...
-
-    def revision(self) -> str: ...
-
-    def rewrite(
-        self, start: int, end: int, replacement: list[dict[str, Any]], expected: str | None
-    ) -> str:
-        """``"ok"``, or the class name of the typed error (``RevisionConflict``, ...)."""
-        ...
-
-    def has_pending_boundary(self) -> bool: ...
-
-    def records(self) -> list[dict[str, Any]]:
-        """The rewrite records of this conversation, in the JSON form of CONV-040."""
-        ...
-
-    def validate_record(self, record: dict[str, Any]) -> str:
-        """``"ok"`` or the class name of the error validating ``record`` (CONV-040)."""
-        ...
-
-    def replay_records(self, records: list[dict[str, Any]]) -> tuple[str, str | None]:
-        """Replay (CONV-041): ``("ok", head revision)`` or ``(error class name, None)``."""
-        ...
-
+#: The rule behind each refusal of a rewrite (CONF-121).
+REWRITE_REQUIREMENT: dict[str, str] = {
+    "RevisionConflict": "CONV-030",
+    "InvalidRewriteRange": "CONV-031",
+    "InvalidTranscriptShape": "CONV-034",
+    "NoOpRewrite": "CONV-033",
+}
 
 ConversationSubjectFactory = Callable[[], ConversationSubject]
 
@@ -152,14 +140,26 @@ _TURN = st.builds(
 
 
 class ConversationMachine(RuleBasedStateMachine):
-    def __init__(self, factory: ConversationSubjectFactory) -> None:
+    """Lock-step conformance of conversations, through the protocol."""
+
+    def __init__(self, connection: Connection) -> None:
         super().__init__()
-        self.factory = factory
-        self.pool: list[tuple[ConversationSubject, ref.RefConversation]] = []
+        self.conn = connection
+        self.pool: list[tuple[ProtocolConversation, ref.RefConversation]] = []
         #: Every revision id each conversation has shown, to draw stale expectations.
         self.seen: list[list[str]] = []
+        #: The step just taken: its rule, and the slot it acted on (CONF-060, CONF-122).
+        self.step_requirement = "CONV-001"
+        self.acted_on = 0
+        self.trace: list[dict[str, Any]] = [{"op": "start"}]
+        checks.current().trace = self.trace
 
-    def _pick(self, index: int) -> tuple[int, ConversationSubject, ref.RefConversation]:
+    def _step(self, requirement: str, slot: int, **step: Any) -> None:
+        self.step_requirement = requirement
+        self.acted_on = slot
+        self.trace.append(step)
+
+    def _pick(self, index: int) -> tuple[int, ProtocolConversation, ref.RefConversation]:
         slot = index % len(self.pool)
         subject, model = self.pool[slot]
         return slot, subject, model
@@ -168,50 +168,53 @@ class ConversationMachine(RuleBasedStateMachine):
         self.pool[slot] = (self.pool[slot][0], model)
         self.seen[slot].append(ref.ref_revision(model))
 
-    def _add(self, subject: ConversationSubject, model: ref.RefConversation) -> None:
+    def _add(self, subject: ProtocolConversation, model: ref.RefConversation) -> None:
         self.pool.append((subject, model))
         self.seen.append([ref.ref_revision(model)])
 
     @initialize()
     def start(self) -> None:
-        self._add(self.factory(), ref.RefConversation())
+        self._add(ProtocolConversation.new(self.conn), ref.RefConversation())
 
     @rule(index=st.integers(0, 99), message=message_strategy())
     def push(self, index: int, message: dict[str, Any]) -> None:
         slot, subject, model = self._pick(index)
+        self._step("CONV-003", slot, op="push", on=slot, message=message)
         subject.push(message)
         self._set(slot, ref.ref_push(model, message))
 
     @rule(index=st.integers(0, 99), turn=_TURN)
     def push_turn(self, index: int, turn: list[dict[str, Any]]) -> None:
         slot, subject, model = self._pick(index)
+        self._step("CONV-003", slot, op="push_batch", on=slot, messages=turn)
         subject.push_batch(turn)
         self._set(slot, ref.ref_push(model, *turn))
 
     @rule(index=st.integers(0, 99), prompt=st.sampled_from(("be brief", "be kind", "")))
     def set_system_prompt(self, index: int, prompt: str) -> None:
         slot, subject, model = self._pick(index)
+        self._step("CONV-002", slot, op="set_system_prompt", on=slot, prompt=prompt)
         subject.set_system_prompt(prompt)
         self._set(slot, ref.ref_set_system_prompt(model, prompt))
 
     @precondition(lambda self: len(self.pool) < MAX_CONVERSATIONS)
     @rule(index=st.integers(0, 99))
     def fork(self, index: int) -> None:
-        _, subject, model = self._pick(index)
+        slot, subject, model = self._pick(index)
+        self._step("CONV-010", len(self.pool), op="fork", on=slot)
         self._add(subject.fork(), ref.ref_fork(model))
 
     @precondition(lambda self: len(self.pool) < MAX_CONVERSATIONS)
     @rule(index=st.integers(0, 99), cut=st.integers(0, 12))
     def fork_at(self, index: int, cut: int) -> None:
-        _, subject, model = self._pick(index)
+        slot, subject, model = self._pick(index)
+        self._step("CONV-011", len(self.pool), op="fork_at", on=slot, index=cut)
         self._add(subject.fork_at(cut), ref.ref_fork_at(model, cut))
 
     @rule(
         index=st.integers(0, 99),
         bounds=st.tuples(st.integers(-1, 12), st.integers(0, 12)),
-        replacement=st.one_of(
-            _TURN, st.lists(message_strategy(), max_size=3), st.just([])
-        ),
+        replacement=st.one_of(_TURN, st.lists(message_strategy(), max_size=3), st.just([])),
         expectation=st.sampled_from(("current", "stale", "none")),
         data=st.data(),
     )
@@ -223,7 +226,7 @@ class ConversationMachine(RuleBasedStateMachine):
         expectation: str,
         data: st.DataObject,
     ) -> None:
-        slot, subject, model = self._pick(index)
+        slot, _, model = self._pick(index)
         expected: str | None = None
         if expectation == "current":
             expected = ref.ref_revision(model)
@@ -233,20 +236,162 @@ class ConversationMachine(RuleBasedStateMachine):
         if data.draw(st.booleans(), label="span within the transcript"):
             size = len(model.messages)
             start, end = sorted((min(max(start, 0), size), min(end, size)))
-        outcome = ref.ref_rewrite(model, start, end, replacement, expected)
+        self.apply_rewrite(slot, start, end, replacement, expected)
+
+    def apply_rewrite(
+        self,
+        slot: int,
+        start: int,
+        end: int,
+        replacement: list[dict[str, Any]],
+        expected: str | None,
+    ) -> None:
+        """One rewrite of conversation ``slot``, judged against the model's verdict."""
+        subject, model = self.pool[slot]
+        self._step(
+            "CONV-035",
+            slot,
+            op="rewrite",
+            on=slot,
+            start=start,
+            end=end,
+            replacement=replacement,
+            expected=expected,
+        )
+        verdict = ref.ref_rewrite(model, start, end, replacement, expected)
         observed = subject.rewrite(start, end, replacement, expected)
-        if isinstance(outcome, ref.RefRejected):
-            assert observed == outcome.code, (observed, outcome.code)
-        else:
-            assert observed == "ok", (observed, "ok")
-            self._set(slot, outcome)
+        if isinstance(verdict, ref.RefRejected):
+            rule_id = REWRITE_REQUIREMENT.get(verdict.code, "CONF-121")
+            if (
+                not holds(
+                    rule_id,
+                    observed == verdict.code,
+                    f"rewrite [{start}, {end}) expecting {expected}: {observed}, "
+                    f"the model refuses with {verdict.code}",
+                )
+                and observed == "ok"
+            ):
+                self._retire(slot)  # it committed what the model refuses
+            return
+        require(
+            REWRITE_REQUIREMENT.get(observed, "CONF-121"),
+            observed == "ok",
+            f"rewrite [{start}, {end}) expecting {expected}: refused with {observed}, "
+            "the model commits it",
+        )
+        if observed != "ok":  # the check is masked (CONF-061): the model stays as it was
+            return
+        commit = (ref.ref_revision(model), ref.ref_revision(verdict))
+        require(
+            "CONV-035",
+            subject.last_commit == commit,
+            f"the commit names {subject.last_commit}, the model {commit}",
+        )
+        self._set(slot, verdict)
 
     @invariant()
     def every_conversation_agrees(self) -> None:
-        for subject, model in self.pool:
-            assert subject.messages() == [dict(m) for m in model.messages]
-            assert subject.system_prompt() == model.system_prompt
-            assert subject.revision() == ref.ref_revision(model)
+        diverged = [
+            slot
+            for slot, (subject, model) in enumerate(self.pool)
+            if not self._agrees(slot, subject, model)
+        ]
+        for slot in reversed(diverged):
+            self._retire(slot)
+
+    def _agrees(self, slot: int, subject: ProtocolConversation, model: ref.RefConversation) -> bool:
+        """Observe one conversation; False at the first difference (its check masked)."""
+        rule_id = self.step_requirement if slot == self.acted_on else "CONV-010"
+        seen = subject.observe()
+        messages = [dict(m) for m in model.messages]
+        if not holds(
+            rule_id,
+            seen.get("messages") == messages,
+            f"conversation {slot}: messages {seen.get('messages')!r:.400}, "
+            f"the model {messages!r:.400}",
+        ):
+            return False
+        if not holds(
+            rule_id,
+            seen.get("system_prompt") == model.system_prompt,
+            f"conversation {slot}: system prompt {seen.get('system_prompt')!r}, "
+            f"the model {model.system_prompt!r}",
+        ):
+            return False
+        revision, got = ref.ref_revision(model), seen.get("revision")
+        if not holds(
+            "CONV-032",
+            got == revision or got not in self.seen[slot],
+            f"conversation {slot}: the head is still {got}, the model moved it to {revision}",
+        ):
+            return False
+        if not holds(
+            "CONV-021",
+            got == revision,
+            f"conversation {slot}: revision {got}, the model {revision}",
+        ):
+            return False
+        last = model.messages[-1]["role"] if model.messages else None
+        pending = last in ("user", "tool_result")
+        return holds(
+            "CONV-004",
+            seen.get("pending_boundary") is pending,
+            f"conversation {slot}: pending boundary {seen.get('pending_boundary')}, "
+            f"the model {pending}",
+        )
+
+    def _retire(self, slot: int) -> None:
+        """Leave a conversation that no longer matches its model (its failure is recorded
+        and masked, CONF-061): every later check on it would fail in consequence."""
+        subject, _ = self.pool.pop(slot)
+        self.seen.pop(slot)
+        self.acted_on = -1
+        with contextlib.suppress(Exception):  # a broken harness is reported elsewhere
+            subject.drop()
+        if not self.pool:
+            self._add(ProtocolConversation.new(self.conn), ref.RefConversation())
+
+    def teardown(self) -> None:
+        for subject, _ in self.pool:
+            with contextlib.suppress(Exception):  # a broken harness is reported elsewhere
+                subject.drop()
+
+
+def run_steps(connection: Connection, steps: Sequence[Mapping[str, Any]]) -> None:
+    """Replay a trace the machine recorded (a saved case, CONF-062), checking every step.
+
+    Each step names the conversation it acts on by its slot in the pool, so the rules are
+    called with that slot as their index.
+    """
+    machine = ConversationMachine(connection)
+    try:
+        machine.start()
+        machine.every_conversation_agrees()
+        for step in steps[1:]:
+            op, on = step["op"], int(step.get("on", 0))
+            if op == "push":
+                machine.push(index=on, message=dict(step["message"]))
+            elif op == "push_batch":
+                machine.push_turn(index=on, turn=[dict(m) for m in step["messages"]])
+            elif op == "set_system_prompt":
+                machine.set_system_prompt(index=on, prompt=str(step["prompt"]))
+            elif op == "fork":
+                machine.fork(index=on)
+            elif op == "fork_at":
+                machine.fork_at(index=on, cut=int(step["index"]))
+            elif op == "rewrite":
+                machine.apply_rewrite(
+                    on,
+                    int(step["start"]),
+                    int(step["end"]),
+                    [dict(m) for m in step["replacement"]],
+                    step["expected"],
+                )
+            else:
+                raise ValueError(f"unknown conversation step {op!r}")
+            machine.every_conversation_agrees()
+    finally:
+        machine.teardown()
 
 
 def as_plain(messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
