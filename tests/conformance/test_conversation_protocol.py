@@ -44,7 +44,7 @@ def _stdio() -> Connection:
     return connect(" ".join(HARNESS))
 
 
-@pytest.mark.req("CONF-120", "CONF-125", "CONF-041", "CONF-030")
+@pytest.mark.req("CONF-126", "CONF-120", "CONF-125", "CONF-041", "CONF-030")
 def test_stdio_harness_reaches_the_in_process_verdicts() -> None:
     in_process = run_conformance(
         connect("runtime"), adapter="runtime", machines=MACHINES, budget=BUDGET, seed=5
@@ -64,7 +64,7 @@ def test_stdio_harness_reaches_the_in_process_verdicts() -> None:
     assert {"CONV-010", "CONV-030", "STATE-032", "STATE-033"} <= {r for r, _ in _rows(in_process)}
 
 
-@pytest.mark.req("CONF-122", "CONV-010", "CONF-040", "CONF-060")
+@pytest.mark.req("CONF-122", "CONF-124", "CONV-010", "CONF-040", "CONF-060")
 def test_a_planted_bug_is_found_over_module_factory_and_over_stdio() -> None:
     planted = connect(PLANTED)
     report = run_conformance(
@@ -104,7 +104,7 @@ def test_a_saved_conversation_counterexample_replays(tmp_path: Path) -> None:
         stdio.close()
 
 
-@pytest.mark.req("CONF-020", "CONF-120", "CONF-125")
+@pytest.mark.req("CONF-020", "CONF-126", "CONF-120", "CONF-125")
 def test_a_harness_without_the_capability_gets_the_machine_skipped() -> None:
     runtime = runtime_implementation()
     bare = PythonImplementation(
@@ -127,7 +127,7 @@ def test_a_harness_without_the_capability_gets_the_machine_skipped() -> None:
     assert report.machines[0].status == "skipped"
 
 
-@pytest.mark.req("CONF-120", "CONF-050")
+@pytest.mark.req("CONF-126", "CONF-120", "CONF-050", "CONF-124")
 def test_conform_cli_runs_the_new_machines_and_finds_the_planted_bug(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
