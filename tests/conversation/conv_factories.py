@@ -6,7 +6,7 @@ planted bugs, subclasses of the runtime's ``Conversation`` served by the harness
 (``runtime_implementation(conversation_cls=...)``), show that the machine bites through the
 protocol: a fork whose pushes land in its source too (a write on one side shows on the
 other, CONV-010) and a rewrite that ignores its expected parent (no optimistic concurrency,
-CONV-030). Their forks keep the bug.
+CONV-030). Their forks keep the bug. A third shares its metadata map with its forks.
 """
 
 from __future__ import annotations
@@ -129,6 +129,15 @@ class IgnoresExpectedParent(Conversation):
         expected_parent_revision: str | None = None,
     ) -> Any:
         return super().commit_transcript_rewrite(selection, replacement, reason, actor, None)
+
+
+class SharedMetadataFork(Conversation):
+    """Planted bug: a fork shares its source's metadata map (CONV-010, CONV-011)."""
+
+    def fork(self) -> Conversation:
+        fork = super().fork()
+        fork._metadata = self._metadata  # the copy of CONV-011 left out
+        return fork
 
 
 def shared_list_fork() -> PythonImplementation:

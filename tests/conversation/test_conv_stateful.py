@@ -8,7 +8,11 @@ The machine reaches the runtime only through the driver protocol (CONF-120): in 
 from __future__ import annotations
 
 import pytest
-from tests.conversation.conv_factories import IgnoresExpectedParent, SharedListFork
+from tests.conversation.conv_factories import (
+    IgnoresExpectedParent,
+    SharedListFork,
+    SharedMetadataFork,
+)
 
 from sessionspec.conformance.adapters import InProcessConnection
 from sessionspec.conformance.harness import PythonHarness, runtime_implementation
@@ -34,6 +38,8 @@ def run(conversation_cls: type | None = None, budget: Budget = BUDGET) -> Machin
     "CONV-002",
     "CONV-003",
     "CONV-004",
+    "CONV-005",
+    "CONV-006",
     "CONV-010",
     "CONV-011",
     "CONV-021",
@@ -46,11 +52,20 @@ def run(conversation_cls: type | None = None, budget: Budget = BUDGET) -> Machin
     "CONV-035",
     "CONF-120",
     "CONF-121",
+    "CONF-127",
 )
 def test_runtime_conforms() -> None:
     result = run()
     assert not result.failures, [(f.requirement, f.message) for f in result.failures]
-    assert {"CONV-010", "CONV-021", "CONV-030", "CONV-034", "CONV-035"} <= result.exercised
+    assert {
+        "CONV-005",
+        "CONV-006",
+        "CONV-010",
+        "CONV-021",
+        "CONV-030",
+        "CONV-034",
+        "CONV-035",
+    } <= result.exercised
 
 
 @pytest.mark.req("CONV-010", "CONF-122")
@@ -63,3 +78,9 @@ def test_machine_finds_a_fork_that_shares_writes() -> None:
 def test_machine_finds_a_rewrite_without_concurrency_check() -> None:
     result = run(IgnoresExpectedParent, HUNT)
     assert "CONV-030" in {f.requirement for f in result.failures}, result.failures
+
+
+@pytest.mark.req("CONV-010", "CONV-011", "CONF-127")
+def test_machine_finds_a_fork_that_shares_its_metadata() -> None:
+    result = run(SharedMetadataFork, HUNT)
+    assert "CONV-010" in {f.requirement for f in result.failures}, result.failures

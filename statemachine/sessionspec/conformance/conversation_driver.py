@@ -168,6 +168,20 @@ class ProtocolConversation:
     def has_pending_boundary(self) -> bool:
         return bool(self.observe().get("pending_boundary"))
 
+    def set_metadata(self, key: str, value: Any) -> None:
+        self._must("CONV-005", "conversation.set_metadata", key=key, value=value)
+
+    def remove_metadata(self, key: str) -> None:
+        self._must("CONV-005", "conversation.remove_metadata", key=key)
+
+    def backfill_metadata(self, key: str, value: Any) -> bool:
+        """Whether the key was absent and is now set (CONV-005)."""
+        reply = self._must("CONV-005", "conversation.backfill_metadata", key=key, value=value)
+        return bool(reply.result.get("set"))
+
+    def record_usage(self, usage: dict[str, int]) -> None:
+        self._must("CONV-006", "conversation.record_usage", usage=usage)
+
     def rewrite(
         self, start: int, end: int, replacement: list[dict[str, Any]], expected: str | None
     ) -> str:

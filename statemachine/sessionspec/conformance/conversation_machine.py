@@ -7,16 +7,20 @@ The machine reaches an implementation only through a
 conversations, each paired with its reference value (:mod:`sessionspec.reference.conversation`),
 and drives them in lock step: pushes and batches, forks and prefix forks, system prompts, and
 rewrites whose expected parent is the current head, a stale one, or absent, with replacements
-drawn so that some break the tool shape or change nothing.
+drawn so that some break the tool shape or change nothing. With ``conversation.metadata`` it
+also sets, removes and backfills metadata keys and records usage, which forks copy
+(CONV-005, CONV-006, CONV-011; CONF-127).
 
 Checks (each names its requirement, CONF-060). A rewrite's outcome must be the model's: a
 refusal the model makes, missing or different, is charged to the rule behind the model's
 error (CONV-030, CONV-031, CONV-033, CONV-034); a refusal the model does not make to the rule
 behind the implementation's error (CONF-121); a commit must name the model's parent and
 revision (CONV-035). After every step every conversation is observed (messages in the one
-message model, system prompt, revision id, pending boundary) and compared with its model: a
+message model, system prompt, revision id, pending boundary; with the capability metadata
+and usage) and compared with its model: a
 difference on the conversation the step acted on is charged to the step's rule (CONV-001 new,
-CONV-002 system prompt, CONV-003 push, CONV-010 fork, CONV-011 fork_at, CONV-035 rewrite);
+CONV-002 system prompt, CONV-003 push, CONV-005 metadata, CONV-006 usage, CONV-010 fork,
+CONV-011 fork_at, CONV-035 rewrite);
 on any other conversation to CONV-010 (a write showed on the other side, CONF-122). A
 revision id that is not the model's is CONV-032 when it is a head this conversation already
 had (a missing implicit revision), else CONV-021 (not the canonical digest); the pending
@@ -39,6 +43,7 @@ from sessionspec.conformance import checks
 from sessionspec.conformance.adapters import Connection
 from sessionspec.conformance.checks import holds, require
 from sessionspec.conformance.conversation_driver import ConversationSubject, ProtocolConversation
+from sessionspec.conformance.protocol import Capability
 from sessionspec.reference import conversation as ref
 
 __all__ = [
@@ -56,6 +61,11 @@ __all__ = [
 MAX_CONVERSATIONS = 6
 WORDS = ("hi", "yes", "no", "read it", "done", "")
 CALL_IDS = ("c1", "c2", "c3")
+
+METADATA_KEYS = st.sampled_from(("a", "b", "c"))
+METADATA_VALUES = st.sampled_from((None, 1, "x", [1, "y"], {"k": True}))
+USAGE_COUNTERS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
+NO_USAGE = (0, 0, 0, 0)
 
 #: The rule behind each refusal of a rewrite (CONF-121).
 REWRITE_REQUIREMENT: dict[str, str] = {
@@ -148,6 +158,10 @@ class ConversationMachine(RuleBasedStateMachine):
         self.pool: list[tuple[ProtocolConversation, ref.RefConversation]] = []
         #: Every revision id each conversation has shown, to draw stale expectations.
         self.seen: list[list[str]] = []
+        #: With ``conversation.metadata``: each conversation's metadata and usage counters
+        #: as the spec says they must be (CONV-005, CONV-006; CONF-127), by slot.
+        self.metadata_declared = connection.has(str(Capability.CONVERSATION_METADATA))
+        self.extras: list[tuple[dict[str, Any], tuple[int, ...]]] = []
         #: The step just taken: its rule, and the slot it acted on (CONF-060, CONF-122).
         self.step_requirement = "CONV-001"
         self.acted_on = 0
@@ -168,9 +182,15 @@ class ConversationMachine(RuleBasedStateMachine):
         self.pool[slot] = (self.pool[slot][0], model)
         self.seen[slot].append(ref.ref_revision(model))
 
-    def _add(self, subject: ProtocolConversation, model: ref.RefConversation) -> None:
+    def _add(
+        self,
+        subject: ProtocolConversation,
+        model: ref.RefConversation,
+        extras: tuple[dict[str, Any], tuple[int, ...]] = ({}, NO_USAGE),
+    ) -> None:
         self.pool.append((subject, model))
         self.seen.append([ref.ref_revision(model)])
+        self.extras.append((dict(extras[0]), extras[1]))
 
     @initialize()
     def start(self) -> None:
@@ -202,14 +222,55 @@ class ConversationMachine(RuleBasedStateMachine):
     def fork(self, index: int) -> None:
         slot, subject, model = self._pick(index)
         self._step("CONV-010", len(self.pool), op="fork", on=slot)
-        self._add(subject.fork(), ref.ref_fork(model))
+        self._add(subject.fork(), ref.ref_fork(model), self.extras[slot])
 
     @precondition(lambda self: len(self.pool) < MAX_CONVERSATIONS)
     @rule(index=st.integers(0, 99), cut=st.integers(0, 12))
     def fork_at(self, index: int, cut: int) -> None:
         slot, subject, model = self._pick(index)
         self._step("CONV-011", len(self.pool), op="fork_at", on=slot, index=cut)
-        self._add(subject.fork_at(cut), ref.ref_fork_at(model, cut))
+        self._add(subject.fork_at(cut), ref.ref_fork_at(model, cut), self.extras[slot])
+
+    @precondition(lambda self: self.metadata_declared)
+    @rule(index=st.integers(0, 99), key=METADATA_KEYS, value=METADATA_VALUES)
+    def set_metadata(self, index: int, key: str, value: Any) -> None:
+        slot, subject, _ = self._pick(index)
+        self._step("CONV-005", slot, op="set_metadata", on=slot, key=key, value=value)
+        subject.set_metadata(key, value)
+        self.extras[slot][0][key] = value
+
+    @precondition(lambda self: self.metadata_declared)
+    @rule(index=st.integers(0, 99), key=METADATA_KEYS)
+    def remove_metadata(self, index: int, key: str) -> None:
+        slot, subject, _ = self._pick(index)
+        self._step("CONV-005", slot, op="remove_metadata", on=slot, key=key)
+        subject.remove_metadata(key)
+        self.extras[slot][0].pop(key, None)
+
+    @precondition(lambda self: self.metadata_declared)
+    @rule(index=st.integers(0, 99), key=METADATA_KEYS, value=METADATA_VALUES)
+    def backfill_metadata(self, index: int, key: str, value: Any) -> None:
+        slot, subject, _ = self._pick(index)
+        self._step("CONV-005", slot, op="backfill_metadata", on=slot, key=key, value=value)
+        absent = key not in self.extras[slot][0]
+        was_set = subject.backfill_metadata(key, value)
+        if absent:
+            self.extras[slot][0][key] = value
+        require(
+            "CONV-005",
+            was_set is absent,
+            f"backfill of {key!r} answered set={was_set}, the key was "
+            f"{'absent' if absent else 'present'}",
+        )
+
+    @precondition(lambda self: self.metadata_declared)
+    @rule(index=st.integers(0, 99), counts=st.tuples(*(st.integers(0, 9) for _ in range(4))))
+    def record_usage(self, index: int, counts: tuple[int, ...]) -> None:
+        slot, subject, _ = self._pick(index)
+        self._step("CONV-006", slot, op="record_usage", on=slot, counts=list(counts))
+        subject.record_usage(dict(zip(USAGE_COUNTERS, counts, strict=True)))
+        metadata, usage = self.extras[slot]
+        self.extras[slot] = (metadata, tuple(a + b for a, b in zip(usage, counts, strict=True)))
 
     @rule(
         index=st.integers(0, 99),
@@ -331,6 +392,23 @@ class ConversationMachine(RuleBasedStateMachine):
             f"conversation {slot}: revision {got}, the model {revision}",
         ):
             return False
+        if self.metadata_declared:
+            metadata, usage = self.extras[slot]
+            if not holds(
+                rule_id,
+                seen.get("metadata") == metadata,
+                f"conversation {slot}: metadata {seen.get('metadata')!r:.300}, the "
+                f"model {metadata!r:.300}",
+            ):
+                return False
+            counters = seen.get("usage") or {}
+            got_usage = tuple(counters.get(name) for name in USAGE_COUNTERS)
+            if not holds(
+                rule_id,
+                got_usage == usage,
+                f"conversation {slot}: usage {got_usage}, the model {usage}",
+            ):
+                return False
         last = model.messages[-1]["role"] if model.messages else None
         pending = last in ("user", "tool_result")
         return holds(
@@ -345,6 +423,7 @@ class ConversationMachine(RuleBasedStateMachine):
         and masked, CONF-061): every later check on it would fail in consequence."""
         subject, _ = self.pool.pop(slot)
         self.seen.pop(slot)
+        self.extras.pop(slot)
         self.acted_on = -1
         with contextlib.suppress(Exception):  # a broken harness is reported elsewhere
             subject.drop()
@@ -379,6 +458,14 @@ def run_steps(connection: Connection, steps: Sequence[Mapping[str, Any]]) -> Non
                 machine.fork(index=on)
             elif op == "fork_at":
                 machine.fork_at(index=on, cut=int(step["index"]))
+            elif op == "set_metadata":
+                machine.set_metadata(index=on, key=str(step["key"]), value=step.get("value"))
+            elif op == "remove_metadata":
+                machine.remove_metadata(index=on, key=str(step["key"]))
+            elif op == "backfill_metadata":
+                machine.backfill_metadata(index=on, key=str(step["key"]), value=step.get("value"))
+            elif op == "record_usage":
+                machine.record_usage(index=on, counts=tuple(int(c) for c in step["counts"]))
             elif op == "rewrite":
                 machine.apply_rewrite(
                     on,

@@ -51,6 +51,7 @@ CAPABILITY_REQUIREMENTS: dict[str, tuple[str, ...]] = {
     str(Capability.COORDINATOR_INJECT): ("CONF-012", "COORD-021", "COORD-022", "COORD-023"),
     str(Capability.STORAGE_SIMULATED): ("COORD-011", "COORD-012"),
     str(Capability.REALTIME_DURABLE): ("RT-041",),
+    str(Capability.CONVERSATION_METADATA): ("CONV-005", "CONV-006"),
 }
 
 #: The requirements each machine's checks report (CONF-060), for the pytest items.
@@ -71,9 +72,9 @@ MACHINE_REQUIREMENTS: dict[str, tuple[str, ...]] = {
         "RT-034", "RT-041",
     ),
     "conversation": (
-        "CONF-030", "CONF-121", "CONV-001", "CONV-002", "CONV-003", "CONV-004", "CONV-010",
-        "CONV-011", "CONV-021", "CONV-030", "CONV-031", "CONV-032", "CONV-033", "CONV-034",
-        "CONV-035",
+        "CONF-030", "CONF-121", "CONV-001", "CONV-002", "CONV-003", "CONV-004", "CONV-005",
+        "CONV-006", "CONV-010", "CONV-011", "CONV-021", "CONV-030", "CONV-031", "CONV-032",
+        "CONV-033", "CONV-034", "CONV-035",
     ),
     "ledger": ("CONF-030", "STATE-030", "STATE-031", "STATE-032", "STATE-033"),
 }

@@ -8,9 +8,10 @@ CONF-121, CONF-125), so a handler only calls the object and shapes its answer.
 A :class:`ConversationFactory` makes objects with the API of :class:`sessionspec.Conversation`
 (``push``, ``push_batch``, ``fork``, ``fork_at``, ``set_system_prompt``, ``messages``,
 ``system_prompt``, ``transcript_revision``, ``has_pending_boundary``,
-``commit_transcript_rewrite``, ``transcript_rewrite_records``); a :class:`TokenLedgerFactory`
-objects with the API of :class:`sessionspec.TokenLedger` (``record``, ``copy``, ``merge``,
-``totals_by_key``) and its ``diff``.
+``commit_transcript_rewrite``, ``transcript_rewrite_records``, ``metadata``, ``set_metadata``,
+``remove_metadata``, ``backfill_metadata_if_absent``, ``record_usage``, ``total_usage``); a
+:class:`TokenLedgerFactory` objects with the API of :class:`sessionspec.TokenLedger`
+(``record``, ``copy``, ``merge``, ``totals_by_key``) and its ``diff``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
 
 __all__ = ["HANDLERS", "ConversationFactory", "TokenLedgerFactory", "capabilities"]
 
+#: The four counters of a conversation's usage (CONV-006).
+USAGE = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
 LEDGER_COUNTERS = (
     "input_tokens",
     "output_tokens",
@@ -63,7 +66,7 @@ def capabilities(implementation: PythonImplementation) -> list[Capability]:
     caps: list[Capability] = []
     factory = implementation.conversation
     if factory is not None:
-        caps.append(Capability.CONVERSATION)
+        caps += [Capability.CONVERSATION, Capability.CONVERSATION_METADATA]
         if factory.from_records is not None and factory.validate_record is not None:
             caps.append(Capability.CONVERSATION_RECORDS)
     if implementation.ledger is not None:
@@ -132,12 +135,38 @@ def conversation_rewrite(h: PythonHarness, args: Mapping[str, Any]) -> Json:
 
 def conversation_observe(h: PythonHarness, args: Mapping[str, Any]) -> Json:
     conversation = _conversation(h, args)
+    total = conversation.total_usage()
     return {
         "messages": [m.to_json_dict() for m in conversation.messages],
         "system_prompt": conversation.system_prompt,
         "revision": conversation.transcript_revision(),
         "pending_boundary": conversation.has_pending_boundary(),
+        "metadata": conversation.metadata,
+        "usage": {name: getattr(total, name) for name in USAGE},
     }
+
+
+def conversation_set_metadata(h: PythonHarness, args: Mapping[str, Any]) -> Json:
+    _conversation(h, args).set_metadata(str(args["key"]), args.get("value"))
+    return {}
+
+
+def conversation_remove_metadata(h: PythonHarness, args: Mapping[str, Any]) -> Json:
+    _conversation(h, args).remove_metadata(str(args["key"]))
+    return {}
+
+
+def conversation_backfill_metadata(h: PythonHarness, args: Mapping[str, Any]) -> Json:
+    was_set = _conversation(h, args).backfill_metadata_if_absent(
+        str(args["key"]), args.get("value")
+    )
+    return {"set": bool(was_set)}
+
+
+def conversation_record_usage(h: PythonHarness, args: Mapping[str, Any]) -> Json:
+    usage = dict(args.get("usage") or {})
+    _conversation(h, args).record_usage({name: int(usage.get(name, 0)) for name in USAGE})
+    return {}
 
 
 def conversation_records(h: PythonHarness, args: Mapping[str, Any]) -> Json:
@@ -247,6 +276,10 @@ HANDLERS: dict[str, Callable[[PythonHarness, Mapping[str, Any]], Json]] = {
     "conversation.records": conversation_records,
     "conversation.validate_record": conversation_validate_record,
     "conversation.replay": conversation_replay,
+    "conversation.set_metadata": conversation_set_metadata,
+    "conversation.remove_metadata": conversation_remove_metadata,
+    "conversation.backfill_metadata": conversation_backfill_metadata,
+    "conversation.record_usage": conversation_record_usage,
     "conversation.drop": conversation_drop,
     "ledger.new": ledger_new,
     "ledger.record": ledger_record,

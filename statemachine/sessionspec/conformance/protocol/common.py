@@ -85,6 +85,10 @@ class Capability(enum.StrEnum):
     #: ``conversation.records``, ``conversation.validate_record`` and
     #: ``conversation.replay`` (rewrite records, CONV-040, CONV-041; CONF-123).
     CONVERSATION_RECORDS = "conversation.records"
+    #: ``conversation.set_metadata``, ``remove_metadata``, ``backfill_metadata``,
+    #: ``record_usage``; the observation carries ``metadata`` and ``usage`` (CONV-005,
+    #: CONV-006; CONF-127).
+    CONVERSATION_METADATA = "conversation.metadata"
     #: Serves the ``ledger.*`` commands (the token ledger of §7.3; CONF-125).
     LEDGER = "ledger"
     #: Runs on a simulated file system: ``sim.*`` commands, power cuts and injected I/O errors.

@@ -5,7 +5,8 @@ A conversation (spec §6) is in memory: the runner names each one by a handle it
 semantic (CONF-120): the messages in the one message model (``spec/schema/message.json``; a
 harness translates its own shape both ways), the system prompt, the head revision id (which
 CONV-021 defines over the canonical form, so any language computes the same one) and whether
-the conversation waits for an assistant turn. A refused edit is a typed rejection
+the conversation waits for an assistant turn; with ``conversation.metadata`` also its metadata
+and usage (CONF-127). A refused edit is a typed rejection
 (``revision_conflict``, ``invalid_rewrite_range``, ``invalid_transcript_shape``,
 ``no_op_rewrite``, ``message_index_out_of_bounds``; CONF-121). Rewrite records travel in
 their JSON form (CONV-040) behind the ``conversation.records`` capability (CONF-123).
@@ -29,6 +30,15 @@ from sessionspec.conformance.protocol.common import Empty, HandleArgs, _Command,
 # --------------------------------------------------------------------------------------
 
 
+class ConversationUsage(_Model):
+    """The four counters of a conversation's usage (CONV-006)."""
+
+    input_tokens: int = Field(default=0, ge=0)
+    output_tokens: int = Field(default=0, ge=0)
+    cache_read_tokens: int = Field(default=0, ge=0)
+    cache_write_tokens: int = Field(default=0, ge=0)
+
+
 class ConversationObservation(_Model):
     """What a conversation shows through its API (CONF-120)."""
 
@@ -39,6 +49,10 @@ class ConversationObservation(_Model):
     revision: str
     #: The last message is a user message or a tool result (CONV-004).
     pending_boundary: bool
+    #: With ``conversation.metadata``: the metadata (CONV-005) and the usage recorded
+    #: (CONV-006: the four counters).
+    metadata: dict[str, Any] | None = None
+    usage: ConversationUsage | None = None
 
 
 class ConversationForkArgs(_Model):
@@ -84,6 +98,28 @@ class ConversationRewriteResult(_Model):
 
     parent_revision: str
     revision: str
+
+
+class ConversationMetadataArgs(_Model):
+    handle: str
+    key: str
+    #: Any JSON value that has a canonical form (CONV-005, CONV-020).
+    value: Any = None
+
+
+class ConversationKeyArgs(_Model):
+    handle: str
+    key: str
+
+
+class ConversationBackfillResult(_Model):
+    #: The key was absent and is now set (CONV-005).
+    set: bool
+
+
+class ConversationUsageArgs(_Model):
+    handle: str
+    usage: ConversationUsage
 
 
 class ConversationRecords(_Model):
@@ -158,6 +194,26 @@ class ConversationValidateRecord(_Command):
 class ConversationReplay(_Command):
     cmd: Literal["conversation.replay"] = "conversation.replay"
     args: ConversationReplayArgs
+
+
+class ConversationSetMetadata(_Command):
+    cmd: Literal["conversation.set_metadata"] = "conversation.set_metadata"
+    args: ConversationMetadataArgs
+
+
+class ConversationRemoveMetadata(_Command):
+    cmd: Literal["conversation.remove_metadata"] = "conversation.remove_metadata"
+    args: ConversationKeyArgs
+
+
+class ConversationBackfillMetadata(_Command):
+    cmd: Literal["conversation.backfill_metadata"] = "conversation.backfill_metadata"
+    args: ConversationMetadataArgs
+
+
+class ConversationRecordUsage(_Command):
+    cmd: Literal["conversation.record_usage"] = "conversation.record_usage"
+    args: ConversationUsageArgs
 
 
 class ConversationDrop(_Command):
@@ -273,6 +329,10 @@ COMMANDS: dict[str, tuple[type[_Command], type[_Model]]] = {
     "conversation.records": (ConversationRecordsCommand, ConversationRecords),
     "conversation.validate_record": (ConversationValidateRecord, Empty),
     "conversation.replay": (ConversationReplay, ConversationRevision),
+    "conversation.set_metadata": (ConversationSetMetadata, Empty),
+    "conversation.remove_metadata": (ConversationRemoveMetadata, Empty),
+    "conversation.backfill_metadata": (ConversationBackfillMetadata, ConversationBackfillResult),
+    "conversation.record_usage": (ConversationRecordUsage, Empty),
     "conversation.drop": (ConversationDrop, Empty),
     "ledger.new": (LedgerNew, Empty),
     "ledger.record": (LedgerRecord, LedgerRecordResult),
