@@ -6,7 +6,8 @@ planted bugs, subclasses of the runtime's ``Conversation`` served by the harness
 (``runtime_implementation(conversation_cls=...)``), show that the machine bites through the
 protocol: a fork whose pushes land in its source too (a write on one side shows on the
 other, CONV-010) and a rewrite that ignores its expected parent (no optimistic concurrency,
-CONV-030). Their forks keep the bug. A third shares its metadata map with its forks.
+CONV-030). Their forks keep the bug. A third shares its metadata map with its forks; a
+fourth keeps, in a ``fork_replacing``, the messages after the replaced one.
 """
 
 from __future__ import annotations
@@ -137,6 +138,16 @@ class SharedMetadataFork(Conversation):
     def fork(self) -> Conversation:
         fork = super().fork()
         fork._metadata = self._metadata  # the copy of CONV-011 left out
+        return fork
+
+
+class ReplacingKeepsLaterMessages(Conversation):
+    """Planted bug: ``fork_replacing`` keeps the messages after the replaced one (CONV-012)."""
+
+    def fork_replacing(self, message_index: int, replacement: Any) -> Conversation:
+        fork = super().fork_replacing(message_index, replacement)
+        for message in self.messages[message_index + 1 :]:
+            fork.push(message)
         return fork
 
 

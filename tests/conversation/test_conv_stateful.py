@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 from tests.conversation.conv_factories import (
     IgnoresExpectedParent,
+    ReplacingKeepsLaterMessages,
     SharedListFork,
     SharedMetadataFork,
 )
@@ -42,6 +43,7 @@ def run(conversation_cls: type | None = None, budget: Budget = BUDGET) -> Machin
     "CONV-006",
     "CONV-010",
     "CONV-011",
+    "CONV-012",
     "CONV-021",
     "CONV-022",
     "CONV-030",
@@ -61,6 +63,7 @@ def test_runtime_conforms() -> None:
         "CONV-005",
         "CONV-006",
         "CONV-010",
+        "CONV-012",
         "CONV-021",
         "CONV-030",
         "CONV-034",
@@ -84,3 +87,9 @@ def test_machine_finds_a_rewrite_without_concurrency_check() -> None:
 def test_machine_finds_a_fork_that_shares_its_metadata() -> None:
     result = run(SharedMetadataFork, HUNT)
     assert "CONV-010" in {f.requirement for f in result.failures}, result.failures
+
+
+@pytest.mark.req("CONV-012")
+def test_machine_finds_a_fork_replacing_that_keeps_later_messages() -> None:
+    result = run(ReplacingKeepsLaterMessages, HUNT)
+    assert "CONV-012" in {f.requirement for f in result.failures}, result.failures

@@ -39,6 +39,8 @@ ERROR_CLASS: dict[str, str] = {
     ErrorType.NO_OP_REWRITE: "NoOpRewrite",
     ErrorType.HISTORY_STATE_MALFORMED: "HistoryStateMalformed",
     ErrorType.MESSAGE_INDEX_OUT_OF_BOUNDS: "MessageIndexOutOfBounds",
+    ErrorType.MESSAGE_ROLE_MISMATCH: "MessageRoleMismatch",
+    ErrorType.BLOCK_INDEX_OUT_OF_BOUNDS: "BlockIndexOutOfBounds",
     ErrorType.LEDGER_CONFLICT: "LedgerConflictError",
     ErrorType.LEDGER_DECREASE: "LedgerDecreaseError",
     ErrorType.CALLER_ERROR: "CallerError",
@@ -146,6 +148,21 @@ class ProtocolConversation:
 
     def fork_at(self, index: int) -> ProtocolConversation:
         return self._fork("CONV-011", "conversation.fork_at", index=index)
+
+    def fork_replacing(
+        self, index: int, replacement: dict[str, Any]
+    ) -> tuple[str, ProtocolConversation | None]:
+        """``("ok", the fork)`` or ``(the error class, None)`` (CONV-012)."""
+        into = _handle("conv")
+        reply = self.conn.call(
+            "conversation.fork_replacing",
+            handle=self.handle,
+            into=into,
+            index=index,
+            replacement=replacement,
+        )
+        result = outcome(reply, "conversation.fork_replacing")
+        return result, (type(self)(self.conn, into) if reply.ok else None)
 
     def set_system_prompt(self, prompt: str) -> None:
         self._must("CONV-002", "conversation.set_system_prompt", prompt=prompt)

@@ -7,9 +7,10 @@ The machine reaches an implementation only through a
 conversations, each paired with its reference value (:mod:`sessionspec.reference.conversation`),
 and drives them in lock step: pushes and batches, forks and prefix forks, system prompts, and
 rewrites whose expected parent is the current head, a stale one, or absent, with replacements
-drawn so that some break the tool shape or change nothing. With ``conversation.metadata`` it
-also sets, removes and backfills metadata keys and records usage, which forks copy
-(CONV-005, CONV-006, CONV-011; CONF-127).
+drawn so that some break the tool shape or change nothing, and forks that replace a message
+or one of its blocks (CONV-012), at indexes and of roles that are sometimes wrong. With
+``conversation.metadata`` it also sets, removes and backfills metadata keys and records
+usage, which forks copy (CONV-005, CONV-006, CONV-011; CONF-127).
 
 Checks (each names its requirement, CONF-060). A rewrite's outcome must be the model's: a
 refusal the model makes, missing or different, is charged to the rule behind the model's
@@ -20,7 +21,7 @@ message model, system prompt, revision id, pending boundary; with the capability
 and usage) and compared with its model: a
 difference on the conversation the step acted on is charged to the step's rule (CONV-001 new,
 CONV-002 system prompt, CONV-003 push, CONV-005 metadata, CONV-006 usage, CONV-010 fork,
-CONV-011 fork_at, CONV-035 rewrite);
+CONV-011 fork_at, CONV-012 fork_replacing, CONV-035 rewrite);
 on any other conversation to CONV-010 (a write showed on the other side, CONF-122). A
 revision id that is not the model's is CONV-032 when it is a head this conversation already
 had (a missing implicit revision), else CONV-021 (not the canonical digest); the pending
@@ -33,6 +34,7 @@ observation that follows from it.
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -62,6 +64,12 @@ MAX_CONVERSATIONS = 6
 WORDS = ("hi", "yes", "no", "read it", "done", "")
 CALL_IDS = ("c1", "c2", "c3")
 
+#: The role each block replacement of ``fork_replacing`` needs (CONV-012).
+REPLACED_ROLE = {
+    "user_content_block": "user",
+    "assistant_block": "assistant",
+    "tool_result_content_block": "tool_result",
+}
 METADATA_KEYS = st.sampled_from(("a", "b", "c"))
 METADATA_VALUES = st.sampled_from((None, 1, "x", [1, "y"], {"k": True}))
 USAGE_COUNTERS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
@@ -149,6 +157,25 @@ _TURN = st.builds(
 )
 
 
+def replaced(
+    messages: Sequence[Mapping[str, Any]], at: int, replacement: Mapping[str, Any]
+) -> dict[str, Any] | str:
+    """The message ``fork_replacing`` puts at ``at``, or the error class it must raise, in
+    the order of CONV-012 (message index, role, block index)."""
+    if not 0 <= at < len(messages):
+        return "MessageIndexOutOfBounds"
+    if replacement["kind"] == "message":
+        return dict(replacement["message"])
+    original: dict[str, Any] = json.loads(json.dumps(messages[at]))
+    if original["role"] != REPLACED_ROLE[replacement["kind"]]:
+        return "MessageRoleMismatch"
+    block_index = int(replacement["block_index"])
+    if not 0 <= block_index < len(original["content"]):
+        return "BlockIndexOutOfBounds"
+    original["content"][block_index] = dict(replacement["block"])
+    return original
+
+
 class ConversationMachine(RuleBasedStateMachine):
     """Lock-step conformance of conversations, through the protocol."""
 
@@ -230,6 +257,65 @@ class ConversationMachine(RuleBasedStateMachine):
         slot, subject, model = self._pick(index)
         self._step("CONV-011", len(self.pool), op="fork_at", on=slot, index=cut)
         self._add(subject.fork_at(cut), ref.ref_fork_at(model, cut), self.extras[slot])
+
+    @precondition(lambda self: len(self.pool) < MAX_CONVERSATIONS)
+    @rule(
+        index=st.integers(0, 99),
+        at=st.integers(-1, 12),
+        kind=st.sampled_from(("message", *REPLACED_ROLE)),
+        block_index=st.integers(-1, 3),
+        message=message_strategy(),
+        text=st.sampled_from(WORDS),
+    )
+    def fork_replacing(
+        self,
+        index: int,
+        at: int,
+        kind: str,
+        block_index: int,
+        message: dict[str, Any],
+        text: str,
+    ) -> None:
+        slot, _, _ = self._pick(index)
+        replacement: dict[str, Any] = {"kind": kind}
+        if kind == "message":
+            replacement["message"] = message
+        else:
+            replacement.update(block_index=block_index, block={"type": "text", "text": text})
+        self.apply_fork_replacing(slot, at, replacement)
+
+    def apply_fork_replacing(self, slot: int, at: int, replacement: dict[str, Any]) -> None:
+        """``fork_replacing(at, replacement)`` of conversation ``slot`` (CONV-012)."""
+        subject, model = self.pool[slot]
+        self._step(
+            "CONV-012",
+            len(self.pool),
+            op="fork_replacing",
+            on=slot,
+            index=at,
+            replacement=replacement,
+        )
+        verdict = replaced(model.messages, at, replacement)
+        observed, fork = subject.fork_replacing(at, replacement)
+        if isinstance(verdict, str):
+            holds(
+                "CONV-012",
+                observed == verdict,
+                f"fork_replacing({at}, {replacement['kind']}): {observed}, the model "
+                f"refuses with {verdict}",
+            )
+            if fork is not None:
+                fork.drop()
+            return
+        require(
+            "CONV-012",
+            observed == "ok",
+            f"fork_replacing({at}, {replacement['kind']}): refused with {observed}, the "
+            "model forks",
+        )
+        if fork is not None:
+            fork_model = ref.ref_push(ref.ref_fork_at(model, at), verdict)
+            self._add(fork, fork_model, self.extras[slot])
 
     @precondition(lambda self: self.metadata_declared)
     @rule(index=st.integers(0, 99), key=METADATA_KEYS, value=METADATA_VALUES)
@@ -458,6 +544,8 @@ def run_steps(connection: Connection, steps: Sequence[Mapping[str, Any]]) -> Non
                 machine.fork(index=on)
             elif op == "fork_at":
                 machine.fork_at(index=on, cut=int(step["index"]))
+            elif op == "fork_replacing":
+                machine.apply_fork_replacing(on, int(step["index"]), dict(step["replacement"]))
             elif op == "set_metadata":
                 machine.set_metadata(index=on, key=str(step["key"]), value=step.get("value"))
             elif op == "remove_metadata":

@@ -73,8 +73,8 @@ MACHINE_REQUIREMENTS: dict[str, tuple[str, ...]] = {
     ),
     "conversation": (
         "CONF-030", "CONF-121", "CONV-001", "CONV-002", "CONV-003", "CONV-004", "CONV-005",
-        "CONV-006", "CONV-010", "CONV-011", "CONV-021", "CONV-030", "CONV-031", "CONV-032",
-        "CONV-033", "CONV-034", "CONV-035",
+        "CONV-006", "CONV-010", "CONV-011", "CONV-012", "CONV-021", "CONV-030", "CONV-031",
+        "CONV-032", "CONV-033", "CONV-034", "CONV-035",
     ),
     "ledger": ("CONF-030", "STATE-030", "STATE-031", "STATE-032", "STATE-033"),
 }

@@ -7,6 +7,7 @@ from typing import Any
 from sessionspec.conformance.protocol import ErrorType
 from sessionspec.errors import (
     AppendFailedError,
+    BlockIndexOutOfBounds,
     CallerError,
     HistoryStateMalformed,
     IllegalTransitionError,
@@ -17,6 +18,7 @@ from sessionspec.errors import (
     LogFailedError,
     LogLockedError,
     MessageIndexOutOfBounds,
+    MessageRoleMismatch,
     NoOpRewrite,
     RevisionConflict,
     StorageError,
@@ -35,6 +37,8 @@ _EDIT_ERRORS: tuple[tuple[type[Exception], ErrorType], ...] = (
     (NoOpRewrite, ErrorType.NO_OP_REWRITE),
     (HistoryStateMalformed, ErrorType.HISTORY_STATE_MALFORMED),
     (MessageIndexOutOfBounds, ErrorType.MESSAGE_INDEX_OUT_OF_BOUNDS),
+    (MessageRoleMismatch, ErrorType.MESSAGE_ROLE_MISMATCH),
+    (BlockIndexOutOfBounds, ErrorType.BLOCK_INDEX_OUT_OF_BOUNDS),
     (LedgerConflictError, ErrorType.LEDGER_CONFLICT),
     (LedgerDecreaseError, ErrorType.LEDGER_DECREASE),
 )

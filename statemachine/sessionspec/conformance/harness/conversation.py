@@ -6,8 +6,8 @@ Both live in memory: the harness keeps each object under the handle the runner c
 CONF-121, CONF-125), so a handler only calls the object and shapes its answer.
 
 A :class:`ConversationFactory` makes objects with the API of :class:`sessionspec.Conversation`
-(``push``, ``push_batch``, ``fork``, ``fork_at``, ``set_system_prompt``, ``messages``,
-``system_prompt``, ``transcript_revision``, ``has_pending_boundary``,
+(``push``, ``push_batch``, ``fork``, ``fork_at``, ``fork_replacing``, ``set_system_prompt``,
+``messages``, ``system_prompt``, ``transcript_revision``, ``has_pending_boundary``,
 ``commit_transcript_rewrite``, ``transcript_rewrite_records``, ``metadata``, ``set_metadata``,
 ``remove_metadata``, ``backfill_metadata_if_absent``, ``record_usage``, ``total_usage``); a
 :class:`TokenLedgerFactory` objects with the API of :class:`sessionspec.TokenLedger`
@@ -115,6 +115,30 @@ def conversation_fork(h: PythonHarness, args: Mapping[str, Any]) -> Json:
 
 def conversation_fork_at(h: PythonHarness, args: Mapping[str, Any]) -> Json:
     return _keep(h, args["into"], _conversation(h, args).fork_at(int(args["index"])))
+
+
+def _replacement(data: Mapping[str, Any]) -> Any:
+    """The library's replacement of CONV-012 from its protocol form."""
+    from sessionspec.runtime import conversation_edits as edits
+
+    kind = data.get("kind")
+    if kind == "message":
+        return edits.ReplaceMessage(dict(data.get("message") or {}))
+    kinds = {
+        "user_content_block": edits.ReplaceUserContentBlock,
+        "assistant_block": edits.ReplaceAssistantBlock,
+        "tool_result_content_block": edits.ReplaceToolResultContentBlock,
+    }
+    if kind not in kinds:
+        raise Rejection(ErrorType.CALLER_ERROR, f"not a replacement kind: {kind!r}")
+    return kinds[kind](int(data.get("block_index", 0)), dict(data.get("block") or {}))
+
+
+def conversation_fork_replacing(h: PythonHarness, args: Mapping[str, Any]) -> Json:
+    fork = _conversation(h, args).fork_replacing(
+        int(args["index"]), _replacement(args["replacement"])
+    )
+    return _keep(h, args["into"], fork)
 
 
 def conversation_set_system_prompt(h: PythonHarness, args: Mapping[str, Any]) -> Json:
@@ -270,6 +294,7 @@ HANDLERS: dict[str, Callable[[PythonHarness, Mapping[str, Any]], Json]] = {
     "conversation.push_batch": conversation_push_batch,
     "conversation.fork": conversation_fork,
     "conversation.fork_at": conversation_fork_at,
+    "conversation.fork_replacing": conversation_fork_replacing,
     "conversation.set_system_prompt": conversation_set_system_prompt,
     "conversation.rewrite": conversation_rewrite,
     "conversation.observe": conversation_observe,

@@ -132,6 +132,10 @@ class ErrorType(enum.StrEnum):
     HISTORY_STATE_MALFORMED = "history_state_malformed"
     #: A message index outside the transcript (CONV-011, CONV-012).
     MESSAGE_INDEX_OUT_OF_BOUNDS = "message_index_out_of_bounds"
+    #: ``fork_replacing`` a block of a message of another role (CONV-012).
+    MESSAGE_ROLE_MISMATCH = "message_role_mismatch"
+    #: ``fork_replacing`` a block index outside the message (CONV-012).
+    BLOCK_INDEX_OUT_OF_BOUNDS = "block_index_out_of_bounds"
     #: A request id recorded twice with different usage, or merged so (STATE-033).
     LEDGER_CONFLICT = "ledger_conflict"
     #: ``diff(before, after)`` where ``after`` does not extend ``before`` (STATE-032).

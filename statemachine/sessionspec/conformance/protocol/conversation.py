@@ -8,7 +8,8 @@ CONV-021 defines over the canonical form, so any language computes the same one)
 the conversation waits for an assistant turn; with ``conversation.metadata`` also its metadata
 and usage (CONF-127). A refused edit is a typed rejection
 (``revision_conflict``, ``invalid_rewrite_range``, ``invalid_transcript_shape``,
-``no_op_rewrite``, ``message_index_out_of_bounds``; CONF-121). Rewrite records travel in
+``no_op_rewrite``, ``message_index_out_of_bounds``, ``message_role_mismatch``,
+``block_index_out_of_bounds``; CONF-121). Rewrite records travel in
 their JSON form (CONV-040) behind the ``conversation.records`` capability (CONF-123).
 
 A token ledger (spec §7.3) is named by a handle too; ``copy``, ``merge`` and ``diff`` put
@@ -63,6 +64,22 @@ class ConversationForkArgs(_Model):
 
 class ConversationForkAtArgs(ConversationForkArgs):
     index: int
+
+
+class ConversationReplacement(_Model):
+    """What ``fork_replacing`` puts at the index (CONV-012)."""
+
+    kind: Literal["message", "user_content_block", "assistant_block", "tool_result_content_block"]
+    #: For ``message``: the whole message in the wire form.
+    message: dict[str, Any] | None = None
+    #: For the block kinds: which block of the message, and the block.
+    block_index: int | None = None
+    block: dict[str, Any] | None = None
+
+
+class ConversationForkReplacingArgs(ConversationForkArgs):
+    index: int
+    replacement: ConversationReplacement
 
 
 class ConversationPushArgs(_Model):
@@ -164,6 +181,11 @@ class ConversationFork(_Command):
 class ConversationForkAt(_Command):
     cmd: Literal["conversation.fork_at"] = "conversation.fork_at"
     args: ConversationForkAtArgs
+
+
+class ConversationForkReplacing(_Command):
+    cmd: Literal["conversation.fork_replacing"] = "conversation.fork_replacing"
+    args: ConversationForkReplacingArgs
 
 
 class ConversationSetSystemPrompt(_Command):
@@ -323,6 +345,7 @@ COMMANDS: dict[str, tuple[type[_Command], type[_Model]]] = {
     "conversation.push_batch": (ConversationPushBatch, Empty),
     "conversation.fork": (ConversationFork, Empty),
     "conversation.fork_at": (ConversationForkAt, Empty),
+    "conversation.fork_replacing": (ConversationForkReplacing, Empty),
     "conversation.set_system_prompt": (ConversationSetSystemPrompt, Empty),
     "conversation.rewrite": (ConversationRewrite, ConversationRewriteResult),
     "conversation.observe": (ConversationObserve, ConversationObservation),
