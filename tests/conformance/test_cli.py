@@ -28,7 +28,8 @@ def test_conform_runtime_writes_every_report(
     data = json.loads((tmp_path / "r.json").read_text())
     assert data["passed"] and data["seed"] == 3
     assert [m["machine"] for m in data["machines"]] == ["coordinator", "realtime",
-                                                         "realtime-durable"]
+                                                         "realtime-durable", "conversation",
+                                                         "ledger"]
     assert ET.parse(tmp_path / "r.xml").getroot().tag == "testsuite"
     assert "PASSED" in (tmp_path / "r.txt").read_text()
     assert "PASSED" in capsys.readouterr().out

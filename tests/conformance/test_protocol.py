@@ -82,7 +82,7 @@ def test_another_protocol_version_is_refused_and_unknown_commands_are_skipped() 
     refused = h.handle({"seq": 0, "cmd": "start", "args": {"version": 99, "workdir": "/w"}})
     assert refused["status"] == "rejected" and refused["error"]["type"] == "caller_error"
     h = harness()
-    skipped = call(h, 1, "conversation.push")
+    skipped = call(h, 1, "nomachine.push")
     assert skipped["status"] == "skipped" and "unknown command" in skipped["reason"]
 
 

@@ -1,4 +1,8 @@
-"""Model-based verification of the state stores and the token ledger, and planted bugs."""
+"""Model-based verification of the state stores and the token ledger, and planted bugs.
+
+The ledger machine reaches the ledger only through the driver protocol (CONF-125), here in
+process; ``tests/conformance/test_conversation_protocol.py`` runs it over the stdio harness.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,9 @@ from hypothesis import HealthCheck, Phase, settings
 
 from sessionspec import FileStateStore, MemoryStateStore, TokenLedger
 from sessionspec.conformance import run_machine
-from sessionspec.conformance.ledger_machine import LedgerFactory, LedgerMachine
+from sessionspec.conformance.adapters import InProcessConnection
+from sessionspec.conformance.harness import PythonHarness, runtime_implementation
+from sessionspec.conformance.runner import Budget, MachineResult, run_machine_with_masks
 from sessionspec.conformance.state_machine import StateStoreFactory, StateStoreMachine
 
 BUDGET = settings(
@@ -28,8 +34,20 @@ def run_store(factory: StateStoreFactory, budget: settings = BUDGET) -> None:
     run_machine(lambda: StateStoreMachine(factory), settings=budget)
 
 
-def run_ledger(factory: LedgerFactory, budget: settings = BUDGET) -> None:
-    run_machine(lambda: LedgerMachine(factory), settings=budget)
+LEDGER_BUDGET = Budget(examples=40, steps=20)
+#: Hunting a planted bug: stop at the first failing requirement, little shrinking.
+LEDGER_HUNT = Budget(examples=150, steps=20, shrink_seconds=0.5, max_failures=1)
+
+
+def run_ledger(
+    ledger_cls: type[TokenLedger] | None = None, budget: Budget = LEDGER_BUDGET
+) -> MachineResult:
+    harness = PythonHarness(runtime_implementation(ledger_cls=ledger_cls))
+    connection = InProcessConnection(harness)
+    try:
+        return run_machine_with_masks("ledger", connection, budget, seed=0)
+    finally:
+        connection.close()
 
 
 def file_stores(root: Path) -> StateStoreFactory:
@@ -67,12 +85,14 @@ def test_machine_finds_a_store_without_compare_and_swap() -> None:
         run_store(LastWriterWins, HUNT)
 
 
-@pytest.mark.req("STATE-030", "STATE-031", "STATE-032", "STATE-033")
+@pytest.mark.req("STATE-030", "STATE-031", "STATE-032", "STATE-033", "CONF-125")
 def test_ledger_conforms() -> None:
-    run_ledger(TokenLedger)
+    result = run_ledger()
+    assert not result.failures, [(f.requirement, f.message) for f in result.failures]
+    assert {"STATE-030", "STATE-031", "STATE-032", "STATE-033"} <= result.exercised
 
 
-@pytest.mark.req("STATE-033")
+@pytest.mark.req("STATE-033", "CONF-125")
 def test_machine_finds_double_counting() -> None:
-    with pytest.raises(AssertionError):
-        run_ledger(CountsEveryRequest, HUNT)
+    result = run_ledger(CountsEveryRequest, LEDGER_HUNT)
+    assert "STATE-033" in {f.requirement for f in result.failures}, result.failures

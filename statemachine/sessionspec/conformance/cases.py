@@ -7,9 +7,11 @@ here). The case runner replays a case through a
 :class:`~sessionspec.conformance.adapters.Connection` with the same drivers the machines use,
 so it needs only the protocol: no Hypothesis, no Python implementation.
 
-Three kinds of case file: a coordinator trace (``machine: coordinator``), a realtime case
+Four kinds of case file: a coordinator trace (``machine: coordinator``), a realtime case
 (``machine: realtime``: either a trace the realtime machine recorded, or events with the
-outcome each must have, written by hand from a seed's tests), and a log case collection
+outcome each must have, written by hand from a seed's tests), a trace of the conversation
+or the ledger machine (``machine: conversation`` or ``ledger``; a saved counterexample,
+CONF-124), and a log case collection
 (``machine: log``; the log is our storage layer, which protocol version 1 does not reach: it
 is validated, and replayed by the repository's own tests).
 """
@@ -116,6 +118,19 @@ class RealtimeCase(_CaseBase):
     expected: dict[str, Any] | None = None
 
 
+class MemoryTraceStep(_Open):
+    """One step of a conversation or ledger trace: ``op`` and the rule's arguments."""
+
+    op: str
+
+
+class MemoryTraceCase(_CaseBase):
+    """A trace the conversation or the ledger machine recorded (CONF-124)."""
+
+    machine: Literal["conversation", "ledger"]
+    steps: list[MemoryTraceStep] = Field(min_length=1)
+
+
 class LogCase(_Open):
     name: str
     description: str
@@ -130,18 +145,25 @@ class LogCollection(_Model):
     cases: list[LogCase] = Field(min_length=1)
 
 
-Case = Annotated[CoordinatorCase | RealtimeCase | LogCollection, Field(discriminator="machine")]
+Case = Annotated[
+    CoordinatorCase | RealtimeCase | MemoryTraceCase | LogCollection,
+    Field(discriminator="machine"),
+]
 CASE_ADAPTER: TypeAdapter[Any] = TypeAdapter(Case)
 
 
-def load_case(path: str | Path) -> CoordinatorCase | RealtimeCase | LogCollection:
+AnyCase = CoordinatorCase | RealtimeCase | MemoryTraceCase | LogCollection
+ProtocolCase = CoordinatorCase | RealtimeCase | MemoryTraceCase
+
+
+def load_case(path: str | Path) -> AnyCase:
     """Read and validate a case file; a :class:`CallerError` names what is wrong."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise CallerError(f"{path}: cannot read a case: {exc}") from exc
     try:
-        case: CoordinatorCase | RealtimeCase | LogCollection = CASE_ADAPTER.validate_python(data)
+        case: AnyCase = CASE_ADAPTER.validate_python(data)
     except ValidationError as exc:
         raise CallerError(f"{path}: not a valid case: {exc}") from exc
     return case
@@ -188,13 +210,13 @@ class CaseResult:
     reason: str = ""
 
 
-def _missing(case: CoordinatorCase | RealtimeCase, connection: Connection) -> list[str]:
+def _missing(case: ProtocolCase, connection: Connection) -> list[str]:
     needed = set(case.capabilities) | {case.machine}
     return sorted(c for c in needed if not connection.has(c))
 
 
 def _run_once(
-    case: CoordinatorCase | RealtimeCase, connection: Connection, masked: frozenset[str]
+    case: ProtocolCase, connection: Connection, masked: frozenset[str]
 ) -> RequirementFailure | None:
     context = CheckContext(masked=masked)
     with checking(context):
@@ -203,6 +225,8 @@ def _run_once(
                 from sessionspec.conformance.coordinator_driver import run_steps
 
                 run_steps(connection, [s.model_dump(exclude_none=True) for s in case.steps])
+            elif isinstance(case, MemoryTraceCase):
+                _run_memory_trace(case, connection)
             elif all(isinstance(s, RealtimeTraceStep) for s in case.steps):
                 from sessionspec.conformance.realtime_driver import run_steps as run_rt
 
@@ -214,8 +238,20 @@ def _run_once(
     return None
 
 
+def _run_memory_trace(case: MemoryTraceCase, connection: Connection) -> None:
+    steps = [s.model_dump() for s in case.steps]
+    if case.machine == "conversation":
+        from sessionspec.conformance.conversation_machine import run_steps as run_conversation
+
+        run_conversation(connection, steps)
+    else:
+        from sessionspec.conformance.ledger_machine import run_steps as run_ledger
+
+        run_ledger(connection, steps)
+
+
 def replay_case(
-    case: CoordinatorCase | RealtimeCase | LogCollection,
+    case: AnyCase,
     connection: Connection,
     *,
     path: str = "",

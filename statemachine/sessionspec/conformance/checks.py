@@ -25,6 +25,7 @@ __all__ = [
     "RequirementFailure",
     "checking",
     "current",
+    "holds",
     "require",
 ]
 
@@ -101,3 +102,10 @@ def require(requirement: str, condition: bool, message: str) -> None:
     """Check ``condition`` for ``requirement``; raise :class:`RequirementFailure` if it fails
     and the requirement is not masked."""
     current().check(requirement, condition, message)
+
+
+def holds(requirement: str, condition: bool, message: str) -> bool:
+    """:func:`require`, then ``condition``: a machine learns that a masked check failed
+    (CONF-061), so it can stop comparing what the failure has already made differ."""
+    require(requirement, condition, message)
+    return condition

@@ -21,7 +21,9 @@ step is an object with an ``op`` and names conversations by labels (``main``, a 
   revision.
 
 The runner drives a :class:`~sessionspec.conformance.conversation_machine.ConversationSubject`
-made by a factory, so any implementation runs the same files.
+made by a factory, so any implementation runs the same files: the runtime object directly
+(``tests/conversation/conv_factories.py``) or any harness through the protocol
+(:func:`~sessionspec.conformance.conversation_driver.conversation_factory`, CONF-123).
 """
 
 from __future__ import annotations

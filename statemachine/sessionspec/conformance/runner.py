@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 #: The machines the runner knows, in the order it runs them.
-MACHINES = ("coordinator", "realtime", "realtime-durable")
+MACHINES = ("coordinator", "realtime", "realtime-durable", "conversation", "ledger")
 #: Version of the interpretation rules (spec/SPEC.md §0) a report names.
 SPEC_VERSION = 1
 
@@ -51,6 +51,7 @@ CAPABILITY_REQUIREMENTS: dict[str, tuple[str, ...]] = {
     str(Capability.COORDINATOR_INJECT): ("CONF-012", "COORD-021", "COORD-022", "COORD-023"),
     str(Capability.STORAGE_SIMULATED): ("COORD-011", "COORD-012"),
     str(Capability.REALTIME_DURABLE): ("RT-041",),
+    str(Capability.CONVERSATION_METADATA): ("CONV-005", "CONV-006"),
 }
 
 #: The requirements each machine's checks report (CONF-060), for the pytest items.
@@ -70,6 +71,12 @@ MACHINE_REQUIREMENTS: dict[str, tuple[str, ...]] = {
         "RT-013", "RT-016", "RT-017", "RT-023", "RT-025", "RT-026", "RT-031", "RT-033",
         "RT-034", "RT-041",
     ),
+    "conversation": (
+        "CONF-030", "CONF-121", "CONV-001", "CONV-002", "CONV-003", "CONV-004", "CONV-005",
+        "CONV-006", "CONV-010", "CONV-011", "CONV-012", "CONV-021", "CONV-030", "CONV-031",
+        "CONV-032", "CONV-033", "CONV-034", "CONV-035",
+    ),
+    "ledger": ("CONF-030", "STATE-030", "STATE-031", "STATE-032", "STATE-033"),
 }
 
 
@@ -207,6 +214,17 @@ def _machine_factory(
             return CoordinatorMachine(connection)
 
         return make_coordinator
+    if machine in ("conversation", "ledger"):
+        from sessionspec.conformance.conversation_machine import ConversationMachine
+        from sessionspec.conformance.ledger_machine import LedgerMachine
+
+        machine_class = ConversationMachine if machine == "conversation" else LedgerMachine
+
+        def make_in_memory() -> Any:
+            on_example()
+            return machine_class(connection)
+
+        return make_in_memory
     from sessionspec.conformance.realtime_machine import RealtimeMachine
 
     durable = machine == "realtime-durable"
@@ -226,6 +244,8 @@ def skip_reason(machine: str, connection: Connection) -> str | None:
         return "the harness does not declare 'coordinator'"
     if machine.startswith("realtime") and not connection.has(str(Capability.REALTIME)):
         return "the harness does not declare 'realtime'"
+    if machine in ("conversation", "ledger") and not connection.has(machine):
+        return f"the harness does not declare {machine!r}"
     if machine == "realtime-durable" and not durable_possible(connection):
         return "needs 'realtime.durable' and 'storage.simulated' or 'crash.kill'"
     return None

@@ -2,7 +2,8 @@
 
 :class:`PythonHarness` answers protocol requests (``spec/PROTOCOL.md``) by calling a Python
 implementation built by factories: a :class:`CoordinatorFactory` and a
-:class:`TranscriptFactory`, the same seam the machines used when they drove Python objects
+:class:`TranscriptFactory`, a :class:`ConversationFactory` and a :class:`TokenLedgerFactory`,
+the same seam the machines used when they drove Python objects
 directly (DESIGN §4). :func:`runtime_implementation` binds it to sessionspec's own runtime;
 ``python -m sessionspec.conformance.harness`` serves that over stdin/stdout, which is what
 proves the protocol: the suite run through this process must pass everything the in-process
@@ -17,12 +18,14 @@ Errors map to the protocol's typed rejections by class (CONF-006); anything else
 ``errored`` with the exception and its traceback, never a verdict.
 
 Layout: ``core`` owns :class:`PythonHarness` (dispatch, handshake, ``sim.*``, ``crash.*``);
-each machine's module (``coordinator``, ``realtime``) owns its factory type and the handlers
-of its commands; ``answers`` maps the library's errors to typed rejections; ``crashpoints``
-the named crash points; ``runtime`` binds our runtime; ``stdio`` serves over a pipe.
+each machine's module (``coordinator``, ``realtime``, ``conversation`` with the ledger) owns
+its factory types and the handlers of its commands; ``answers`` maps the library's errors to
+typed rejections; ``crashpoints`` the named crash points; ``runtime`` binds our runtime;
+``stdio`` serves over a pipe.
 """
 
 from sessionspec.conformance.harness.answers import Rejection, Skip
+from sessionspec.conformance.harness.conversation import ConversationFactory, TokenLedgerFactory
 from sessionspec.conformance.harness.coordinator import CoordinatorFactory, compaction_config
 from sessionspec.conformance.harness.core import PythonHarness, PythonImplementation
 from sessionspec.conformance.harness.crashpoints import CRASH_POINTS, CrashPointFileSystem
@@ -32,12 +35,14 @@ from sessionspec.conformance.harness.stdio import main, serve
 
 __all__ = [
     "CRASH_POINTS",
+    "ConversationFactory",
     "CoordinatorFactory",
     "CrashPointFileSystem",
     "PythonHarness",
     "PythonImplementation",
     "Rejection",
     "Skip",
+    "TokenLedgerFactory",
     "TranscriptFactory",
     "compaction_config",
     "main",

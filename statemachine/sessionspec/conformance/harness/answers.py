@@ -7,10 +7,20 @@ from typing import Any
 from sessionspec.conformance.protocol import ErrorType
 from sessionspec.errors import (
     AppendFailedError,
+    BlockIndexOutOfBounds,
     CallerError,
+    HistoryStateMalformed,
     IllegalTransitionError,
+    InvalidRewriteRange,
+    InvalidTranscriptShape,
+    LedgerConflictError,
+    LedgerDecreaseError,
     LogFailedError,
     LogLockedError,
+    MessageIndexOutOfBounds,
+    MessageRoleMismatch,
+    NoOpRewrite,
+    RevisionConflict,
     StorageError,
 )
 from sessionspec.storage.jsonl import LogNotFoundError
@@ -18,6 +28,20 @@ from sessionspec.storage.jsonl import LogNotFoundError
 __all__ = ["Json", "Rejection", "Skip", "rejected", "typed_rejection"]
 
 Json = dict[str, Any]
+
+#: The conversation's and the ledger's typed errors (CONF-121, CONF-125), most specific first.
+_EDIT_ERRORS: tuple[tuple[type[Exception], ErrorType], ...] = (
+    (RevisionConflict, ErrorType.REVISION_CONFLICT),
+    (InvalidRewriteRange, ErrorType.INVALID_REWRITE_RANGE),
+    (InvalidTranscriptShape, ErrorType.INVALID_TRANSCRIPT_SHAPE),
+    (NoOpRewrite, ErrorType.NO_OP_REWRITE),
+    (HistoryStateMalformed, ErrorType.HISTORY_STATE_MALFORMED),
+    (MessageIndexOutOfBounds, ErrorType.MESSAGE_INDEX_OUT_OF_BOUNDS),
+    (MessageRoleMismatch, ErrorType.MESSAGE_ROLE_MISMATCH),
+    (BlockIndexOutOfBounds, ErrorType.BLOCK_INDEX_OUT_OF_BOUNDS),
+    (LedgerConflictError, ErrorType.LEDGER_CONFLICT),
+    (LedgerDecreaseError, ErrorType.LEDGER_DECREASE),
+)
 
 
 class Rejection(CallerError):
@@ -39,6 +63,9 @@ def typed_rejection(exc: BaseException) -> Rejection | None:
     kinds = [c.__name__ for c in type(exc).__mro__]
     if "UnknownEntryError" in kinds:
         return Rejection(ErrorType.UNKNOWN_ENTRY, str(exc))
+    for error_class, kind in _EDIT_ERRORS:
+        if isinstance(exc, error_class):
+            return Rejection(kind, str(exc))
     if isinstance(exc, IllegalTransitionError):
         return Rejection(ErrorType.ILLEGAL_TRANSITION, str(exc), exc.state)
     if isinstance(exc, CallerError):

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-from sessionspec.conformance.harness import coordinator, realtime
+from sessionspec.conformance.harness import conversation, coordinator, realtime
 from sessionspec.conformance.harness.answers import (
     Json,
     Rejection,
@@ -25,6 +25,7 @@ from sessionspec.conformance.harness.answers import (
     rejected,
     typed_rejection,
 )
+from sessionspec.conformance.harness.conversation import ConversationFactory, TokenLedgerFactory
 from sessionspec.conformance.harness.coordinator import CoordinatorFactory
 from sessionspec.conformance.harness.crashpoints import CRASH_POINTS, CrashPointFileSystem
 from sessionspec.conformance.harness.realtime import TranscriptFactory
@@ -36,7 +37,7 @@ from sessionspec.storage.simfs import SimulatedCrash, SimulatedFileSystem
 __all__ = ["MACHINES", "PythonHarness", "PythonImplementation"]
 
 #: The machines' harness modules: each has ``capabilities(implementation)`` and ``HANDLERS``.
-MACHINES: tuple[ModuleType, ...] = (coordinator, realtime)
+MACHINES: tuple[ModuleType, ...] = (coordinator, realtime, conversation)
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,8 @@ class PythonImplementation:
     version: str
     coordinator: CoordinatorFactory | None = None
     realtime: TranscriptFactory | None = None
+    conversation: ConversationFactory | None = None
+    ledger: TokenLedgerFactory | None = None
     #: Capabilities to withhold even though the harness could offer them.
     withhold: frozenset[str] = frozenset()
     homepage: str | None = None
@@ -63,6 +66,9 @@ class PythonHarness:
     clock_ms: int = 1_700_000_000_000
     coordinators: dict[str, Any] = field(default_factory=dict)
     transcripts: dict[str, Any] = field(default_factory=dict)
+    #: In-memory objects (never closed; dropped with the process at a power cut).
+    conversations: dict[str, Any] = field(default_factory=dict)
+    ledgers: dict[str, Any] = field(default_factory=dict)
     #: The ``seq`` of the request being handled (for ``at_crash_point``).
     current_seq: int = 0
 
@@ -148,6 +154,8 @@ class PythonHarness:
     def drop_live_objects(self) -> None:
         self.coordinators.clear()
         self.transcripts.clear()
+        self.conversations.clear()
+        self.ledgers.clear()
 
     # -- handlers ---------------------------------------------------------------------------
 

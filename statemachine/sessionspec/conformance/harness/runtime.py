@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sessionspec.compaction import CompactionConfig
+from sessionspec.conformance.harness.conversation import ConversationFactory, TokenLedgerFactory
 from sessionspec.conformance.harness.coordinator import CoordinatorFactory
 from sessionspec.conformance.harness.core import PythonImplementation
 from sessionspec.conformance.harness.realtime import TranscriptFactory
@@ -15,17 +16,23 @@ __all__ = ["runtime_implementation"]
 
 
 def runtime_implementation(
-    coordinator_cls: type[Any] | None = None, transcript_cls: type[Any] | None = None
+    coordinator_cls: type[Any] | None = None,
+    transcript_cls: type[Any] | None = None,
+    conversation_cls: type[Any] | None = None,
+    ledger_cls: type[Any] | None = None,
 ) -> PythonImplementation:
     """sessionspec's runtime (or a subclass of it, such as a planted bug)."""
     from importlib.metadata import PackageNotFoundError
     from importlib.metadata import version as package_version
 
+    from sessionspec.runtime.conversation import Conversation
     from sessionspec.runtime.coordinator import SessionCoordinator
     from sessionspec.runtime.realtime import RealtimeTranscript
 
     coordinator = coordinator_cls or SessionCoordinator
     transcript = transcript_cls or RealtimeTranscript
+    conversation = conversation_cls or Conversation
+    ledger = ledger_cls or _token_ledger()
     model = "anthropic:claude-sonnet-4"
     try:
         version = package_version("sessionspec")
@@ -50,10 +57,13 @@ def runtime_implementation(
             return coordinator.open_existing(path, fs=fs, clock=clock)
         return coordinator.open_existing(path, config, model, fs=fs, clock=clock)
 
+    planted = [
+        c.__name__
+        for c in (coordinator_cls, transcript_cls, conversation_cls, ledger_cls)
+        if c is not None
+    ]
     return PythonImplementation(
-        name="sessionspec"
-        if coordinator_cls is None and transcript_cls is None
-        else f"sessionspec ({coordinator.__name__}, {transcript.__name__})",
+        name=f"sessionspec ({', '.join(planted)})" if planted else "sessionspec",
         version=version,
         coordinator=CoordinatorFactory(new=new, open=open_),
         realtime=TranscriptFactory(
@@ -61,4 +71,25 @@ def runtime_implementation(
             create=lambda fs, path, clock: transcript.create(path, fs=fs, clock=clock),
             open=lambda fs, path, clock: transcript.open(path, fs=fs, clock=clock),
         ),
+        conversation=ConversationFactory(
+            new=conversation.new,
+            from_records=lambda records: conversation.from_rewrite_records(
+                [_record(r) for r in records]
+            ),
+            validate_record=lambda record: _record(record).validate(),
+        ),
+        ledger=TokenLedgerFactory(new=ledger, diff=ledger.diff),
     )
+
+
+def _token_ledger() -> type[Any]:
+    from sessionspec.runtime.ledger import TokenLedger
+
+    return TokenLedger
+
+
+def _record(data: dict[str, Any]) -> Any:
+    """A rewrite record from its JSON form (CONV-040)."""
+    from sessionspec.runtime.revisions import TranscriptRewriteRecord
+
+    return TranscriptRewriteRecord.from_json(data)

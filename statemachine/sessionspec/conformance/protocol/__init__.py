@@ -15,7 +15,7 @@ from typing import Annotated, Any, Union
 
 from pydantic import Field, TypeAdapter
 
-from sessionspec.conformance.protocol import common, coordinator, realtime
+from sessionspec.conformance.protocol import common, conversation, coordinator, realtime
 from sessionspec.conformance.protocol.common import (
     PROTOCOL_VERSION,
     RESPONSE_ADAPTER,
@@ -26,6 +26,10 @@ from sessionspec.conformance.protocol.common import (
     Implementation,
     Response,
     StartResult,
+)
+from sessionspec.conformance.protocol.conversation import (
+    ConversationObservation,
+    LedgerObservation,
 )
 from sessionspec.conformance.protocol.coordinator import (
     CompactionSettings,
@@ -43,11 +47,13 @@ __all__ = [
     "RESPONSE_ADAPTER",
     "Capability",
     "CompactionSettings",
+    "ConversationObservation",
     "CoordinatorObservation",
     "Empty",
     "ErrorInfo",
     "ErrorType",
     "Implementation",
+    "LedgerObservation",
     "RealtimeApplyResult",
     "RealtimeObservation",
     "Request",
@@ -57,7 +63,7 @@ __all__ = [
 ]
 
 #: The modules whose ``COMMANDS`` make up the protocol, in the order PROTOCOL.md lists them.
-MACHINE_MODULES: tuple[ModuleType, ...] = (common, coordinator, realtime)
+MACHINE_MODULES: tuple[ModuleType, ...] = (common, coordinator, realtime, conversation)
 
 
 def _commands() -> dict[str, tuple[type[Any], type[Any]]]:

@@ -9,14 +9,14 @@ Theory of operation. The runner writes one :class:`Request` per line to the harn
 and reads one :class:`Response` per line from its stdout, in order: every request carries a
 sequence number ``seq`` and its response repeats it. The first request is ``start`` (the
 handshake: protocol version in, implementation and capabilities out), the last one ``stop``.
-In between, commands are namespaced by machine (``coordinator.*``, ``realtime.*``; later
-``conversation.*``, ``state.*``, ``recorder.*``), plus ``sim.*`` for harnesses that run on a
-simulated file system and ``crash.*`` for named crash points. Every command is answered with
-exactly one of ``ok`` (with a result), ``rejected`` (a typed error the spec names),
-``skipped`` (the harness cannot do this; with a reason), ``errored`` (the harness itself
-broke; with context) or ``crashed`` (a simulated power cut interrupted the operation). The
-one unsolicited line is ``at_crash_point``: the harness reached an armed crash point, wrote
-that line and waits to be killed (CONF-033).
+In between, commands are namespaced by machine (``coordinator.*``, ``realtime.*``,
+``conversation.*``, ``ledger.*``; later ``state.*``, ``recorder.*``), plus ``sim.*`` for
+harnesses that run on a simulated file system and ``crash.*`` for named crash points. Every
+command is answered with exactly one of ``ok`` (with a result), ``rejected`` (a typed error
+the spec names), ``skipped`` (the harness cannot do this; with a reason), ``errored`` (the
+harness itself broke; with context) or ``crashed`` (a simulated power cut interrupted the
+operation). The one unsolicited line is ``at_crash_point``: the harness reached an armed
+crash point, wrote that line and waits to be killed (CONF-033).
 
 Version policy (CONF-031): ``PROTOCOL_VERSION`` is an integer. Adding a command, an optional
 argument, a result field or a capability keeps the version; removing or changing the meaning
@@ -80,6 +80,17 @@ class Capability(enum.StrEnum):
     REALTIME = "realtime"
     #: ``realtime.new`` with ``durable: true`` and ``realtime.open`` after a crash (RT-040).
     REALTIME_DURABLE = "realtime.durable"
+    #: Serves the ``conversation.*`` commands (§6: messages, forks, rewrites; CONF-120).
+    CONVERSATION = "conversation"
+    #: ``conversation.records``, ``conversation.validate_record`` and
+    #: ``conversation.replay`` (rewrite records, CONV-040, CONV-041; CONF-123).
+    CONVERSATION_RECORDS = "conversation.records"
+    #: ``conversation.set_metadata``, ``remove_metadata``, ``backfill_metadata``,
+    #: ``record_usage``; the observation carries ``metadata`` and ``usage`` (CONV-005,
+    #: CONV-006; CONF-127).
+    CONVERSATION_METADATA = "conversation.metadata"
+    #: Serves the ``ledger.*`` commands (the token ledger of §7.3; CONF-125).
+    LEDGER = "ledger"
     #: Runs on a simulated file system: ``sim.*`` commands, power cuts and injected I/O errors.
     STORAGE_SIMULATED = "storage.simulated"
     #: May be killed at any instant (SIGKILL) and restarted on the same workdir (CONF-033).
@@ -109,6 +120,26 @@ class ErrorType(enum.StrEnum):
     STORAGE_ERROR = "storage_error"
     #: The named session does not exist.
     NOT_FOUND = "not_found"
+    #: A rewrite's expected parent is not the head (CONV-030).
+    REVISION_CONFLICT = "revision_conflict"
+    #: A rewrite's range is outside the transcript (CONV-031).
+    INVALID_REWRITE_RANGE = "invalid_rewrite_range"
+    #: A rewrite would break the tool shape (CONV-034).
+    INVALID_TRANSCRIPT_SHAPE = "invalid_transcript_shape"
+    #: A rewrite that changes nothing (CONV-033).
+    NO_OP_REWRITE = "no_op_rewrite"
+    #: A rewrite record that does not check, or records that do not chain (CONV-040, CONV-041).
+    HISTORY_STATE_MALFORMED = "history_state_malformed"
+    #: A message index outside the transcript (CONV-011, CONV-012).
+    MESSAGE_INDEX_OUT_OF_BOUNDS = "message_index_out_of_bounds"
+    #: ``fork_replacing`` a block of a message of another role (CONV-012).
+    MESSAGE_ROLE_MISMATCH = "message_role_mismatch"
+    #: ``fork_replacing`` a block index outside the message (CONV-012).
+    BLOCK_INDEX_OUT_OF_BOUNDS = "block_index_out_of_bounds"
+    #: A request id recorded twice with different usage, or merged so (STATE-033).
+    LEDGER_CONFLICT = "ledger_conflict"
+    #: ``diff(before, after)`` where ``after`` does not extend ``before`` (STATE-032).
+    LEDGER_DECREASE = "ledger_decrease"
 
 
 # --------------------------------------------------------------------------------------
