@@ -270,3 +270,12 @@ def test_the_coordinators_copy_on_write_redaction_equals_the_deep_one(
         out = redact_owned(message, policy)
         assert out == redact_for_log(message, policy)
         assert message == before and out is not message
+
+
+@pytest.mark.req("COORD-151", "COORD-155")
+def test_keys_given_as_a_set_or_a_list_still_match() -> None:
+    as_set = RedactionPolicy(keys={"Token_Hint"}, key_suffixes=["-Secret"])  # type: ignore[arg-type]
+    as_frozen = RedactionPolicy(keys=frozenset({"Token_Hint"}), key_suffixes=("-Secret",))
+    for key, expected in (("token-hint", True), ("db_secret", True), ("command", False)):
+        assert as_set.is_sensitive_key(key) is expected
+        assert as_frozen.is_sensitive_key(key) is expected
