@@ -117,7 +117,11 @@ class SessionSettings:
         policy = _policy_from_json(compaction.get("policy"))
         if type(enabled) is not bool or type(threshold) is not int or threshold < 0:
             return None
-        if policy is None or trigger not in {t.value for t in CompactionTrigger}:
+        if (
+            policy is None
+            or type(trigger) is not str  # a list or an object is not hashable (GEN-009)
+            or trigger not in {t.value for t in CompactionTrigger}
+        ):
             return None
         config = CompactionConfig(
             enabled=enabled,
