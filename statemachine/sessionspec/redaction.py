@@ -30,6 +30,7 @@ form of a message (``to_json_dict()``) and both writes and keeps the result.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -48,6 +49,7 @@ __all__ = [
     "looks_like_absolute_path",
     "normalize_key",
     "redact_for_log",
+    "redact_owned",
     "redact_value",
 ]
 
@@ -211,9 +213,24 @@ class RedactionPolicy:
 
     def is_sensitive_key(self, key: str) -> bool:
         folded = normalize_key(key)
-        if any(normalize_key(k) == folded for k in self.keys):
-            return True
-        return any(folded.endswith(normalize_key(s)) for s in self.key_suffixes)
+        try:
+            keys, suffixes = _folded_keys(self.keys), _folded_suffixes(self.key_suffixes)
+        except TypeError:  # a set or a list given where the fields say frozenset and tuple
+            keys = frozenset(normalize_key(k) for k in self.keys)
+            suffixes = tuple(normalize_key(s) for s in self.key_suffixes)
+        return folded in keys or folded.endswith(suffixes)
+
+
+# The policy's keys folded once, not on every key a redaction looks at: folding each of the
+# ~40 default keys per checked key was about a sixth of a turn end without fsync (issue 8).
+@functools.lru_cache(maxsize=64)
+def _folded_keys(keys: frozenset[str]) -> frozenset[str]:
+    return frozenset(normalize_key(k) for k in keys)
+
+
+@functools.lru_cache(maxsize=64)
+def _folded_suffixes(suffixes: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(normalize_key(s) for s in suffixes)
 
 
 def looks_like_absolute_path(text: str) -> bool:
@@ -269,7 +286,35 @@ def redact_for_log(message: Mapping[str, Any], policy: RedactionPolicy) -> dict[
     Assistant tool-call arguments and tool-result details are redacted; everything else,
     including tool-result content and user messages, is kept as it is.
     """
-    out: dict[str, Any] = copy.deepcopy(dict(message))
+    return _redact_into(copy.deepcopy(dict(message)), policy)
+
+
+def redact_owned(message: dict[str, Any], policy: RedactionPolicy) -> dict[str, Any]:
+    """What :func:`redact_for_log` returns, for a message no one else holds a part of (the
+    coordinator's own normalized copy): only the objects on the way to a redacted value
+    are copied, the rest is shared with ``message``, which is not changed either.
+
+    The deep copy of every assistant message with a tool call was about a sixth of a turn
+    end without fsync (issue 8); ``tests/coordinator/test_pure_redaction.py`` holds both
+    functions equal."""
+    out = dict(message)
+    if not policy.enabled:
+        return out
+    role = out.get("role")
+    if role == "assistant":
+        if not isinstance(out.get("content"), list):
+            return redact_for_log(message, policy)
+        content: list[Any] = []
+        for block in out["content"]:
+            if isinstance(block, dict) and isinstance(block.get("tool_call"), dict):
+                block = {**block, "tool_call": dict(block["tool_call"])}
+            content.append(block)
+        out["content"] = content
+    return _redact_into(out, policy)
+
+
+def _redact_into(out: dict[str, Any], policy: RedactionPolicy) -> dict[str, Any]:
+    """Redact ``out`` in place: its content list and tool calls are the caller's own."""
     if not policy.enabled:
         return out
     role = out.get("role")

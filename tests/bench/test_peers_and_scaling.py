@@ -218,3 +218,38 @@ def test_the_peak_rss_is_the_fresh_process_own_not_its_parents(tmp_path: Path) -
     peak_kib = peers.peak_rss_ours(coordinator.session_path)
     assert len(ballast) == 300_000_000
     assert 0 < peak_kib < 250_000
+
+
+@pytest.mark.req("PERF-004")
+@pytest.mark.parametrize(
+    ("ratio", "limit", "at_least", "expected"),
+    [
+        (0.74, 0.8, True, "MISS"),
+        (0.8, 0.8, True, "PASS"),
+        (2.9, 3.0, False, "PASS"),
+        (3.1, 3.0, False, "MISS"),
+        (5.0, None, False, None),
+    ],
+)
+def test_a_bounded_row_says_pass_or_miss_in_its_line(
+    ratio: float, limit: float | None, at_least: bool, expected: str | None
+) -> None:
+    row = BenchResult("x", 1.0, 1.0, ratio, "ms", "ratio bound", limit=limit, at_least=at_least)
+    assert row.verdict == expected
+    if expected is None:
+        assert row.line().endswith("(target ratio bound)")
+    else:
+        assert row.line().endswith(f"(target {expected} (ratio bound))")
+
+
+@pytest.mark.req("PERF-004")
+def test_the_durable_and_realtime_rows_carry_their_bounds(tmp_path: Path) -> None:
+    from sessionspec.bench import coordinator, realtime
+
+    throughput, fsyncs, _ = coordinator._turn_end_benchmark(tmp_path, 4)
+    assert (throughput.limit, throughput.at_least) == (0.8, True)
+    assert throughput.verdict in ("PASS", "MISS") and fsyncs.limit == 1.0
+    rows = [r for r in realtime.run(quick=True) if r.name.startswith("realtime apply, in memory")
+            or r.name.startswith("realtime reconnect")]
+    assert len(rows) == 2
+    assert all(r.limit == 3.0 and not r.at_least and r.verdict in ("PASS", "MISS") for r in rows)

@@ -125,8 +125,9 @@ def test_secrets_are_redacted_in_the_file_and_in_memory_alike(tmp_path: Path) ->
     }
     assert context[2]["details"] == {"cwd": "/home/alice/project"}
     assert [e["message"] for e in file_entries(coordinator.session_path)[:3]] == context
-    # context() hands out copies: mutating them changes nothing inside.
-    context[0]["content"][0]["text"] = "changed"
+    # context(fresh=True) hands out copies: mutating them changes nothing inside (COORD-041).
+    copied = coordinator.context(fresh=True)
+    copied[0]["content"][0]["text"] = "changed"
     assert texts(coordinator.context())[0] == "go"
 
 

@@ -25,6 +25,7 @@ from sessionspec.redaction import (
     RedactionPolicy,
     looks_like_absolute_path,
     redact_for_log,
+    redact_owned,
 )
 
 CANARY = "canary-7f3a9"
@@ -246,3 +247,35 @@ def test_redaction_hides_secrets_and_is_idempotent(value: Any, secret: str, key:
     assert redact_for_log(redact_for_log(result, POLICY), POLICY) == redact_for_log(
         result, POLICY
     )
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    value=JSON_VALUES,
+    secret=SECRET_VALUES,
+    key=st.sampled_from(["password", "api_key", "cmd"]),
+    policy=st.sampled_from([POLICY, RedactionPolicy.opi(), RedactionPolicy.off()]),
+)
+@pytest.mark.req("COORD-017", "COORD-154")
+def test_the_coordinators_copy_on_write_redaction_equals_the_deep_one(
+    value: Any, secret: str, key: str, policy: RedactionPolicy
+) -> None:
+    """``redact_owned`` (what a turn end uses) copies only what it redacts, never changes its
+    input and gives what ``redact_for_log`` gives."""
+    details = {"data": value, key: secret}
+    call = assistant_call(json.dumps(details))
+    call["content"].insert(0, {"type": "text", "text": f"/home/me {secret}"})
+    for message in (call, tool_result(details), tool_result(None)):
+        before = copy.deepcopy(message)
+        out = redact_owned(message, policy)
+        assert out == redact_for_log(message, policy)
+        assert message == before and out is not message
+
+
+@pytest.mark.req("COORD-151", "COORD-155")
+def test_keys_given_as_a_set_or_a_list_still_match() -> None:
+    as_set = RedactionPolicy(keys={"Token_Hint"}, key_suffixes=["-Secret"])  # type: ignore[arg-type]
+    as_frozen = RedactionPolicy(keys=frozenset({"Token_Hint"}), key_suffixes=("-Secret",))
+    for key, expected in (("token-hint", True), ("db_secret", True), ("command", False)):
+        assert as_set.is_sensitive_key(key) is expected
+        assert as_frozen.is_sensitive_key(key) is expected

@@ -28,11 +28,31 @@ class BenchResult:
     unit: str
     #: The target as text, e.g. ``ratio >= 0.8``.
     target: str
+    #: The bound on ``ratio`` the target names, when it names one: :attr:`verdict` and
+    #: :meth:`line` then say PASS or MISS.
+    limit: float | None = None
+    #: Whether ``ratio`` must be at least ``limit`` (a throughput against its baseline)
+    #: rather than at most (a time against its baseline).
+    at_least: bool = False
+
+    @property
+    def verdict(self) -> str | None:
+        """``PASS`` or ``MISS`` against :attr:`limit`; None for a figure only reported."""
+        if self.limit is None:
+            return None
+        passed = self.ratio >= self.limit if self.at_least else self.ratio <= self.limit
+        return "PASS" if passed else "MISS"
+
+    @property
+    def judged_target(self) -> str:
+        """The target, after the verdict when there is one: ``MISS (ratio >= 0.8)``."""
+        verdict = self.verdict
+        return self.target if verdict is None else f"{verdict} ({self.target})"
 
     def line(self) -> str:
         return (
             f"{self.name}: {self.value:,.1f} {self.unit} vs baseline {self.baseline:,.1f} "
-            f"{self.unit} -> ratio {self.ratio:.2f} (target {self.target})"
+            f"{self.unit} -> ratio {self.ratio:.2f} (target {self.judged_target})"
         )
 
 

@@ -64,6 +64,7 @@ def _fork_benchmark(big: int, rounds: int) -> BenchResult:
         ours / baseline,
         "us",
         "ratio <= 1.5 (O(1) fork)",
+        limit=1.5,
     )
 
 
@@ -178,6 +179,7 @@ def _snapshot_benchmark(entries: int) -> BenchResult:
         ours / baseline,
         "ms",
         "ratio <= 0.1 (issue 9: 10x faster)",
+        limit=0.1,
     )
 
 

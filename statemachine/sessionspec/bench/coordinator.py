@@ -151,9 +151,13 @@ def _turn_end_benchmark(directory: Path, turns: int) -> tuple[BenchResult, Bench
         ours_rate / bare_rate,
         "turns/s",
         "ratio >= 0.8",
+        limit=0.8,
+        at_least=True,
     )
     per_turn = fsyncs / total
-    fsync_row = BenchResult("fsyncs per turn", per_turn, 1.0, per_turn, "fsyncs", "<= 1")
+    fsync_row = BenchResult(
+        "fsyncs per turn", per_turn, 1.0, per_turn, "fsyncs", "<= 1", limit=1.0
+    )
     return throughput, fsync_row, ours_time
 
 
@@ -264,6 +268,7 @@ def _resume_benchmark(directory: Path, entries: int) -> list[BenchResult]:
             elapsed / baseline,
             "ms",
             "ratio <= 2.0 (time against an orjson parse of every line)",
+            limit=2.0,
         ),
         BenchResult(
             f"resume of a {entries:,}-entry session, against orjson with the collector paused",
@@ -318,6 +323,7 @@ def _lifecycle_overhead(turn_seconds: float, rounds: int) -> BenchResult:
         per_turn / turn_seconds,
         "µs",
         "ratio <= 0.10",
+        limit=0.10,
     )
 
 

@@ -72,6 +72,8 @@ def _append_benchmark(directory: Path, batches: int) -> BenchResult:
         ours_rate / bare_rate,
         "batches/s",
         "ratio >= 0.8",
+        limit=0.8,
+        at_least=True,
     )
 
 
@@ -106,6 +108,7 @@ def _read_benchmark(directory: Path, entries: int) -> list[BenchResult]:
             elapsed / baseline,
             "ms",
             "ratio <= 2.0 (time against an orjson parse of every line)",
+            limit=2.0,
         ),
         BenchResult(
             name + ", against orjson with the collector paused too",

@@ -145,9 +145,10 @@ class AsyncSessionCoordinator:
     async def fork(self, *args: Any, **kwargs: Any) -> ForkResult:
         return await self._worker.run(self._coordinator.fork, *args, **kwargs)
 
-    async def context(self) -> list[dict[str, Any]]:
-        """The context after every operation awaited before this call (COORD-041)."""
-        return await self._worker.run(self._coordinator.context)
+    async def context(self, *, fresh: bool = False) -> list[dict[str, Any]]:
+        """The context after every operation awaited before this call (COORD-041): its
+        message objects are shared and must not be changed, unless ``fresh=True``."""
+        return await self._worker.run(self._coordinator.context, fresh=fresh)
 
     async def close(self) -> None:
         """Wait for every operation handed over, then release the log and the thread."""

@@ -29,8 +29,8 @@ Speed (STATE-043). Reading and checking the log's lines is about four fifths of 
 so the snapshot also names the log's bytes it covers as a :class:`TrustedPrefix` (length,
 SHA-256, head, ids; up to the last batch end at or before the position, when no damage
 lies in it). Opening with it hashes the prefix instead of decoding it and decodes only the
-tail (LOG-024); a log whose first bytes changed fails the digest and is read whole, and the
-fingerprint check below then decides as before.
+tail (LOG-024); a log whose first bytes changed fails the digest, is read whole, and the
+snapshot is not used (``stale``): its entries may no longer be what the log holds.
 
 Theory of operation: this module only *reads* the coordinator's replay and constructor
 (it builds the coordinator as ``SessionCoordinator.open_existing`` does) and never
@@ -371,6 +371,13 @@ def open_with_snapshot(
                 skipped = snapshot.prefix.head if snapshot.prefix is not None else 0
                 if body is not None:
                     problem = _check(body, snapshot.header, records, skipped)
+                if problem is None and trusted is not None and snapshot.prefix is None:
+                    # STATE-043: the bytes below the snapshot changed (damage, a rewrite):
+                    # its entries may no longer be what the log says; replay the log.
+                    problem = (
+                        f"stale: the log's first {trusted.length} bytes are not the ones "
+                        "the snapshot covered (their SHA-256 differs)"
+                    )
                 if body is not None and problem is None:
                     position = int(body["position"])
                     tail = [r.entry for r in records[position - skipped :]]
