@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-from sessionspec.conformance.harness import coordinator, realtime
+from sessionspec.conformance.harness import coordinator, realtime, recorder, state
 from sessionspec.conformance.harness.answers import (
     Json,
     Rejection,
@@ -28,6 +28,8 @@ from sessionspec.conformance.harness.answers import (
 from sessionspec.conformance.harness.coordinator import CoordinatorFactory
 from sessionspec.conformance.harness.crashpoints import CRASH_POINTS, CrashPointFileSystem
 from sessionspec.conformance.harness.realtime import TranscriptFactory
+from sessionspec.conformance.harness.recorder import RecorderFactory
+from sessionspec.conformance.harness.state import StateFactory
 from sessionspec.conformance.protocol import PROTOCOL_VERSION, Capability, ErrorType
 from sessionspec.errors import CallerError, StorageError
 from sessionspec.storage.files import FileSystem
@@ -36,7 +38,7 @@ from sessionspec.storage.simfs import SimulatedCrash, SimulatedFileSystem
 __all__ = ["MACHINES", "PythonHarness", "PythonImplementation"]
 
 #: The machines' harness modules: each has ``capabilities(implementation)`` and ``HANDLERS``.
-MACHINES: tuple[ModuleType, ...] = (coordinator, realtime)
+MACHINES: tuple[ModuleType, ...] = (coordinator, realtime, state, recorder)
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,8 @@ class PythonImplementation:
     version: str
     coordinator: CoordinatorFactory | None = None
     realtime: TranscriptFactory | None = None
+    state: StateFactory | None = None
+    recorder: RecorderFactory | None = None
     #: Capabilities to withhold even though the harness could offer them.
     withhold: frozenset[str] = frozenset()
     homepage: str | None = None
@@ -63,6 +67,11 @@ class PythonHarness:
     clock_ms: int = 1_700_000_000_000
     coordinators: dict[str, Any] = field(default_factory=dict)
     transcripts: dict[str, Any] = field(default_factory=dict)
+    state_stores: dict[str, Any] = field(default_factory=dict)
+    persisted_states: dict[str, Any] = field(default_factory=dict)
+    recorders: dict[str, Any] = field(default_factory=dict)
+    #: The real directory state stores live under on simulated storage (made when needed).
+    state_root: str | None = None
     #: The ``seq`` of the request being handled (for ``at_crash_point``).
     current_seq: int = 0
 
@@ -141,13 +150,28 @@ class PythonHarness:
             raise Skip("sim.* needs --storage sim")
         return self.fs
 
+    def real_root(self) -> str:
+        """A real directory for what lives on the real file system whatever the storage
+        (state stores, STATE-011): the workdir on real storage, else a private temporary
+        directory removed at ``stop``."""
+        if self.storage == "real":
+            return self.workdir
+        if self.state_root is None:
+            import tempfile
+
+            self.state_root = tempfile.mkdtemp(prefix="sessionspec-harness-state-")
+        return self.state_root
+
     def live_objects(self) -> list[Any]:
         """Every live object of every machine (closed at ``stop``, dropped at a power cut)."""
-        return [*self.coordinators.values(), *self.transcripts.values()]
+        return [*self.coordinators.values(), *self.transcripts.values(), *self.recorders.values()]
 
     def drop_live_objects(self) -> None:
         self.coordinators.clear()
         self.transcripts.clear()
+        self.state_stores.clear()
+        self.persisted_states.clear()
+        self.recorders.clear()
 
     # -- handlers ---------------------------------------------------------------------------
 
@@ -177,6 +201,11 @@ class PythonHarness:
             with contextlib.suppress(StorageError, CallerError):
                 live.close()
         self.drop_live_objects()
+        if self.state_root is not None:
+            import shutil
+
+            shutil.rmtree(self.state_root, ignore_errors=True)
+            self.state_root = None
         return {}
 
     def sim_arm_crash(self, args: Mapping[str, Any]) -> Json:

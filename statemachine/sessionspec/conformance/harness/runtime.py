@@ -9,23 +9,33 @@ from sessionspec.compaction import CompactionConfig
 from sessionspec.conformance.harness.coordinator import CoordinatorFactory
 from sessionspec.conformance.harness.core import PythonImplementation
 from sessionspec.conformance.harness.realtime import TranscriptFactory
+from sessionspec.conformance.harness.recorder import RecorderFactory
+from sessionspec.conformance.harness.state import StateFactory
 from sessionspec.storage.files import FileSystem
 
 __all__ = ["runtime_implementation"]
 
 
 def runtime_implementation(
-    coordinator_cls: type[Any] | None = None, transcript_cls: type[Any] | None = None
+    coordinator_cls: type[Any] | None = None,
+    transcript_cls: type[Any] | None = None,
+    *,
+    state: StateFactory | None = None,
+    recorder_cls: type[Any] | None = None,
 ) -> PythonImplementation:
-    """sessionspec's runtime (or a subclass of it, such as a planted bug)."""
+    """sessionspec's runtime (or a subclass of it, or another state store: a planted bug)."""
     from importlib.metadata import PackageNotFoundError
     from importlib.metadata import version as package_version
 
     from sessionspec.runtime.coordinator import SessionCoordinator
     from sessionspec.runtime.realtime import RealtimeTranscript
+    from sessionspec.runtime.recorder import SessionRecorder
+    from sessionspec.runtime.state import PersistedSessionState
+    from sessionspec.storage.state_store import FileStateStore
 
     coordinator = coordinator_cls or SessionCoordinator
     transcript = transcript_cls or RealtimeTranscript
+    recording = recorder_cls or SessionRecorder
     model = "anthropic:claude-sonnet-4"
     try:
         version = package_version("sessionspec")
@@ -50,15 +60,22 @@ def runtime_implementation(
             return coordinator.open_existing(path, fs=fs, clock=clock)
         return coordinator.open_existing(path, config, model, fs=fs, clock=clock)
 
+    planted = [c.__name__ for c in (coordinator_cls, transcript_cls, recorder_cls) if c]
+    if state is not None:
+        planted.append("a state store of its own")
     return PythonImplementation(
-        name="sessionspec"
-        if coordinator_cls is None and transcript_cls is None
-        else f"sessionspec ({coordinator.__name__}, {transcript.__name__})",
+        name="sessionspec" if not planted else f"sessionspec ({', '.join(planted)})",
         version=version,
         coordinator=CoordinatorFactory(new=new, open=open_),
         realtime=TranscriptFactory(
             memory=lambda clock: transcript(clock=clock),
             create=lambda fs, path, clock: transcript.create(path, fs=fs, clock=clock),
             open=lambda fs, path, clock: transcript.open(path, fs=fs, clock=clock),
+        ),
+        state=state or StateFactory(open=FileStateStore, persisted=PersistedSessionState),
+        recorder=RecorderFactory(
+            memory=recording,
+            create=lambda fs, path: recording.create(path, fs=fs),
+            open=lambda fs, path: recording.open(path, fs=fs),
         ),
     )

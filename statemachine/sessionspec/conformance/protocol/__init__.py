@@ -15,7 +15,7 @@ from typing import Annotated, Any, Union
 
 from pydantic import Field, TypeAdapter
 
-from sessionspec.conformance.protocol import common, coordinator, realtime
+from sessionspec.conformance.protocol import common, coordinator, realtime, recorder, state
 from sessionspec.conformance.protocol.common import (
     PROTOCOL_VERSION,
     RESPONSE_ADAPTER,
@@ -57,7 +57,7 @@ __all__ = [
 ]
 
 #: The modules whose ``COMMANDS`` make up the protocol, in the order PROTOCOL.md lists them.
-MACHINE_MODULES: tuple[ModuleType, ...] = (common, coordinator, realtime)
+MACHINE_MODULES: tuple[ModuleType, ...] = (common, coordinator, realtime, state, recorder)
 
 
 def _commands() -> dict[str, tuple[type[Any], type[Any]]]:

@@ -9,8 +9,8 @@ Theory of operation. The runner writes one :class:`Request` per line to the harn
 and reads one :class:`Response` per line from its stdout, in order: every request carries a
 sequence number ``seq`` and its response repeats it. The first request is ``start`` (the
 handshake: protocol version in, implementation and capabilities out), the last one ``stop``.
-In between, commands are namespaced by machine (``coordinator.*``, ``realtime.*``; later
-``conversation.*``, ``state.*``, ``recorder.*``), plus ``sim.*`` for harnesses that run on a
+In between, commands are namespaced by machine (``coordinator.*``, ``realtime.*``, ``state.*``,
+``recorder.*``; later ``conversation.*``), plus ``sim.*`` for harnesses that run on a
 simulated file system and ``crash.*`` for named crash points. Every command is answered with
 exactly one of ``ok`` (with a result), ``rejected`` (a typed error the spec names),
 ``skipped`` (the harness cannot do this; with a reason), ``errored`` (the harness itself
@@ -80,6 +80,17 @@ class Capability(enum.StrEnum):
     REALTIME = "realtime"
     #: ``realtime.new`` with ``durable: true`` and ``realtime.open`` after a crash (RT-040).
     REALTIME_DURABLE = "realtime.durable"
+    #: Serves the ``state.*`` commands: the state store's compare-and-swap and the persisted
+    #: session state (§7.1, §7.2).
+    STATE = "state"
+    #: A store opened again by name (after a restart) holds every acknowledged commit
+    #: (STATE-011).
+    STATE_DURABLE = "state.durable"
+    #: Serves the ``recorder.*`` commands (§8).
+    RECORDER = "recorder"
+    #: ``recorder.new`` with ``durable: true`` and ``recorder.open`` after a crash
+    #: (REC-070, REC-071).
+    RECORDER_DURABLE = "recorder.durable"
     #: Runs on a simulated file system: ``sim.*`` commands, power cuts and injected I/O errors.
     STORAGE_SIMULATED = "storage.simulated"
     #: May be killed at any instant (SIGKILL) and restarted on the same workdir (CONF-033).
@@ -109,6 +120,13 @@ class ErrorType(enum.StrEnum):
     STORAGE_ERROR = "storage_error"
     #: The named session does not exist.
     NOT_FOUND = "not_found"
+    #: A state commit's expected head is not the stored head; nothing written (STATE-010).
+    #: The error carries ``expected_head_revision`` and ``actual_head_revision``.
+    HEAD_REVISION_CONFLICT = "head_revision_conflict"
+    #: An ``AgentStart`` for a loop id that is running (REC-014); nothing changed.
+    DUPLICATE_LOOP = "duplicate_loop"
+    #: An object that is not one of phi-core's agent events (REC-002); nothing recorded.
+    INVALID_EVENT = "invalid_event"
 
 
 # --------------------------------------------------------------------------------------
@@ -121,6 +139,9 @@ class ErrorInfo(_Model):
     message: str = ""
     #: For ``illegal_transition``: the state that refused (``failed``, ``closed``).
     code: str | None = None
+    #: For ``head_revision_conflict``: the head the commit named and the stored one.
+    expected_head_revision: int | None = None
+    actual_head_revision: int | None = None
 
 
 class OkResponse(_Model):
