@@ -18,3 +18,10 @@ def tip_before_write() -> PythonImplementation:
 def usage_before_write() -> PythonImplementation:
     """opi's order: a turn's usage is counted before the append (COORD-002, COORD-011)."""
     return runtime_implementation(coordinator_cls=UsageBeforeWriteCoordinator)
+
+
+def overwriting_recorder() -> PythonImplementation:
+    """phi-core's Q3: a second ``AgentStart`` for a running loop replaces its record (REC-014)."""
+    from tests.recorder.rec_factories import broken_recorder
+
+    return broken_recorder("overwrites")
