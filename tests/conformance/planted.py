@@ -25,3 +25,10 @@ def overwriting_recorder() -> PythonImplementation:
     from tests.recorder.rec_factories import broken_recorder
 
     return broken_recorder("overwrites")
+
+
+def last_writer_wins() -> PythonImplementation:
+    """A state store without compare-and-swap: every commit lands (STATE-010, STATE-012)."""
+    from tests.state.test_state_stateful import LastWriterWins, memory_stores
+
+    return runtime_implementation(state=memory_stores(LastWriterWins))

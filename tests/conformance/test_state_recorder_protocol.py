@@ -8,12 +8,17 @@ harness that does not declare a machine's capability.
 from __future__ import annotations
 
 import dataclasses
+import json
+import shlex
 import sys
+from pathlib import Path
 
 import pytest
 
+from sessionspec.cli import main
 from sessionspec.conformance import recorder_events as build
 from sessionspec.conformance.adapters import InProcessConnection, SubprocessConnection, connect
+from sessionspec.conformance.cases import load_case, replay_case, save_case
 from sessionspec.conformance.harness import PythonHarness, runtime_implementation
 from sessionspec.conformance.runner import Budget, Report, run_conformance
 
@@ -116,5 +121,103 @@ def test_typed_refusals_of_the_state_and_recorder_commands() -> None:
         assert bad.error_type == "invalid_event"
         dropped = connection.call("recorder.on_event", handle="r", event=build.turn_start("x.a.1"))
         assert dropped.ok and dropped.result == {"recorded": False, "reason": "loop_not_running"}
+    finally:
+        connection.close()
+
+
+@pytest.mark.req("CONF-040", "CONF-050", "CONF-140")
+@pytest.mark.parametrize("adapter", ["runtime", "module", "stdio"])
+def test_conform_machine_state_through_every_adapter(adapter: str, tmp_path: Path) -> None:
+    """``sessionspec conform --machine state`` in process, via module:factory and over stdio."""
+    spec = {
+        "runtime": "runtime",
+        "module": "sessionspec.conformance.harness:runtime_implementation",
+        "stdio": shlex.join([*HARNESS, "--storage", "sim"]),
+    }[adapter]
+    report = tmp_path / "r.json"
+    status = main(
+        [
+            "conform",
+            "--adapter",
+            spec,
+            "--machine",
+            "state",
+            "--examples",
+            "4",
+            "--steps",
+            "8",
+            "--quiet",
+            "--report-json",
+            str(report),
+        ]
+    )
+    assert status == 0
+    data = json.loads(report.read_text())
+    assert [(m["machine"], m["status"]) for m in data["machines"]] == [("state", "ran")]
+    rows = {r["id"]: r["status"] for r in data["requirements"]}
+    assert rows["STATE-010"] == "passed" and rows["STATE-014"] == "passed"
+
+
+@pytest.mark.req("CONF-062", "CONF-070", "CONF-073", "CONF-140", "CONF-142")
+@pytest.mark.parametrize(
+    ("machine", "planted"), [("state", "last_writer_wins"), ("recorder", "overwriting_recorder")]
+)
+def test_a_saved_failure_replays_as_a_case(machine: str, planted: str, tmp_path: Path) -> None:
+    """A counterexample is saved as a case that fails on the bug and passes on the runtime."""
+    adapter = f"tests.conformance.planted:{planted}"
+    connection = connect(adapter)
+    try:
+        report = run_conformance(
+            connection,
+            adapter=adapter,
+            machines=(machine,),
+            budget=Budget(examples=60, steps=20, max_failures=1, shrink_seconds=1.0),
+            seed=7,
+        )
+    finally:
+        connection.close()
+    assert report.failures
+    failure = report.failures[0]
+    path = save_case(
+        tmp_path,
+        machine=failure.machine,
+        requirement=failure.requirement,
+        message=failure.message,
+        steps=failure.steps,
+        implementation=report.implementation,
+    )
+    case = load_case(path)
+    assert case.machine == machine
+    on_bug = connect(adapter)
+    try:
+        assert replay_case(case, on_bug).status == "failed"
+    finally:
+        on_bug.close()
+    on_runtime = connect("runtime")
+    try:
+        assert replay_case(case, on_runtime).status == "passed"
+    finally:
+        on_runtime.close()
+
+
+@pytest.mark.slow
+@pytest.mark.req("CONF-143", "CONF-033", "STATE-011", "REC-071")
+def test_process_death_on_real_files() -> None:
+    """SIGKILL between operations and inside state commits, on real files (10-20 s: each kill
+    restarts a Python process, about half a second each)."""
+    connection = SubprocessConnection(HARNESS)
+    try:
+        assert {"crash.kill", "state.durable", "recorder.durable"} <= connection.capabilities
+        report = run_conformance(
+            connection,
+            adapter="stdio-real",
+            machines=("state", "recorder-durable"),
+            budget=Budget(examples=2, steps=8),
+            seed=2,
+        )
+        assert report.passed, report.failures
+        assert connection.restarts > 0
+        exercised = {rid for rid, status, _, _ in report.requirement_rows() if status == "passed"}
+        assert "STATE-011" in exercised
     finally:
         connection.close()

@@ -7,9 +7,11 @@ here). The case runner replays a case through a
 :class:`~sessionspec.conformance.adapters.Connection` with the same drivers the machines use,
 so it needs only the protocol: no Hypothesis, no Python implementation.
 
-Three kinds of case file: a coordinator trace (``machine: coordinator``), a realtime case
+Five kinds of case file: a coordinator trace (``machine: coordinator``), a realtime case
 (``machine: realtime``: either a trace the realtime machine recorded, or events with the
-outcome each must have, written by hand from a seed's tests), and a log case collection
+outcome each must have, written by hand from a seed's tests), a state or recorder trace
+(``machine: state``, ``machine: recorder``: what the state and recorder machines record, saved
+counterexamples; CONF-140, CONF-142), and a log case collection
 (``machine: log``; the log is our storage layer, which protocol version 1 does not reach: it
 is validated, and replayed by the repository's own tests).
 """
@@ -116,6 +118,32 @@ class RealtimeCase(_CaseBase):
     expected: dict[str, Any] | None = None
 
 
+class StateTraceStep(_Open):
+    """One step of a state trace (the ops :class:`~.state_driver.StateDriver` records)."""
+
+    op: Literal[
+        "start", "commit", "race", "heal", "persisted_load", "persisted_edit",
+        "persisted_commit", "restart", "kill_in_commit",
+    ]
+
+
+class StateCase(_CaseBase):
+    machine: Literal["state"]
+    steps: list[StateTraceStep] = Field(min_length=1)
+
+
+class RecorderTraceStep(_Open):
+    """One step of a recorder trace (the ops :class:`~.recorder_driver.RecorderDriver`
+    records); the first is ``start`` with ``durable``."""
+
+    op: Literal["start", "event", "malformed", "flush", "checkpoint", "drain", "restart"]
+
+
+class RecorderCase(_CaseBase):
+    machine: Literal["recorder"]
+    steps: list[RecorderTraceStep] = Field(min_length=1)
+
+
 class LogCase(_Open):
     name: str
     description: str
@@ -130,18 +158,23 @@ class LogCollection(_Model):
     cases: list[LogCase] = Field(min_length=1)
 
 
-Case = Annotated[CoordinatorCase | RealtimeCase | LogCollection, Field(discriminator="machine")]
+Case = Annotated[
+    CoordinatorCase | RealtimeCase | StateCase | RecorderCase | LogCollection,
+    Field(discriminator="machine"),
+]
+#: A case the protocol replays.
+ProtocolCase = CoordinatorCase | RealtimeCase | StateCase | RecorderCase
 CASE_ADAPTER: TypeAdapter[Any] = TypeAdapter(Case)
 
 
-def load_case(path: str | Path) -> CoordinatorCase | RealtimeCase | LogCollection:
+def load_case(path: str | Path) -> ProtocolCase | LogCollection:
     """Read and validate a case file; a :class:`CallerError` names what is wrong."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise CallerError(f"{path}: cannot read a case: {exc}") from exc
     try:
-        case: CoordinatorCase | RealtimeCase | LogCollection = CASE_ADAPTER.validate_python(data)
+        case: ProtocolCase | LogCollection = CASE_ADAPTER.validate_python(data)
     except ValidationError as exc:
         raise CallerError(f"{path}: not a valid case: {exc}") from exc
     return case
@@ -188,13 +221,13 @@ class CaseResult:
     reason: str = ""
 
 
-def _missing(case: CoordinatorCase | RealtimeCase, connection: Connection) -> list[str]:
+def _missing(case: ProtocolCase, connection: Connection) -> list[str]:
     needed = set(case.capabilities) | {case.machine}
     return sorted(c for c in needed if not connection.has(c))
 
 
 def _run_once(
-    case: CoordinatorCase | RealtimeCase, connection: Connection, masked: frozenset[str]
+    case: ProtocolCase, connection: Connection, masked: frozenset[str]
 ) -> RequirementFailure | None:
     context = CheckContext(masked=masked)
     with checking(context):
@@ -203,6 +236,14 @@ def _run_once(
                 from sessionspec.conformance.coordinator_driver import run_steps
 
                 run_steps(connection, [s.model_dump(exclude_none=True) for s in case.steps])
+            elif isinstance(case, StateCase):
+                from sessionspec.conformance.state_driver import run_steps as run_state
+
+                run_state(connection, [s.model_dump() for s in case.steps])
+            elif isinstance(case, RecorderCase):
+                from sessionspec.conformance.recorder_driver import run_steps as run_recorder
+
+                run_recorder(connection, [s.model_dump() for s in case.steps])
             elif all(isinstance(s, RealtimeTraceStep) for s in case.steps):
                 from sessionspec.conformance.realtime_driver import run_steps as run_rt
 
@@ -215,7 +256,7 @@ def _run_once(
 
 
 def replay_case(
-    case: CoordinatorCase | RealtimeCase | LogCollection,
+    case: ProtocolCase | LogCollection,
     connection: Connection,
     *,
     path: str = "",
@@ -325,7 +366,7 @@ def save_case(
     capabilities: Sequence[str] = (),
 ) -> Path:
     """Write a failure as a case file under ``directory/<machine>/`` (CONF-062)."""
-    base = "realtime" if machine.startswith("realtime") else machine
+    base = machine.split("-")[0]  # realtime-durable -> realtime, recorder-durable -> recorder
     folder = Path(directory) / base
     folder.mkdir(parents=True, exist_ok=True)
     stem = f"{requirement.lower()}-{implementation.get('name', 'impl')}".replace(" ", "_")

@@ -37,6 +37,7 @@ __all__ = [
     "loop_view",
     "model_loop_view",
     "model_session_view",
+    "run_steps",
     "session_view",
     "to_wire",
 ]
@@ -394,7 +395,7 @@ class RecorderDriver:
             self.started += 1
 
     def malformed(self, event: dict[str, Any]) -> None:
-        self.trace.append({"op": "event", "event": event})
+        self.trace.append({"op": "malformed", "event": event})
         observed = self.subject.on_event(dict(event))
         require(
             "REC-002",
@@ -482,3 +483,37 @@ class RecorderDriver:
                 continue
             compare_loop(f"current_loop({loop_id})", loop_view(shown), model_loop_view(model))
             check_sequences(shown)
+
+
+def run_steps(
+    connection: Connection, steps: list[dict[str, Any]] | tuple[dict[str, Any], ...]
+) -> RecorderDriver:
+    """Replay a recorder trace (the ``op`` steps :class:`RecorderDriver` records), checking
+    the sessions and the running loops after each step, as the machine's invariants do."""
+    start = steps[0]
+    driver = RecorderDriver(connection, bool(start.get("durable")), [dict(start)])
+    loops: set[str] = set()
+    try:
+        for step in steps[1:]:
+            op = step["op"]
+            if op == "event":
+                event = from_wire(dict(step["event"]))
+                loops.add(str(step["event"].get("loop_id", "")))
+                driver.apply(event)
+            elif op == "malformed":
+                driver.malformed(dict(step["event"]))
+            elif op == "flush":
+                driver.flush()
+            elif op == "checkpoint":
+                driver.checkpoint()
+            elif op == "drain":
+                driver.drain()
+            elif op == "restart":
+                driver.restart()
+            else:
+                raise ValueError(f"unknown recorder step {op!r}")
+            driver.check()
+            driver.check_running(tuple(sorted(loops - {""})))
+    finally:
+        driver.subject.close()
+    return driver

@@ -32,7 +32,7 @@ from sessionspec.conformance.adapters import Connection, Reply
 from sessionspec.conformance.checks import require
 from sessionspec.conformance.protocol import Capability
 
-__all__ = ["StateDriver", "Writer", "heal_expected", "restart_possible"]
+__all__ = ["StateDriver", "Writer", "heal_expected", "restart_possible", "run_steps"]
 
 _STORES = itertools.count(1)
 CONFLICT = "head_revision_conflict"
@@ -100,11 +100,14 @@ class StateDriver:
 
     # -- the store -------------------------------------------------------------------------
 
-    def commit(self, session: str, state: dict[str, Any], expected: int) -> bool:
+    def commit(
+        self, session: str, state: dict[str, Any], expected: int, *, record: bool = True
+    ) -> bool:
         """One commit, judged by STATE-010; whether it won."""
-        self.trace.append(
-            {"op": "commit", "session": session, "state": state, "expected": expected}
-        )
+        if record:
+            self.trace.append(
+                {"op": "commit", "session": session, "state": state, "expected": expected}
+            )
         actual = self.head(session)
         reply = self.conn.call(
             "state.commit",
@@ -158,8 +161,12 @@ class StateDriver:
 
     def race(self, session: str, first: dict[str, Any], second: dict[str, Any]) -> None:
         """Two writers that read the same head commit in turn: exactly one wins (STATE-012)."""
+        self.trace.append({"op": "race", "session": session, "first": first, "second": second})
         head = self.head(session)
-        outcomes = [self.commit(session, first, head), self.commit(session, second, head)]
+        outcomes = [
+            self.commit(session, first, head, record=False),
+            self.commit(session, second, head, record=False),
+        ]
         require(
             "STATE-012",
             outcomes == [True, False],
@@ -374,3 +381,42 @@ class StateDriver:
             seen == (healed, leaf),
             f"heal of leaf {graph.get('leaf_node_id')!r}: {seen!r}, model {(healed, leaf)!r}",
         )
+
+
+def run_steps(
+    connection: Connection, steps: list[dict[str, Any]] | tuple[dict[str, Any], ...]
+) -> StateDriver:
+    """Replay a state trace (the ``op`` steps :class:`StateDriver` records), checking every
+    session the trace touches after each step, as the machine's invariant does."""
+    driver = StateDriver(connection, [dict(steps[0])])
+    touched: set[str] = set()
+    for step in steps[1:]:
+        op = step["op"]
+        if "session" in step:
+            touched.add(str(step["session"]))
+        if op == "commit":
+            driver.commit(step["session"], dict(step["state"]), int(step["expected"]))
+        elif op == "race":
+            driver.race(step["session"], dict(step["first"]), dict(step["second"]))
+        elif op == "heal":
+            driver.heal(dict(step["graph"]))
+        elif op == "persisted_load":
+            driver.persisted_load(step["persisted"], step["session"])
+        elif op == "persisted_edit":
+            node = step.get("append_node")
+            driver.persisted_edit(
+                step["persisted"],
+                step.get("turn_index"),
+                None if node is None else node[0],
+                step.get("leaf_node_id"),
+            )
+        elif op == "persisted_commit":
+            driver.persisted_commit(step["persisted"])
+        elif op == "restart":
+            driver.restart(tuple(sorted(touched | set(driver.model))))
+        elif op == "kill_in_commit":
+            driver.kill_in_commit(step["session"], dict(step["state"]))
+        else:
+            raise ValueError(f"unknown state step {op!r}")
+        driver.check_store(tuple(sorted(touched | set(driver.model))))
+    return driver
