@@ -33,6 +33,9 @@ class StateFactory:
     persisted: Any
     #: Whether a store opened again on the same directory holds what was committed.
     durable: bool = True
+    #: The session graph class: ``cls.from_json(graph)`` and ``heal_orphaned_leaf()``
+    #: (STATE-002, STATE-003); ``None``: ``sessionspec.runtime.state.SessionGraph``.
+    graph: Any = None
 
 
 def capabilities(implementation: PythonImplementation) -> list[Capability]:
@@ -94,8 +97,8 @@ def state_sessions(h: PythonHarness, args: Mapping[str, Any]) -> Json:
 def state_heal(h: PythonHarness, args: Mapping[str, Any]) -> Json:
     from sessionspec.runtime.state import SessionGraph
 
-    _factory(h)
-    graph = SessionGraph.from_json(args["graph"])
+    graph_cls = _factory(h).graph or SessionGraph
+    graph = graph_cls.from_json(args["graph"])
     healed = graph.heal_orphaned_leaf()
     return {"healed": healed, "leaf_node_id": graph.leaf_node_id}
 
