@@ -12,7 +12,13 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, Phase, settings
 
-from sessionspec import FileStateStore, MemoryStateStore, PersistedSessionState, TokenLedger
+from sessionspec import (
+    FileStateStore,
+    HeadRevisionConflict,
+    MemoryStateStore,
+    PersistedSessionState,
+    TokenLedger,
+)
 from sessionspec.conformance import run_machine
 from sessionspec.conformance.adapters import InProcessConnection
 from sessionspec.conformance.harness import PythonHarness, StateFactory, runtime_implementation
@@ -63,6 +69,18 @@ class LastWriterWins(MemoryStateStore):
     def commit(self, session_id: str, state: Mapping[str, Any], expected_head_revision: int) -> int:
         current = self.load(session_id)
         return super().commit(session_id, state, 0 if current is None else current.head_revision)
+
+
+class TakesTheHeadOnConflict(PersistedSessionState):
+    """Planted bug: a conflict silently adopts the stored head, so the next commit overwrites
+    the other writer's state (a lost update)."""
+
+    def commit(self, store: StateStore) -> int:
+        try:
+            return super().commit(store)
+        except HeadRevisionConflict as conflict:
+            self.head_revision = conflict.actual
+            raise
 
 
 class KeepsOrphanedLeaf(PersistedSessionState):
@@ -133,3 +151,11 @@ def test_ledger_conforms() -> None:
 def test_machine_finds_double_counting() -> None:
     with pytest.raises(AssertionError):
         run_ledger(CountsEveryRequest, HUNT)
+
+
+@pytest.mark.req("STATE-013", "CONF-060")
+def test_machine_finds_a_state_that_changes_on_conflict() -> None:
+    report = conform_state(
+        StateFactory(open=FileStateStore, persisted=TakesTheHeadOnConflict), STORE_HUNT
+    )
+    assert "STATE-013" in {f.requirement for f in report.failures}, report.failures

@@ -139,6 +139,18 @@ class StateStoreMachine(RuleBasedStateMachine):
     def persisted_commit(self, data: st.DataObject) -> None:
         self.d.persisted_commit(data.draw(st.sampled_from(sorted(self.d.writers))))
 
+    @rule(session=st.sampled_from(PERSISTED_SESSIONS), turn_index=st.integers(0, 9))
+    def stale_persisted_writers(self, session: str, turn_index: int) -> None:
+        """Two writers load one session; the first commits, the second's commit conflicts and
+        changes nothing of it, twice over (STATE-012, STATE-013)."""
+        first, second = WRITERS
+        self.d.persisted_load(first, session)
+        self.d.persisted_load(second, session)
+        self.d.persisted_edit(first, turn_index, None, None)
+        self.d.persisted_commit(first)
+        self.d.persisted_commit(second)
+        self.d.persisted_commit(second)
+
     @rule(
         writer=st.sampled_from(WRITERS),
         session=st.sampled_from(PERSISTED_SESSIONS),
