@@ -18,3 +18,17 @@ def tip_before_write() -> PythonImplementation:
 def usage_before_write() -> PythonImplementation:
     """opi's order: a turn's usage is counted before the append (COORD-002, COORD-011)."""
     return runtime_implementation(coordinator_cls=UsageBeforeWriteCoordinator)
+
+
+def overwriting_recorder() -> PythonImplementation:
+    """phi-core's Q3: a second ``AgentStart`` for a running loop replaces its record (REC-014)."""
+    from tests.recorder.rec_factories import broken_recorder
+
+    return broken_recorder("overwrites")
+
+
+def last_writer_wins() -> PythonImplementation:
+    """A state store without compare-and-swap: every commit lands (STATE-010, STATE-012)."""
+    from tests.state.test_state_stateful import LastWriterWins, memory_stores
+
+    return runtime_implementation(state=memory_stores(LastWriterWins))

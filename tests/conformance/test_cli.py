@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from sessionspec.cli import main
+from sessionspec.conformance.runner import MACHINES
 
 PLANTED = "tests.conformance.planted:usage_before_write"
 
@@ -27,9 +28,7 @@ def test_conform_runtime_writes_every_report(
     assert status == 0
     data = json.loads((tmp_path / "r.json").read_text())
     assert data["passed"] and data["seed"] == 3
-    assert [m["machine"] for m in data["machines"]] == ["coordinator", "realtime",
-                                                         "realtime-durable", "conversation",
-                                                         "ledger"]
+    assert [m["machine"] for m in data["machines"]] == list(MACHINES)
     assert ET.parse(tmp_path / "r.xml").getroot().tag == "testsuite"
     assert "PASSED" in (tmp_path / "r.txt").read_text()
     assert "PASSED" in capsys.readouterr().out

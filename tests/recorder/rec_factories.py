@@ -1,74 +1,22 @@
-"""Subjects for the recorder's conformance machine: the runtime, and broken variants."""
+"""Implementations for the recorder's conformance machine: the runtime, and broken variants.
+
+The machine reaches each through the driver protocol (an in-process harness), as it reaches
+any implementation (CONF-142).
+"""
 
 from __future__ import annotations
 
-import random
 from typing import Any
 
-from sessionspec import DuplicateLoopError, InvalidAgentEventError, SessionRecorder
-from sessionspec.conformance.recorder_machine import RecorderSubject, SubjectFactory
+from sessionspec import SessionRecorder
+from sessionspec.conformance.harness import PythonImplementation, runtime_implementation
 from sessionspec.runtime.recorder.model import LoopRecord, RecordedSession
-from sessionspec.storage.simfs import SimulatedFileSystem
 from sessionspec.tables.recorder import LoopState, SessionEvent
 
 
-class RuntimeSubject:
-    """:class:`SessionRecorder` seen through JSON; on a journal when ``durable``."""
-
-    def __init__(self, durable: bool = False, seed: int = 0) -> None:
-        self.durable = durable
-        self._rng = random.Random(seed)
-        self._fs = SimulatedFileSystem()
-        self._path = "/journal/recorder.jsonl"
-        if durable:
-            self._fs.makedirs("/journal")
-            self.recorder = self.make(self._path, self._fs)
-        else:
-            self.recorder = self.make(None, None)
-
-    def make(self, path: str | None, fs: SimulatedFileSystem | None) -> SessionRecorder:
-        if path is None:
-            return SessionRecorder()
-        return SessionRecorder.create(path, fs=fs)
-
-    def reopen(self) -> SessionRecorder:
-        return SessionRecorder.open(self._path, fs=self._fs)
-
-    def on_event(self, event: dict[str, Any]) -> str:
-        try:
-            outcome = self.recorder.on_event(event)
-        except DuplicateLoopError:
-            return "duplicate"
-        except InvalidAgentEventError:
-            return "invalid"
-        return "recorded" if outcome.recorded else f"dropped:{outcome.reason}"
-
-    def flush(self) -> None:
-        self.recorder.flush()
-
-    def checkpoint(self) -> int:
-        return self.recorder.checkpoint()
-
-    def drain(self) -> list[dict[str, Any]]:
-        return [s.to_json() for s in self.recorder.drain_completed()]
-
-    def sessions(self) -> list[dict[str, Any]]:
-        return [s.to_json() for s in self.recorder.sessions()]
-
-    def current_loop(self, loop_id: str) -> dict[str, Any] | None:
-        record = self.recorder.current_loop(loop_id)
-        return None if record is None else record.to_json()
-
-    def restart(self) -> None:
-        self._fs.crash(self._rng)
-        self.recorder = self.reopen()
-
-
-def runtime_factory(durable: bool = False) -> SubjectFactory:
-    def make() -> RecorderSubject:
-        return RuntimeSubject(durable)
-
-    return make
+def runtime_recorder() -> PythonImplementation:
+    """sessionspec's runtime, whose recorder the machine reaches through the protocol."""
+    return runtime_implementation()
 
 
 # -- deliberately broken variants (the machine must catch each) --------------------------------
@@ -123,31 +71,16 @@ class _AmnesiacRecorder(SessionRecorder):
         return SessionRecorder()
 
 
-class _BrokenSubject(RuntimeSubject):
-    recorder_class: type[SessionRecorder] = SessionRecorder
-
-    def make(self, path: str | None, fs: SimulatedFileSystem | None) -> SessionRecorder:
-        if path is None:
-            return self.recorder_class()
-        return self.recorder_class.create(path, fs=fs)
-
-    def reopen(self) -> SessionRecorder:
-        return self.recorder_class.open(self._path, fs=self._fs)
+#: Each planted bug and the requirement the machine must name when it finds it.
+PLANTED: dict[str, tuple[type[SessionRecorder], str]] = {
+    "overwrites": (_OverwritingRecorder, "REC-014"),
+    "completion_order": (_CompletionOrderRecorder, "REC-022"),
+    "amnesiac": (_AmnesiacRecorder, "REC-071"),
+    "no_pending_spawns": (_NoPendingSpawnRecorder, "REC-033"),
+    "unlinked_flush": (_UnlinkedFlushRecorder, "REC-023"),
+}
 
 
-def broken_factory(kind: str) -> SubjectFactory:
-    classes: dict[str, type[SessionRecorder]] = {
-        "overwrites": _OverwritingRecorder,
-        "completion_order": _CompletionOrderRecorder,
-        "amnesiac": _AmnesiacRecorder,
-        "no_pending_spawns": _NoPendingSpawnRecorder,
-        "unlinked_flush": _UnlinkedFlushRecorder,
-    }
-
-    def make() -> RecorderSubject:
-        subject = _BrokenSubject.__new__(_BrokenSubject)
-        subject.recorder_class = classes[kind]
-        _BrokenSubject.__init__(subject, durable=kind == "amnesiac")
-        return subject
-
-    return make
+def broken_recorder(kind: str) -> PythonImplementation:
+    """The runtime with the planted recorder ``kind`` (served through the protocol)."""
+    return runtime_implementation(recorder_cls=PLANTED[kind][0])

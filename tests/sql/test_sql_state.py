@@ -3,34 +3,35 @@ the compare-and-swap done by the database, real processes racing."""
 
 from __future__ import annotations
 
-import itertools
 import multiprocessing
+import os
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, settings
 from tests.sql.sql_state_worker import increment, race_once
 
 from sessionspec import (
     FileStateStore,
     HeadRevisionConflict,
+    PersistedSessionState,
     PostgresStateStore,
     SqliteStateStore,
     StateStore,
     StateStoreError,
     open_state_store,
 )
-from sessionspec.conformance import run_machine
-from sessionspec.conformance.state_machine import StateStoreMachine
+from sessionspec.conformance.adapters import InProcessConnection
+from sessionspec.conformance.harness import PythonHarness, StateFactory, runtime_implementation
+from sessionspec.conformance.runner import Budget, run_conformance
 from sessionspec.errors import CallerError, InvalidSessionIdError
 from sessionspec.pgcluster import PostgresServer
 from sessionspec.storage.sqlite import sqlite_url
 
-BUDGET = settings(max_examples=25, stateful_step_count=15, deadline=None,
-                  suppress_health_check=[HealthCheck.too_slow])
+#: Each example opens its own store; on PostgreSQL that is a schema (and a pool) per example.
+BUDGET = Budget(examples=15, steps=15)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -107,26 +108,44 @@ def test_open_state_store_takes_the_log_urls(tmp_path: Path) -> None:
         open_state_store(f"sqlite://{tmp_path}/s.db#abc")
 
 
-def _fresh_sqlite(root: Path) -> Callable[[], StateStore]:
-    counter = itertools.count()
-    return lambda: SqliteStateStore(str(root / f"{next(counter)}.db"))
+def _sqlite_stores() -> StateFactory:
+    """A SQLite state store in each directory the harness opens (durable: reopened by path)."""
+    def open_(directory: str) -> StateStore:
+        os.makedirs(directory, exist_ok=True)  # the file store makes its folder too
+        return SqliteStateStore(f"{directory}/states.db")
+
+    return StateFactory(open=open_, persisted=PersistedSessionState)
 
 
-def _fresh_postgres(url: str) -> Callable[[], StateStore]:
-    def make() -> StateStore:
-        store = PostgresStateStore(url)
-        with store._pool.connection() as connection:  # one store, emptied per example
-            connection.execute("DELETE FROM session_state")
-        return store
+def _postgres_stores(server: PostgresServer) -> StateFactory:
+    """A fresh PostgreSQL store (schema) per directory the harness opens, the same one when it
+    opens that directory again (durable)."""
+    urls: dict[str, str] = {}
 
-    return make
+    def open_(directory: str) -> StateStore:
+        if directory not in urls:
+            urls[directory] = server.fresh_store()
+        return PostgresStateStore(urls[directory])
+
+    return StateFactory(open=open_, persisted=PersistedSessionState)
 
 
-@pytest.mark.req("SQL-014", "STATE-010", "STATE-012")
-def test_the_state_store_machine_passes_on_both_databases(store_url: str, tmp_path: Path) -> None:
-    factory = (_fresh_sqlite(tmp_path) if store_url.startswith("sqlite")
-               else _fresh_postgres(store_url))
-    run_machine(lambda: StateStoreMachine(factory), settings=BUDGET)
+@pytest.mark.req("SQL-014", "STATE-010", "STATE-012", "CONF-140")
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_the_state_machine_passes_on_both_databases(
+    kind: str, request: pytest.FixtureRequest
+) -> None:
+    state = (_sqlite_stores() if kind == "sqlite"
+             else _postgres_stores(request.getfixturevalue("pg_server")))
+    connection = InProcessConnection(
+        PythonHarness(runtime_implementation(state=state), storage="sim"))
+    try:
+        report = run_conformance(connection, adapter=kind, machines=("state",), budget=BUDGET,
+                                 seed=5)
+    finally:
+        connection.close()
+    assert report.passed, [(f.requirement, f.message) for f in report.failures]
+    assert {"STATE-010", "STATE-011", "STATE-012"} <= report.machines[0].exercised
 
 
 @pytest.fixture

@@ -7,11 +7,13 @@ here). The case runner replays a case through a
 :class:`~sessionspec.conformance.adapters.Connection` with the same drivers the machines use,
 so it needs only the protocol: no Hypothesis, no Python implementation.
 
-Four kinds of case file: a coordinator trace (``machine: coordinator``), a realtime case
+Six kinds of case file: a coordinator trace (``machine: coordinator``), a realtime case
 (``machine: realtime``: either a trace the realtime machine recorded, or events with the
 outcome each must have, written by hand from a seed's tests), a trace of the conversation
 or the ledger machine (``machine: conversation`` or ``ledger``; a saved counterexample,
-CONF-124), and a log case collection
+CONF-124), a state or recorder trace (``machine: state``, ``machine: recorder``: what the
+state and recorder machines record, saved counterexamples; CONF-140, CONF-142), and a log
+case collection
 (``machine: log``; the log is our storage layer, which protocol version 1 does not reach: it
 is validated, and replayed by the repository's own tests).
 """
@@ -129,6 +131,30 @@ class MemoryTraceCase(_CaseBase):
 
     machine: Literal["conversation", "ledger"]
     steps: list[MemoryTraceStep] = Field(min_length=1)
+class StateTraceStep(_Open):
+    """One step of a state trace (the ops :class:`~.state_driver.StateDriver` records)."""
+
+    op: Literal[
+        "start", "commit", "race", "heal", "persisted_load", "persisted_edit",
+        "persisted_commit", "restart", "kill_in_commit",
+    ]
+
+
+class StateCase(_CaseBase):
+    machine: Literal["state"]
+    steps: list[StateTraceStep] = Field(min_length=1)
+
+
+class RecorderTraceStep(_Open):
+    """One step of a recorder trace (the ops :class:`~.recorder_driver.RecorderDriver`
+    records); the first is ``start`` with ``durable``."""
+
+    op: Literal["start", "event", "malformed", "flush", "checkpoint", "drain", "restart"]
+
+
+class RecorderCase(_CaseBase):
+    machine: Literal["recorder"]
+    steps: list[RecorderTraceStep] = Field(min_length=1)
 
 
 class LogCase(_Open):
@@ -146,14 +172,14 @@ class LogCollection(_Model):
 
 
 Case = Annotated[
-    CoordinatorCase | RealtimeCase | MemoryTraceCase | LogCollection,
+    CoordinatorCase | RealtimeCase | MemoryTraceCase | StateCase | RecorderCase | LogCollection,
     Field(discriminator="machine"),
 ]
 CASE_ADAPTER: TypeAdapter[Any] = TypeAdapter(Case)
 
-
-AnyCase = CoordinatorCase | RealtimeCase | MemoryTraceCase | LogCollection
-ProtocolCase = CoordinatorCase | RealtimeCase | MemoryTraceCase
+#: A case the protocol replays.
+ProtocolCase = CoordinatorCase | RealtimeCase | MemoryTraceCase | StateCase | RecorderCase
+AnyCase = ProtocolCase | LogCollection
 
 
 def load_case(path: str | Path) -> AnyCase:
@@ -227,6 +253,14 @@ def _run_once(
                 run_steps(connection, [s.model_dump(exclude_none=True) for s in case.steps])
             elif isinstance(case, MemoryTraceCase):
                 _run_memory_trace(case, connection)
+            elif isinstance(case, StateCase):
+                from sessionspec.conformance.state_driver import run_steps as run_state
+
+                run_state(connection, [s.model_dump() for s in case.steps])
+            elif isinstance(case, RecorderCase):
+                from sessionspec.conformance.recorder_driver import run_steps as run_recorder
+
+                run_recorder(connection, [s.model_dump() for s in case.steps])
             elif all(isinstance(s, RealtimeTraceStep) for s in case.steps):
                 from sessionspec.conformance.realtime_driver import run_steps as run_rt
 
@@ -361,7 +395,7 @@ def save_case(
     capabilities: Sequence[str] = (),
 ) -> Path:
     """Write a failure as a case file under ``directory/<machine>/`` (CONF-062)."""
-    base = "realtime" if machine.startswith("realtime") else machine
+    base = machine.split("-")[0]  # realtime-durable -> realtime, recorder-durable -> recorder
     folder = Path(directory) / base
     folder.mkdir(parents=True, exist_ok=True)
     stem = f"{requirement.lower()}-{implementation.get('name', 'impl')}".replace(" ", "_")

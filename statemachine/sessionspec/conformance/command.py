@@ -154,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
 
         def confirm(failure: Failure) -> bool | None:
             """Replay a flaky failure's steps in a fresh harness (CONF-063)."""
-            base = "realtime" if failure.machine.startswith("realtime") else failure.machine
+            base = failure.machine.split("-")[0]  # the -durable variants share a format
             case = CASE_ADAPTER.validate_python({
                 "machine": base, "name": "flaky", "description": "replay",
                 "requirements": [failure.requirement], "steps": failure.steps,

@@ -1,72 +1,55 @@
-"""The recorder's conformance machine: any implementation vs the reference model.
+"""The recorder's conformance machine: any implementation vs the reference model (CONF-142).
 
-The machine is bound to an implementation only through a factory returning a
-:class:`RecorderSubject` (DESIGN §4), which speaks JSON: events in phi-core's form in,
-sessions and loop records in phi-core's session JSON out (REC-060). ``tests/recorder/
-rec_factories.py`` binds it to the runtime, in memory and on a journal in a simulated file
-system, and to deliberately broken variants that it must catch.
+The machine reaches an implementation only through a
+:class:`~sessionspec.conformance.adapters.Connection` (the ``recorder.*`` commands of
+``spec/PROTOCOL.md``; DESIGN §4): events in phi-core's JSON form in, sessions and loop
+records in phi-core's session JSON out (REC-060). In memory, or on a journal when the
+harness declares ``recorder.durable`` and a way to die (``storage.simulated`` power cuts or
+``crash.kill`` process death; CONF-143).
 
-Every step applies one operation to the subject and to the reference model
-(:func:`sessionspec.reference.recorder.step`) and checks that they agree on the outcome
-(recorded, dropped and why, duplicate refused; REC-014, REC-030). The invariants compare
-what the subject shows (its sessions and its running loops) with the model, and check the
-rules that hold of any recording: sequences are dense (REC-031), parent and child links agree
-(REC-023), and after ``flush`` every started loop has exactly one record, none lost
-(REC-050).
+Every step applies one operation to the recorder and to the reference model
+(:func:`sessionspec.reference.recorder.step`) through
+:class:`~sessionspec.conformance.recorder_driver.RecorderDriver`, which checks that they
+agree on the outcome (recorded, dropped and why, duplicate refused; REC-014, REC-030). The
+invariants compare what the recorder shows (its sessions and its running loops) with the
+model field by field, and check the rules that hold of any recording: sequences are dense
+(REC-031), parent and child links agree (REC-023), and after ``flush`` every started loop has
+exactly one record, none lost (REC-050). Every check names its requirement.
 
 Streams are random and interleaved: several sessions and loops, loop ids reused, parents in
 the same and in other sessions, parallel groups, child loops spawned by tool calls, events
 before a loop's start and after its end, malformed events, and ``flush``, ``checkpoint``,
-``drain_completed`` and (for a journaled subject) a crash and resume at any point (REC-071).
+``drain_completed`` and (for a journaled recorder) a crash and reopen at any point (REC-071).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from sessionspec.conformance import recorder_events as build
+from sessionspec.conformance import checks
+from sessionspec.conformance.adapters import Connection
+from sessionspec.conformance.recorder_driver import (
+    ProtocolRecorder,
+    RecorderDriver,
+    from_wire,
+    journal_possible,
+    to_wire,
+)
 from sessionspec.reference import recorder as ref
 from sessionspec.reference.recorder_ids import session_id_from_loop_id
 
 __all__ = [
     "LOOPS",
+    "ProtocolRecorder",
+    "RecorderDriver",
     "RecorderMachine",
-    "RecorderSubject",
-    "SubjectFactory",
     "from_wire",
+    "journal_possible",
     "to_wire",
 ]
-
-
-class RecorderSubject(Protocol):
-    """An implementation under test, seen through JSON."""
-
-    #: Whether :meth:`restart` (crash and resume from durable storage) is supported.
-    durable: bool
-
-    def on_event(self, event: dict[str, Any]) -> str:
-        """``"recorded"``, ``"dropped:<reason>"``, ``"duplicate"`` (REC-014) or
-        ``"invalid"`` (REC-002)."""
-        ...
-
-    def flush(self) -> None: ...
-
-    def checkpoint(self) -> int: ...
-
-    def drain(self) -> list[dict[str, Any]]: ...
-
-    def sessions(self) -> list[dict[str, Any]]: ...
-
-    def current_loop(self, loop_id: str) -> dict[str, Any] | None: ...
-
-    def restart(self) -> None: ...
-
-
-SubjectFactory = Callable[[], RecorderSubject]
 
 #: The loop ids a stream draws from: three sessions, loop ids of two configurations.
 LOOPS = ("s1.a.1", "s1.a.2", "s1.b.1", "s2.a.1", "s2.a.2", "k.a.1", "kid.a.1", "nodots")
@@ -76,183 +59,21 @@ CALLS = ("c1", "c2")
 KINDS = (*ref.PLAIN_KINDS, *ref.TURN_KINDS)
 
 
-def to_wire(op: ref.RecEvent, at: int) -> dict[str, Any]:
-    """A reference event as phi-core's JSON event."""
-    if isinstance(op, ref.Start):
-        return build.agent_start(op.loop_id, op.session_id, at=at, parent=op.parent)
-    if isinstance(op, ref.End):
-        return build.agent_end(op.loop_id, at=at, rejection="refused" if op.rejected else None)
-    if isinstance(op, ref.ToolEnd):
-        return build.tool_end(op.loop_id, op.call_id, child_loop_id=op.child_loop_id)
-    if isinstance(op, ref.ParallelStart):
-        return build.parallel_start("s1", list(op.loop_ids), at=at)
-    if isinstance(op, ref.ParallelEnd):
-        return build.parallel_end("s1", op.selected, op.index, at=at)
-    if isinstance(op, ref.Update):
-        return {
-            "type": "MessageUpdate",
-            "loop_id": op.loop_id,
-            "message": build.assistant("par"),
-            "delta": {"Text": {"delta": "par"}},
-        }
-    kind = op.kind
-    if kind == "TurnStart":
-        return build.turn_start(op.loop_id, at=at)
-    if kind == "TurnEnd":
-        return build.turn_end(op.loop_id, build.assistant("done"), at=at)
-    if kind == "MessageEnd":
-        return build.message_end(op.loop_id, build.user("hello"))
-    if kind == "ToolExecutionStart":
-        return {
-            "type": "ToolExecutionStart",
-            "loop_id": op.loop_id,
-            "tool_call_id": "c1",
-            "tool_name": "read",
-            "args": {"path": "a"},
-        }
-    if kind == "RevertApplied":
-        return {"type": "RevertApplied", "loop_id": op.loop_id, "timestamp": build.stamp(at)}
-    return {
-        "type": "CompactionStarted",
-        "loop_id": op.loop_id,
-        "estimated_tokens": 100,
-        "message_count": 3,
-        "timestamp": build.stamp(at),
-    }
-
-
-def from_wire(event: dict[str, Any]) -> ref.RecEvent:
-    """phi-core's JSON event as a reference event (the inverse of :func:`to_wire` on what
-    the reference model tracks)."""
-    kind = event["type"]
-    if kind == "AgentStart":
-        return ref.Start(event["loop_id"], event["session_id"], event.get("parent_loop_id"))
-    if kind == "AgentEnd":
-        return ref.End(event["loop_id"], event.get("rejection") is not None)
-    if kind == "ToolExecutionEnd":
-        child = (event.get("result") or {}).get("child_loop_id") or event.get("child_loop_id")
-        return ref.ToolEnd(event["loop_id"], event["tool_call_id"], child)
-    if kind == "ParallelLoopStart":
-        return ref.ParallelStart(tuple(event["loop_ids"]))
-    if kind == "ParallelLoopEnd":
-        return ref.ParallelEnd(event["selected_loop_id"], event["selected_config_index"])
-    if kind == "MessageUpdate":
-        return ref.Update(event["loop_id"])
-    return ref.Record(event["loop_id"], kind)
-
-
-def _group(data: Any) -> ref.Group | None:
-    if data is None:
-        return None
-    return (
-        tuple(data["all_loop_ids"]),
-        data["selected_loop_id"],
-        int(data["selected_config_index"]),
-        bool(data["is_selected"]),
-    )
-
-
-def loop_view(data: dict[str, Any]) -> tuple[Any, ...]:
-    """What the machine compares of one loop record (JSON, REC-060)."""
-    return (
-        data["loop_id"],
-        data["status"].lower(),
-        data["parent_loop_id"],
-        data.get("occurrence", 1),
-        len(data["events"]),
-        len(data["turns"]),
-        tuple(sorted(data["children_loop_ids"])),
-        tuple(
-            (r["tool_call_id"], r["child_loop_id"], r["child_session_id"])
-            for r in data["child_loop_refs"]
-        ),
-        _group(data["parallel_group"]),
-    )
-
-
-def model_loop_view(loop: ref.LoopModel) -> tuple[Any, ...]:
-    return (
-        loop.loop_id,
-        loop.status,
-        loop.parent,
-        loop.occurrence,
-        loop.events,
-        loop.turns,
-        tuple(sorted(loop.children)),
-        loop.child_refs,
-        loop.group,
-    )
-
-
-def session_view(data: dict[str, Any]) -> tuple[Any, ...]:
-    spawn = data["parent_spawn_ref"]
-    return (
-        data["session_id"],
-        data.get("segment", 0),
-        None
-        if spawn is None
-        else (spawn["parent_session_id"], spawn["parent_loop_id"], spawn["tool_call_id"]),
-        tuple(loop_view(loop) for loop in data["loops"]),
-    )
-
-
-def model_session_view(session: ref.SessionModel) -> tuple[Any, ...]:
-    return (
-        session.session_id,
-        session.segment,
-        session.spawn,
-        tuple(model_loop_view(loop) for loop in session.loops),
-    )
-
-
-def check_links(session: dict[str, Any]) -> None:
-    """REC-023: parent and child links agree in both directions within a session."""
-    loops = session["loops"]
-    for record in loops:
-        for child in record["children_loop_ids"]:
-            assert any(
-                x["loop_id"] == child and x["parent_loop_id"] == record["loop_id"] for x in loops
-            ), f"{record['loop_id']} lists child {child} that does not name it as parent"
-    for record in loops:
-        parent = record["parent_loop_id"]
-        if parent is None or parent == record["loop_id"]:
-            continue
-        for other in loops:
-            if other["loop_id"] == parent:
-                assert record["loop_id"] in other["children_loop_ids"], (
-                    f"{record['loop_id']} names {parent} as parent but is not its child"
-                )
-
-
-def check_sequences(loop: dict[str, Any]) -> None:
-    """REC-031: sequence numbers are 0, 1, 2, ... with no gap."""
-    sequences = [e["sequence"] for e in loop["events"]]
-    assert sequences == list(range(len(sequences))), f"{loop['loop_id']}: {sequences}"
-    assert loop["events"][0]["event"]["type"] == "AgentStart"
-
-
 class RecorderMachine(RuleBasedStateMachine):
-    """Drives a subject and the reference model in lock step."""
+    """Drives a recorder, through the protocol, and the reference model in lock step."""
 
-    def __init__(self, factory: SubjectFactory) -> None:
+    def __init__(self, connection: Connection, durable: bool = False) -> None:
         super().__init__()
-        self.subject = factory()
-        self.model = ref.RecorderModel()
-        self.clock = 0
-        #: Starts the model accepted, and records handed over by drains so far (REC-050).
-        self.started = 0
-        self.drained_records = 0
+        trace: list[dict[str, Any]] = [{"op": "start", "durable": durable}]
+        checks.current().trace = trace
+        self.d = RecorderDriver(connection, durable, trace)
 
-    # -- helpers -------------------------------------------------------------------------
+    @property
+    def model(self) -> ref.RecorderModel:
+        return self.d.model
 
     def apply(self, op: ref.RecEvent) -> None:
-        self.clock += 1
-        expected_model, expected = ref.step(self.model, op)
-        observed = self.subject.on_event(to_wire(op, self.clock))
-        assert observed == expected, f"{op}: subject said {observed!r}, model {expected!r}"
-        self.model = expected_model
-        if isinstance(op, ref.Start) and expected == "recorded":
-            self.started += 1
+        self.d.apply(op)
 
     # -- rules ---------------------------------------------------------------------------
 
@@ -320,6 +141,15 @@ class RecorderMachine(RuleBasedStateMachine):
             self.apply(ref.End(child, False))
         self.apply(ref.Start(parent, session, None))
 
+    @rule(session=st.sampled_from(("s1", "s2")), rejected=st.booleans())
+    def ends_out_of_order(self, session: str, rejected: bool) -> None:
+        """Two loops of one session end in the reverse of their start order (REC-022)."""
+        first, second = [x for x in LOOPS if session_id_from_loop_id(x) == session][:2]
+        self.apply(ref.Start(first, session, None))
+        self.apply(ref.Start(second, session, None))
+        self.apply(ref.End(second, rejected))
+        self.apply(ref.End(first, False))
+
     @rule(members=st.lists(st.sampled_from(LOOPS), min_size=1, max_size=3, unique=True))
     def parallel_start(self, members: list[str]) -> None:
         self.apply(ref.ParallelStart(tuple(members)))
@@ -339,57 +169,34 @@ class RecorderMachine(RuleBasedStateMachine):
         )
     )
     def malformed(self, event: dict[str, Any]) -> None:
-        assert self.subject.on_event(dict(event)) == "invalid"
+        self.d.malformed(event)
 
     @rule()
     def flush(self) -> None:
-        self.subject.flush()
-        self.model, _ = ref.step(self.model, ref.Flush())
-        assert not self.model.running and not self.model.open
-        held = sum(len(s["loops"]) for s in self.subject.sessions())
-        assert held + self.drained_records == self.started, (
-            f"after flush: {held} held + {self.drained_records} drained records for "
-            f"{self.started} started loops"
-        )
+        self.d.flush()
 
     @rule()
     def checkpoint(self) -> None:
-        self.model, outcome = ref.step(self.model, ref.Checkpoint())
-        assert f"checkpoint:{self.subject.checkpoint()}" == outcome
+        self.d.checkpoint()
 
     @rule()
     def drain(self) -> None:
-        expected = [model_session_view(s) for s in self.model.completed]
-        drained = self.subject.drain()
-        assert [session_view(s) for s in drained] == expected
-        self.drained_records += sum(len(s["loops"]) for s in drained)
-        self.model, _ = ref.step(self.model, ref.Drain())
+        self.d.drain()
 
-    @precondition(lambda self: self.subject.durable)
+    @precondition(lambda self: self.d.subject.durable)
     @rule()
     def crash_and_resume(self) -> None:
-        self.subject.restart()
+        self.d.restart()
 
     # -- invariants ------------------------------------------------------------------------
 
     @invariant()
     def sessions_agree(self) -> None:
-        shown = self.subject.sessions()
-        expected = [model_session_view(s) for s in (*self.model.completed, *self.model.open)]
-        assert [session_view(s) for s in shown] == expected
-        for session in shown:
-            check_links(session)
-            for loop in session["loops"]:
-                check_sequences(loop)
+        self.d.check()
 
     @invariant()
     def running_loops_agree(self) -> None:
-        for loop_id in LOOPS:
-            model = next((x for x in self.model.running if x.loop_id == loop_id), None)
-            shown = self.subject.current_loop(loop_id)
-            if model is None:
-                assert shown is None, f"{loop_id} shown running, model has it closed"
-            else:
-                assert shown is not None, f"{loop_id} running in the model, not shown"
-                assert loop_view(shown) == model_loop_view(model)
-                check_sequences(shown)
+        self.d.check_running(LOOPS)
+
+    def teardown(self) -> None:
+        self.d.subject.close()

@@ -37,7 +37,10 @@ __all__ = [
 ]
 
 #: The machines the runner knows, in the order it runs them.
-MACHINES = ("coordinator", "realtime", "realtime-durable", "conversation", "ledger")
+MACHINES = (
+    "coordinator", "realtime", "realtime-durable", "conversation", "ledger", "state", "recorder",
+    "recorder-durable",
+)
 #: Version of the interpretation rules (spec/SPEC.md §0) a report names.
 SPEC_VERSION = 1
 
@@ -52,6 +55,8 @@ CAPABILITY_REQUIREMENTS: dict[str, tuple[str, ...]] = {
     str(Capability.STORAGE_SIMULATED): ("COORD-011", "COORD-012"),
     str(Capability.REALTIME_DURABLE): ("RT-041",),
     str(Capability.CONVERSATION_METADATA): ("CONV-005", "CONV-006"),
+    str(Capability.STATE_DURABLE): ("STATE-011",),
+    str(Capability.RECORDER_DURABLE): ("REC-071",),
 }
 
 #: The requirements each machine's checks report (CONF-060), for the pytest items.
@@ -77,6 +82,20 @@ MACHINE_REQUIREMENTS: dict[str, tuple[str, ...]] = {
         "CONV-032", "CONV-033", "CONV-034", "CONV-035",
     ),
     "ledger": ("CONF-030", "STATE-030", "STATE-031", "STATE-032", "STATE-033"),
+    "state": (
+        "CONF-030", "CONF-141", "STATE-001", "STATE-003", "STATE-010", "STATE-011",
+        "STATE-012", "STATE-013", "STATE-014", "STATE-015",
+    ),
+    "recorder": (
+        "CONF-030", "CONF-141", "REC-002", "REC-013", "REC-014", "REC-020", "REC-022",
+        "REC-023", "REC-030", "REC-031", "REC-032", "REC-033", "REC-034", "REC-035",
+        "REC-050", "REC-051", "REC-052",
+    ),
+    "recorder-durable": (
+        "CONF-030", "CONF-141", "REC-002", "REC-013", "REC-014", "REC-020", "REC-022",
+        "REC-023", "REC-030", "REC-031", "REC-032", "REC-033", "REC-034", "REC-035",
+        "REC-050", "REC-051", "REC-052", "REC-071",
+    ),
 }
 
 
@@ -225,6 +244,24 @@ def _machine_factory(
             return machine_class(connection)
 
         return make_in_memory
+    if machine == "state":
+        from sessionspec.conformance.state_machine import StateStoreMachine
+
+        def make_state() -> Any:
+            on_example()
+            return StateStoreMachine(connection)
+
+        return make_state
+    if machine.startswith("recorder"):
+        from sessionspec.conformance.recorder_machine import RecorderMachine
+
+        journaled = machine == "recorder-durable"
+
+        def make_recorder() -> Any:
+            on_example()
+            return RecorderMachine(connection, durable=journaled)
+
+        return make_recorder
     from sessionspec.conformance.realtime_machine import RealtimeMachine
 
     durable = machine == "realtime-durable"
@@ -239,6 +276,7 @@ def _machine_factory(
 def skip_reason(machine: str, connection: Connection) -> str | None:
     """Why ``machine`` cannot run against this harness, or ``None``."""
     from sessionspec.conformance.realtime_driver import durable_possible
+    from sessionspec.conformance.recorder_driver import journal_possible
 
     if machine == "coordinator" and not connection.has(str(Capability.COORDINATOR)):
         return "the harness does not declare 'coordinator'"
@@ -248,6 +286,12 @@ def skip_reason(machine: str, connection: Connection) -> str | None:
         return f"the harness does not declare {machine!r}"
     if machine == "realtime-durable" and not durable_possible(connection):
         return "needs 'realtime.durable' and 'storage.simulated' or 'crash.kill'"
+    if machine == "state" and not connection.has(str(Capability.STATE)):
+        return "the harness does not declare 'state'"
+    if machine.startswith("recorder") and not connection.has(str(Capability.RECORDER)):
+        return "the harness does not declare 'recorder'"
+    if machine == "recorder-durable" and not journal_possible(connection):
+        return "needs 'recorder.durable' and 'storage.simulated' or 'crash.kill'"
     return None
 
 

@@ -1,10 +1,11 @@
 """The reference harness: any Python implementation served over the driver protocol.
 
 :class:`PythonHarness` answers protocol requests (``spec/PROTOCOL.md``) by calling a Python
-implementation built by factories: a :class:`CoordinatorFactory` and a
-:class:`TranscriptFactory`, a :class:`ConversationFactory` and a :class:`TokenLedgerFactory`,
-the same seam the machines used when they drove Python objects
-directly (DESIGN §4). :func:`runtime_implementation` binds it to sessionspec's own runtime;
+implementation built by factories: a :class:`CoordinatorFactory`, a
+:class:`TranscriptFactory`, a :class:`ConversationFactory`, a :class:`TokenLedgerFactory`, a
+:class:`StateFactory` and a :class:`RecorderFactory`, the same seam the machines used when
+they drove Python objects directly (DESIGN §4).
+:func:`runtime_implementation` binds it to sessionspec's own runtime;
 ``python -m sessionspec.conformance.harness`` serves that over stdin/stdout, which is what
 proves the protocol: the suite run through this process must pass everything the in-process
 run passes (CONF-041).
@@ -18,10 +19,10 @@ Errors map to the protocol's typed rejections by class (CONF-006); anything else
 ``errored`` with the exception and its traceback, never a verdict.
 
 Layout: ``core`` owns :class:`PythonHarness` (dispatch, handshake, ``sim.*``, ``crash.*``);
-each machine's module (``coordinator``, ``realtime``, ``conversation`` with the ledger) owns
-its factory types and the handlers of its commands; ``answers`` maps the library's errors to
-typed rejections; ``crashpoints`` the named crash points; ``runtime`` binds our runtime;
-``stdio`` serves over a pipe.
+each machine's module (``coordinator``, ``realtime``, ``conversation`` with the ledger,
+``state``, ``recorder``) owns its factory types and the handlers of its commands; ``answers``
+maps the library's errors to typed rejections; ``crashpoints`` the named crash points;
+``runtime`` binds our runtime; ``stdio`` serves over a pipe.
 """
 
 from sessionspec.conformance.harness.answers import Rejection, Skip
@@ -30,7 +31,9 @@ from sessionspec.conformance.harness.coordinator import CoordinatorFactory, comp
 from sessionspec.conformance.harness.core import PythonHarness, PythonImplementation
 from sessionspec.conformance.harness.crashpoints import CRASH_POINTS, CrashPointFileSystem
 from sessionspec.conformance.harness.realtime import TranscriptFactory
+from sessionspec.conformance.harness.recorder import RecorderFactory
 from sessionspec.conformance.harness.runtime import runtime_implementation
+from sessionspec.conformance.harness.state import StateFactory
 from sessionspec.conformance.harness.stdio import main, serve
 
 __all__ = [
@@ -40,8 +43,10 @@ __all__ = [
     "CrashPointFileSystem",
     "PythonHarness",
     "PythonImplementation",
+    "RecorderFactory",
     "Rejection",
     "Skip",
+    "StateFactory",
     "TokenLedgerFactory",
     "TranscriptFactory",
     "compaction_config",

@@ -9,8 +9,11 @@ from sessionspec.errors import (
     AppendFailedError,
     BlockIndexOutOfBounds,
     CallerError,
+    DuplicateLoopError,
+    HeadRevisionConflict,
     HistoryStateMalformed,
     IllegalTransitionError,
+    InvalidAgentEventError,
     InvalidRewriteRange,
     InvalidTranscriptShape,
     LedgerConflictError,
@@ -47,10 +50,18 @@ _EDIT_ERRORS: tuple[tuple[type[Exception], ErrorType], ...] = (
 class Rejection(CallerError):
     """Raised inside a handler to answer ``rejected`` with a typed error."""
 
-    def __init__(self, kind: ErrorType, message: str, code: str | None = None) -> None:
+    def __init__(
+        self,
+        kind: ErrorType,
+        message: str,
+        code: str | None = None,
+        fields: Json | None = None,
+    ) -> None:
         super().__init__(message)
         self.kind = kind
         self.code = code
+        #: Further fields of the error object (a conflict's heads).
+        self.fields = dict(fields or {})
 
 
 class Skip(CallerError):
@@ -68,6 +79,16 @@ def typed_rejection(exc: BaseException) -> Rejection | None:
             return Rejection(kind, str(exc))
     if isinstance(exc, IllegalTransitionError):
         return Rejection(ErrorType.ILLEGAL_TRANSITION, str(exc), exc.state)
+    if isinstance(exc, HeadRevisionConflict):
+        return Rejection(
+            ErrorType.HEAD_REVISION_CONFLICT,
+            str(exc),
+            fields={"expected_head_revision": exc.expected, "actual_head_revision": exc.actual},
+        )
+    if isinstance(exc, DuplicateLoopError):
+        return Rejection(ErrorType.DUPLICATE_LOOP, str(exc))
+    if isinstance(exc, InvalidAgentEventError):
+        return Rejection(ErrorType.INVALID_EVENT, str(exc))
     if isinstance(exc, CallerError):
         return Rejection(ErrorType.CALLER_ERROR, f"{name}: {exc}")
     if "ForkFailedError" in kinds:
@@ -87,7 +108,7 @@ def typed_rejection(exc: BaseException) -> Rejection | None:
 
 def rejected(seq: int, exc: Rejection) -> Json:
     """The ``rejected`` response for a typed rejection."""
-    error: Json = {"type": exc.kind.value, "message": str(exc)}
+    error: Json = {**exc.fields, "type": exc.kind.value, "message": str(exc)}
     if exc.code is not None:
         error["code"] = exc.code
     return {"seq": seq, "status": "rejected", "error": error}

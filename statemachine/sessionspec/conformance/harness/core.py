@@ -17,7 +17,13 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-from sessionspec.conformance.harness import conversation, coordinator, realtime
+from sessionspec.conformance.harness import (
+    conversation,
+    coordinator,
+    realtime,
+    recorder,
+    state,
+)
 from sessionspec.conformance.harness.answers import (
     Json,
     Rejection,
@@ -29,6 +35,8 @@ from sessionspec.conformance.harness.conversation import ConversationFactory, To
 from sessionspec.conformance.harness.coordinator import CoordinatorFactory
 from sessionspec.conformance.harness.crashpoints import CRASH_POINTS, CrashPointFileSystem
 from sessionspec.conformance.harness.realtime import TranscriptFactory
+from sessionspec.conformance.harness.recorder import RecorderFactory
+from sessionspec.conformance.harness.state import StateFactory
 from sessionspec.conformance.protocol import PROTOCOL_VERSION, Capability, ErrorType
 from sessionspec.errors import CallerError, StorageError
 from sessionspec.storage.files import FileSystem
@@ -37,7 +45,7 @@ from sessionspec.storage.simfs import SimulatedCrash, SimulatedFileSystem
 __all__ = ["MACHINES", "PythonHarness", "PythonImplementation"]
 
 #: The machines' harness modules: each has ``capabilities(implementation)`` and ``HANDLERS``.
-MACHINES: tuple[ModuleType, ...] = (coordinator, realtime, conversation)
+MACHINES: tuple[ModuleType, ...] = (coordinator, realtime, conversation, state, recorder)
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,8 @@ class PythonImplementation:
     realtime: TranscriptFactory | None = None
     conversation: ConversationFactory | None = None
     ledger: TokenLedgerFactory | None = None
+    state: StateFactory | None = None
+    recorder: RecorderFactory | None = None
     #: Capabilities to withhold even though the harness could offer them.
     withhold: frozenset[str] = frozenset()
     homepage: str | None = None
@@ -69,6 +79,11 @@ class PythonHarness:
     #: In-memory objects (never closed; dropped with the process at a power cut).
     conversations: dict[str, Any] = field(default_factory=dict)
     ledgers: dict[str, Any] = field(default_factory=dict)
+    state_stores: dict[str, Any] = field(default_factory=dict)
+    persisted_states: dict[str, Any] = field(default_factory=dict)
+    recorders: dict[str, Any] = field(default_factory=dict)
+    #: The real directory state stores live under on simulated storage (made when needed).
+    state_root: str | None = None
     #: The ``seq`` of the request being handled (for ``at_crash_point``).
     current_seq: int = 0
 
@@ -147,15 +162,30 @@ class PythonHarness:
             raise Skip("sim.* needs --storage sim")
         return self.fs
 
+    def real_root(self) -> str:
+        """A real directory for what lives on the real file system whatever the storage
+        (state stores, STATE-011): the workdir on real storage, else a private temporary
+        directory removed at ``stop``."""
+        if self.storage == "real":
+            return self.workdir
+        if self.state_root is None:
+            import tempfile
+
+            self.state_root = tempfile.mkdtemp(prefix="sessionspec-harness-state-")
+        return self.state_root
+
     def live_objects(self) -> list[Any]:
         """Every live object of every machine (closed at ``stop``, dropped at a power cut)."""
-        return [*self.coordinators.values(), *self.transcripts.values()]
+        return [*self.coordinators.values(), *self.transcripts.values(), *self.recorders.values()]
 
     def drop_live_objects(self) -> None:
         self.coordinators.clear()
         self.transcripts.clear()
         self.conversations.clear()
         self.ledgers.clear()
+        self.state_stores.clear()
+        self.persisted_states.clear()
+        self.recorders.clear()
 
     # -- handlers ---------------------------------------------------------------------------
 
@@ -185,6 +215,11 @@ class PythonHarness:
             with contextlib.suppress(StorageError, CallerError):
                 live.close()
         self.drop_live_objects()
+        if self.state_root is not None:
+            import shutil
+
+            shutil.rmtree(self.state_root, ignore_errors=True)
+            self.state_root = None
         return {}
 
     def sim_arm_crash(self, args: Mapping[str, Any]) -> Json:

@@ -10,6 +10,8 @@ from sessionspec.conformance.harness.conversation import ConversationFactory, To
 from sessionspec.conformance.harness.coordinator import CoordinatorFactory
 from sessionspec.conformance.harness.core import PythonImplementation
 from sessionspec.conformance.harness.realtime import TranscriptFactory
+from sessionspec.conformance.harness.recorder import RecorderFactory
+from sessionspec.conformance.harness.state import StateFactory
 from sessionspec.storage.files import FileSystem
 
 __all__ = ["runtime_implementation"]
@@ -20,19 +22,26 @@ def runtime_implementation(
     transcript_cls: type[Any] | None = None,
     conversation_cls: type[Any] | None = None,
     ledger_cls: type[Any] | None = None,
+    *,
+    state: StateFactory | None = None,
+    recorder_cls: type[Any] | None = None,
 ) -> PythonImplementation:
-    """sessionspec's runtime (or a subclass of it, such as a planted bug)."""
+    """sessionspec's runtime (or a subclass of it, or another state store: a planted bug)."""
     from importlib.metadata import PackageNotFoundError
     from importlib.metadata import version as package_version
 
     from sessionspec.runtime.conversation import Conversation
     from sessionspec.runtime.coordinator import SessionCoordinator
     from sessionspec.runtime.realtime import RealtimeTranscript
+    from sessionspec.runtime.recorder import SessionRecorder
+    from sessionspec.runtime.state import PersistedSessionState
+    from sessionspec.storage.state_store import FileStateStore
 
     coordinator = coordinator_cls or SessionCoordinator
     transcript = transcript_cls or RealtimeTranscript
     conversation = conversation_cls or Conversation
     ledger = ledger_cls or _token_ledger()
+    recording = recorder_cls or SessionRecorder
     model = "anthropic:claude-sonnet-4"
     try:
         version = package_version("sessionspec")
@@ -59,9 +68,11 @@ def runtime_implementation(
 
     planted = [
         c.__name__
-        for c in (coordinator_cls, transcript_cls, conversation_cls, ledger_cls)
+        for c in (coordinator_cls, transcript_cls, conversation_cls, ledger_cls, recorder_cls)
         if c is not None
     ]
+    if state is not None:
+        planted.append("a state store of its own")
     return PythonImplementation(
         name=f"sessionspec ({', '.join(planted)})" if planted else "sessionspec",
         version=version,
@@ -79,6 +90,12 @@ def runtime_implementation(
             validate_record=lambda record: _record(record).validate(),
         ),
         ledger=TokenLedgerFactory(new=ledger, diff=ledger.diff),
+        state=state or StateFactory(open=FileStateStore, persisted=PersistedSessionState),
+        recorder=RecorderFactory(
+            memory=recording,
+            create=lambda fs, path: recording.create(path, fs=fs),
+            open=lambda fs, path: recording.open(path, fs=fs),
+        ),
     )
 
 

@@ -15,7 +15,14 @@ from typing import Annotated, Any, Union
 
 from pydantic import Field, TypeAdapter
 
-from sessionspec.conformance.protocol import common, conversation, coordinator, realtime
+from sessionspec.conformance.protocol import (
+    common,
+    conversation,
+    coordinator,
+    realtime,
+    recorder,
+    state,
+)
 from sessionspec.conformance.protocol.common import (
     PROTOCOL_VERSION,
     RESPONSE_ADAPTER,
@@ -63,7 +70,9 @@ __all__ = [
 ]
 
 #: The modules whose ``COMMANDS`` make up the protocol, in the order PROTOCOL.md lists them.
-MACHINE_MODULES: tuple[ModuleType, ...] = (common, coordinator, realtime, conversation)
+MACHINE_MODULES: tuple[ModuleType, ...] = (
+    common, coordinator, realtime, conversation, state, recorder
+)
 
 
 def _commands() -> dict[str, tuple[type[Any], type[Any]]]:

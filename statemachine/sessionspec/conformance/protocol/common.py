@@ -10,7 +10,7 @@ and reads one :class:`Response` per line from its stdout, in order: every reques
 sequence number ``seq`` and its response repeats it. The first request is ``start`` (the
 handshake: protocol version in, implementation and capabilities out), the last one ``stop``.
 In between, commands are namespaced by machine (``coordinator.*``, ``realtime.*``,
-``conversation.*``, ``ledger.*``; later ``state.*``, ``recorder.*``), plus ``sim.*`` for
+``conversation.*``, ``ledger.*``, ``state.*``, ``recorder.*``), plus ``sim.*`` for
 harnesses that run on a simulated file system and ``crash.*`` for named crash points. Every
 command is answered with exactly one of ``ok`` (with a result), ``rejected`` (a typed error
 the spec names), ``skipped`` (the harness cannot do this; with a reason), ``errored`` (the
@@ -91,6 +91,17 @@ class Capability(enum.StrEnum):
     CONVERSATION_METADATA = "conversation.metadata"
     #: Serves the ``ledger.*`` commands (the token ledger of §7.3; CONF-125).
     LEDGER = "ledger"
+    #: Serves the ``state.*`` commands: the state store's compare-and-swap and the persisted
+    #: session state (§7.1, §7.2).
+    STATE = "state"
+    #: A store opened again by name (after a restart) holds every acknowledged commit
+    #: (STATE-011).
+    STATE_DURABLE = "state.durable"
+    #: Serves the ``recorder.*`` commands (§8).
+    RECORDER = "recorder"
+    #: ``recorder.new`` with ``durable: true`` and ``recorder.open`` after a crash
+    #: (REC-070, REC-071).
+    RECORDER_DURABLE = "recorder.durable"
     #: Runs on a simulated file system: ``sim.*`` commands, power cuts and injected I/O errors.
     STORAGE_SIMULATED = "storage.simulated"
     #: May be killed at any instant (SIGKILL) and restarted on the same workdir (CONF-033).
@@ -140,6 +151,13 @@ class ErrorType(enum.StrEnum):
     LEDGER_CONFLICT = "ledger_conflict"
     #: ``diff(before, after)`` where ``after`` does not extend ``before`` (STATE-032).
     LEDGER_DECREASE = "ledger_decrease"
+    #: A state commit's expected head is not the stored head; nothing written (STATE-010).
+    #: The error carries ``expected_head_revision`` and ``actual_head_revision``.
+    HEAD_REVISION_CONFLICT = "head_revision_conflict"
+    #: An ``AgentStart`` for a loop id that is running (REC-014); nothing changed.
+    DUPLICATE_LOOP = "duplicate_loop"
+    #: An object that is not one of phi-core's agent events (REC-002); nothing recorded.
+    INVALID_EVENT = "invalid_event"
 
 
 # --------------------------------------------------------------------------------------
@@ -152,6 +170,9 @@ class ErrorInfo(_Model):
     message: str = ""
     #: For ``illegal_transition``: the state that refused (``failed``, ``closed``).
     code: str | None = None
+    #: For ``head_revision_conflict``: the head the commit named and the stored one.
+    expected_head_revision: int | None = None
+    actual_head_revision: int | None = None
 
 
 class OkResponse(_Model):
