@@ -60,6 +60,7 @@ from sessionspec.runtime.realtime import (
     JournalRecovery,
     RealtimeTranscript,
     SkippedJournalEntry,
+    UnattachedUsage,
 )
 from sessionspec.runtime.recorder import (
     LoopRecord,
@@ -228,6 +229,7 @@ __all__ += [
     "TranscriptHistory",
     "TranscriptRewriteCommit",
     "TranscriptRewriteRecord",
+    "UnattachedUsage",
     "UnknownEntryError",
     "UnpairedToolCallError",
     "UsageReport",

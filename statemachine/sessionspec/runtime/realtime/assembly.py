@@ -322,6 +322,7 @@ class _Assembly(_Journaled):
         if stop_reason == "cancelled":
             response.state = ResponseState.CANCELLED
             response.stop_reason = "cancelled"
+            response.usage = usage  # RT-024, RT-027: a cancelled response is billed
             return ApplyOutcome(ApplyStatus.ACCEPTED, (), (), self._end(response_id, None))
         response.state = ResponseState.COMPLETED
         response.stop_reason = str(stop_reason)
@@ -446,4 +447,5 @@ class _Assembly(_Journaled):
             item.segments.clear()
         self._discarded.extend(fragments)
         self._dirty = True
+        self._release_usage(response_id, response)
         return tuple(fragments)

@@ -37,6 +37,7 @@ from sessionspec.runtime.realtime.records import (
     _SPOKEN,
     ApplyOutcome,
     JournalRecovery,
+    UnattachedUsage,
     _construct,
     _Item,
     _opi_usage,
@@ -96,6 +97,8 @@ class _TranscriptCore:
         self._waiting_children: dict[str, list[_Item]] = {}
         self._messages: list[UserMessage | AssistantMessage] = []
         self._discarded: list[DiscardedFragment] = []
+        #: Usage of ended responses without a message, in the order it became so (RT-027).
+        self._unattached: list[UnattachedUsage] = []
         self._lifecycle: Lifecycle[TranscriptState, TranscriptEvent] = Lifecycle(TRANSCRIPT_TABLE)
         #: Mirrors ``self._lifecycle.state is OPEN`` for the hot path; set by :meth:`_commit`.
         self._open = True
@@ -258,7 +261,8 @@ class _TranscriptCore:
         response_id = item.response_id
         assert response_id is not None
         response = self._responses[response_id]
-        if item.state is _AWAITING:
+        awaited = item.state is _AWAITING
+        if awaited:
             response.awaiting_left -= 1
         if item.has_content():
             item.state = _READY
@@ -267,6 +271,26 @@ class _TranscriptCore:
             item.state = _SKIPPED
             item.segments.clear()
         self._dirty = True
+        if awaited:
+            # Past its response's end (at the end itself, ``_end`` decides once it is done).
+            self._release_usage(response_id, response)
+
+    def _release_usage(self, response_id: str, response: _Response) -> None:
+        """RT-027: an ended response none of whose items is ready or awaits its playback
+        (and none was materialized: that would have spent its usage) never gets a message;
+        its usage, unless zero, becomes unattached, once."""
+        if response.usage_spent or response.ready_left or response.awaiting_left:
+            return
+        response.usage_spent = True
+        usage = _opi_usage(response.usage)
+        counts = (
+            usage.input_tokens,
+            usage.output_tokens,
+            usage.cache_read_tokens,
+            usage.cache_write_tokens,
+        )
+        if any(counts):
+            self._unattached.append(UnattachedUsage(response_id, usage, len(self._messages)))
 
     # -- the walk (RT-030, RT-031) -----------------------------------------------------------
 

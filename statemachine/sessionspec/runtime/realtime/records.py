@@ -76,6 +76,20 @@ class ApplyOutcome:
 
 
 @dataclass(frozen=True, slots=True)
+class UnattachedUsage:
+    """The usage of an ended response that has no message and never will (RT-027): a
+    cancelled or interrupted response of which nothing was kept, or one whose output was all
+    anchors (a function call). The provider billed it; :class:`CoordinatorSink` hands it on."""
+
+    response_id: str
+    #: In opi's form, as a message would carry it (RT-032).
+    usage: Usage
+    #: How many messages the transcript had materialized when the usage became unattached:
+    #: the hand-off adds it to the turn that holds the next message (RT-050).
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
 class SkippedJournalEntry:
     """A committed journal entry that replay skipped (RT-049): where it is and why."""
 
@@ -236,14 +250,14 @@ def _index(event: Mapping[str, Any]) -> int:
     return value
 
 
-def _usage_dict(value: Any) -> dict[str, Any]:
+def _usage_dict(value: Any, kind: str = "assistant_turn_completed") -> dict[str, Any]:
     """meerkat usage, checked: ``input_tokens`` and ``output_tokens`` always present (0 when
     absent), the cache counters only when given."""
     if type(value) is not dict:
         if isinstance(value, RealtimeUsage):
             return value.to_json_dict()
         if not isinstance(value, Mapping):
-            raise _bad("assistant_turn_completed: usage must be an object")
+            raise _bad(f"{kind}: usage must be an object")
     usage: dict[str, Any] = {}
     for name in ("input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens"):
         count = value.get(name)
@@ -252,16 +266,22 @@ def _usage_dict(value: Any) -> dict[str, Any]:
                 usage[name] = 0
             continue
         if type(count) is not int or count < 0:
-            raise _bad(f"assistant_turn_completed: usage.{name} must be a non-negative integer")
+            raise _bad(f"{kind}: usage.{name} must be a non-negative integer")
         usage[name] = count
     return usage
 
 
-def _completion_key(response_id: str, stop_reason: Any, usage: dict[str, Any]) -> tuple[Any, ...]:
-    """The dedup key of a completion. Usually flat, the four counters in a fixed order (an
-    absent one as ``None``: a usage dict never holds ``None``); with extra usage fields (a
-    model's extras), the sorted items. The two forms differ in length, so equal usages give
-    equal keys and different usages different keys, as the sorted items alone would."""
+def _completion_key(
+    response_id: str,
+    stop_reason: Any,
+    usage: dict[str, Any],
+    kind: str = "assistant_turn_completed",
+) -> tuple[Any, ...]:
+    """The dedup key of a completion (or, with ``kind``, an interruption). Usually flat, the
+    four counters in a fixed order (an absent one as ``None``: a usage dict never holds
+    ``None``); with extra usage fields (a model's extras), the sorted items. The two forms
+    differ in length, so equal usages give equal keys and different usages different keys,
+    as the sorted items alone would."""
     inputs = usage.get("input_tokens")
     outputs = usage.get("output_tokens")
     creation = usage.get("cache_creation_tokens")
@@ -271,7 +291,7 @@ def _completion_key(response_id: str, stop_reason: Any, usage: dict[str, Any]) -
     )
     if len(usage) == known:
         return (
-            "assistant_turn_completed",
+            kind,
             response_id,
             stop_reason,
             inputs,
@@ -279,7 +299,7 @@ def _completion_key(response_id: str, stop_reason: Any, usage: dict[str, Any]) -
             creation,
             read,
         )
-    return ("assistant_turn_completed", response_id, stop_reason, tuple(sorted(usage.items())))
+    return (kind, response_id, stop_reason, tuple(sorted(usage.items())))
 
 
 def _delta_context(key: tuple[Any, ...]) -> tuple[Any, ...]:

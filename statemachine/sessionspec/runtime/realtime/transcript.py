@@ -32,6 +32,7 @@ from sessionspec.runtime.realtime.records import (
     InvalidRealtimeEventError,
     JournalRecovery,
     SkippedJournalEntry,
+    UnattachedUsage,
     _bad,
     _delta_fields,
     _Segment,
@@ -271,6 +272,11 @@ class RealtimeTranscript(_Playback):
     def messages(self) -> list[UserMessage | AssistantMessage]:
         """The canonical transcript so far (RT-031)."""
         return list(self._messages)
+
+    def unattached_usage(self) -> list[UnattachedUsage]:
+        """The usage of ended responses that have no message and never will, in the order
+        each became so (RT-027); every other response's usage is on its first message."""
+        return list(self._unattached)
 
     def discarded(self) -> list[DiscardedFragment]:
         """Content discarded at a barge-in or a cancel, in the order it happened."""
