@@ -57,6 +57,7 @@ from sessionspec.wire.messages import (
     UserMessage,
 )
 from sessionspec.wire.realtime import (
+    JOURNAL_FORMAT_VERSION,
     REALTIME_EVENT_TYPES,
 )
 
@@ -103,6 +104,9 @@ class _TranscriptCore:
         #: Mirrors ``self._lifecycle.state is OPEN`` for the hot path; set by :meth:`_commit`.
         self._open = True
         self._journal: JsonlLog | None = None
+        #: The format version of the journal (RT-044): a version-1 journal, reopened, cannot
+        #: take what version 2 added.
+        self._journal_version = JOURNAL_FORMAT_VERSION
         self._group_commit = False
         self._pending: list[dict[str, Any]] = []
         self._next_entry = 1

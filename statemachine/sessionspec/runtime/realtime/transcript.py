@@ -11,9 +11,14 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from sessionspec.errors import (
     BadHeaderError,
     CallerError,
+    ForeignFormatError,
+    JournalVersionError,
+    StorageError,
 )
 from sessionspec.reference.realtime import (
     DiscardedFragment,
@@ -38,7 +43,7 @@ from sessionspec.runtime.realtime.records import (
     _Segment,
     _strip,
 )
-from sessionspec.storage.files import FileSystem
+from sessionspec.storage.files import FileSystem, OsFileSystem
 from sessionspec.storage.jsonl import JsonlLog
 from sessionspec.storage.log import Durability
 from sessionspec.tables.realtime import (
@@ -52,6 +57,8 @@ from sessionspec.wire.messages import (
 )
 from sessionspec.wire.realtime import (
     JOURNAL_ENTRY_TYPES,
+    JOURNAL_FORMAT_VERSION,
+    JOURNAL_FORMAT_VERSIONS,
     RealtimeJournalHeader,
 )
 
@@ -114,14 +121,24 @@ class RealtimeTranscript(_Playback):
         group_commit: bool = False,
         clock: Callable[[], int] | None = None,
     ) -> RealtimeTranscript:
-        """Reopen a journaled transcript: replay every accepted event (RT-041)."""
-        journal = JsonlLog.open(
-            path,
-            fs=fs,
-            durability=durability,
-            header_model=RealtimeJournalHeader,
-            entry_types=JOURNAL_ENTRY_TYPES,
-        )
+        """Reopen a journaled transcript: replay every accepted event (RT-041).
+
+        A journal of a version this package does not read yet is refused with
+        :class:`JournalVersionError` (RT-044)."""
+        try:
+            journal = JsonlLog.open(
+                path,
+                fs=fs,
+                durability=durability,
+                header_model=RealtimeJournalHeader,
+                entry_types=JOURNAL_ENTRY_TYPES,
+            )
+        except BadHeaderError as exc:
+            if not isinstance(exc, ForeignFormatError):
+                version = _newer_version(fs or OsFileSystem(), path)
+                if version is not None:
+                    raise JournalVersionError(path, version, JOURNAL_FORMAT_VERSIONS) from None
+            raise
         snapshot = journal.snapshot
         assert snapshot is not None
         header = snapshot.header
@@ -167,6 +184,7 @@ class RealtimeTranscript(_Playback):
         transcript._new_messages = []
         transcript._next_entry = journal.head + 1
         transcript._journal = journal
+        transcript._journal_version = int(header["version"])
         transcript._group_commit = group_commit
         journal.snapshot = None
         return transcript
@@ -338,3 +356,19 @@ class RealtimeTranscript(_Playback):
             self._new_messages.clear()
             return ApplyOutcome(outcome.status, messages, outcome.diagnostics, outcome.discarded)
         return outcome
+
+
+def _newer_version(fs: FileSystem, path: str) -> int | None:
+    """The version a journal's first line names, when it is a realtime journal header of a
+    version newer than this package writes (RT-044); ``None`` otherwise (another problem)."""
+    try:
+        first = fs.read_bytes(path).split(b"\n", 1)[0]
+        header = orjson.loads(first)
+    except (OSError, ValueError, StorageError):  # unreadable: the log's error stands
+        return None
+    if type(header) is not dict or header.get("type") != "sessionspec.realtime_journal":
+        return None
+    version = header.get("version")
+    if type(version) is int and version > JOURNAL_FORMAT_VERSION:
+        return version
+    return None
