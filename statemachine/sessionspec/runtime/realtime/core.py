@@ -45,6 +45,7 @@ from sessionspec.runtime.realtime.records import (
     _wall_clock_ms,
 )
 from sessionspec.storage.jsonl import JsonlLog
+from sessionspec.storage.sqlbase import DatabaseLog
 from sessionspec.tables.realtime import (
     TRANSCRIPT_TABLE,
     TranscriptEvent,
@@ -103,7 +104,7 @@ class _TranscriptCore:
         self._lifecycle: Lifecycle[TranscriptState, TranscriptEvent] = Lifecycle(TRANSCRIPT_TABLE)
         #: Mirrors ``self._lifecycle.state is OPEN`` for the hot path; set by :meth:`_commit`.
         self._open = True
-        self._journal: JsonlLog | None = None
+        self._journal: JsonlLog | DatabaseLog | None = None
         #: The format version of the journal (RT-044): a version-1 journal, reopened, cannot
         #: take what version 2 added.
         self._journal_version = JOURNAL_FORMAT_VERSION

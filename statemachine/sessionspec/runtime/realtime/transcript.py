@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from pydantic import ValidationError
 
 from sessionspec.errors import (
     BadHeaderError,
@@ -46,6 +47,13 @@ from sessionspec.runtime.realtime.records import (
 from sessionspec.storage.files import FileSystem, OsFileSystem
 from sessionspec.storage.jsonl import JsonlLog
 from sessionspec.storage.log import Durability
+from sessionspec.storage.sqlbase import DatabaseLog
+from sessionspec.storage.urls import (
+    create_store_log,
+    is_store_url,
+    open_store_log,
+    parse_store_url,
+)
 from sessionspec.tables.realtime import (
     TranscriptEvent,
     TranscriptState,
@@ -90,9 +98,14 @@ class RealtimeTranscript(_Playback):
         clock: Callable[[], int] | None = None,
         journal_id: str | None = None,
     ) -> RealtimeTranscript:
-        """A new, empty transcript journaled at ``path`` (which must not exist)."""
+        """A new, empty transcript journaled at ``path`` (which must not exist): a JSONL
+        file, or a session of a SQL store named by its URL (``sqlite:///db#id``,
+        ``postgresql://...#id``; RT-045), whose session id is the journal's id."""
         transcript = cls(api=api, provider=provider, model=model, clock=clock)
         now = transcript._clock()
+        store = parse_store_url(path) if is_store_url(path) else None
+        if store is not None and journal_id is None:
+            journal_id = store.session_id
         header = RealtimeJournalHeader(
             id=journal_id or f"rt-{now:x}",
             created=datetime.fromtimestamp(now / 1000, UTC).isoformat(),
@@ -100,14 +113,24 @@ class RealtimeTranscript(_Playback):
             provider=provider,
             model=model,
         )
-        transcript._journal = JsonlLog.create(
-            path,
-            header.to_json_dict(),
-            fs=fs,
-            durability=durability,
-            header_model=RealtimeJournalHeader,
-            entry_types=JOURNAL_ENTRY_TYPES,
-        )
+        if store is not None:
+            transcript._journal = create_store_log(
+                store,
+                header.id,
+                header.to_json_dict(),
+                durability,
+                header_model=RealtimeJournalHeader,
+                entry_types=JOURNAL_ENTRY_TYPES,
+            )
+        else:
+            transcript._journal = JsonlLog.create(
+                path,
+                header.to_json_dict(),
+                fs=fs,
+                durability=durability,
+                header_model=RealtimeJournalHeader,
+                entry_types=JOURNAL_ENTRY_TYPES,
+            )
         transcript._group_commit = group_commit
         return transcript
 
@@ -123,22 +146,13 @@ class RealtimeTranscript(_Playback):
     ) -> RealtimeTranscript:
         """Reopen a journaled transcript: replay every accepted event (RT-041).
 
-        A journal of a version this package does not read yet is refused with
-        :class:`JournalVersionError` (RT-044)."""
-        try:
-            journal = JsonlLog.open(
-                path,
-                fs=fs,
-                durability=durability,
-                header_model=RealtimeJournalHeader,
-                entry_types=JOURNAL_ENTRY_TYPES,
-            )
-        except BadHeaderError as exc:
-            if not isinstance(exc, ForeignFormatError):
-                version = _newer_version(fs or OsFileSystem(), path)
-                if version is not None:
-                    raise JournalVersionError(path, version, JOURNAL_FORMAT_VERSIONS) from None
-            raise
+        ``path`` is a JSONL file or a session URL of a SQL store (RT-045). A journal of a
+        version this package does not read yet is refused with :class:`JournalVersionError`
+        (RT-044)."""
+        if is_store_url(path):
+            journal: JsonlLog | DatabaseLog = _open_store_journal(path, durability)
+        else:
+            journal = _open_file_journal(path, fs, durability)
         snapshot = journal.snapshot
         assert snapshot is not None
         header = snapshot.header
@@ -372,3 +386,44 @@ def _newer_version(fs: FileSystem, path: str) -> int | None:
     if type(version) is int and version > JOURNAL_FORMAT_VERSION:
         return version
     return None
+
+
+def _open_file_journal(path: str, fs: FileSystem | None, durability: Durability) -> JsonlLog:
+    try:
+        return JsonlLog.open(
+            path,
+            fs=fs,
+            durability=durability,
+            header_model=RealtimeJournalHeader,
+            entry_types=JOURNAL_ENTRY_TYPES,
+        )
+    except BadHeaderError as exc:
+        if not isinstance(exc, ForeignFormatError):
+            version = _newer_version(fs or OsFileSystem(), path)
+            if version is not None:
+                raise JournalVersionError(path, version, JOURNAL_FORMAT_VERSIONS) from None
+        raise
+
+
+def _open_store_journal(url: str, durability: Durability) -> DatabaseLog:
+    """A journal in a SQL store (RT-045). The store keeps headers without reading them, so
+    the header is checked here as the JSONL log checks it (RT-044, LOG-008)."""
+    journal = open_store_log(url, durability, entry_types=JOURNAL_ENTRY_TYPES)
+    try:
+        assert journal.snapshot is not None
+        header = journal.snapshot.header
+        version = header.get("version") if type(header) is dict else None
+        if type(version) is int and version > JOURNAL_FORMAT_VERSION:
+            raise JournalVersionError(journal.path, version, JOURNAL_FORMAT_VERSIONS)
+        try:
+            RealtimeJournalHeader.model_validate(header, strict=True)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first["loc"]) or "header"
+            raise BadHeaderError(
+                journal.path, f"not a realtime journal header: {where}: {first['msg']}"
+            ) from None
+    except BaseException:
+        journal.close()
+        raise
+    return journal
