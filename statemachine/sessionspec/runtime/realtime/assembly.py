@@ -409,6 +409,8 @@ class _Assembly(_Journaled):
 
     def _new_context(self, segment: _Segment, context: tuple[Any, ...]) -> None:
         segment.context = context
+        segment.context_kind = context[0]
+        segment.context_prev = context[3]
         segment.context_number = len(self._delta_contexts)
         self._delta_contexts.append(context)
 

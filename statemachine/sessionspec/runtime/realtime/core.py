@@ -215,7 +215,8 @@ class _TranscriptCore:
             self._items[item_id] = item
             self._by_rank.append(item)
             if response_id is not None:
-                self._response(response_id).items.append(item)
+                item.response = self._response(response_id)
+                item.response.items.append(item)
             self._place(item)
             return item, True
         new = False
@@ -229,7 +230,8 @@ class _TranscriptCore:
                 new = True
             if response_id is not None and item.response_id is None:
                 item.response_id = response_id
-                self._response(response_id).items.append(item)
+                item.response = self._response(response_id)
+                item.response.items.append(item)
                 new = True
         return item, new
 
