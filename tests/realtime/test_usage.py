@@ -7,6 +7,7 @@ runtime and the reference model agree on both.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -22,10 +23,17 @@ from tests.realtime.rt_cases import (
     user,
 )
 
-from sessionspec import CoordinatorSink, RealtimeTranscript, SessionCoordinator, UnattachedUsage
+from sessionspec import (
+    AsyncRealtimeTranscript,
+    CoordinatorSink,
+    RealtimeTranscript,
+    SessionCoordinator,
+    UnattachedUsage,
+)
 from sessionspec.codecs.openai_realtime import OpenAIRealtimeTranslator
 from sessionspec.errors import CallerError
 from sessionspec.reference import realtime as ref
+from sessionspec.storage.log import Durability
 from sessionspec.storage.simfs import SimulatedFileSystem
 from sessionspec.wire.messages import AssistantMessage, Usage
 
@@ -258,3 +266,16 @@ def test_the_codec_passes_the_usage_of_a_barge_in() -> None:
         "response_id": "resp_1",
         "usage": {"input_tokens": 12, "output_tokens": 3, "cache_read_tokens": 4},
     }
+
+
+def test_the_async_transcript_reports_unattached_usage(tmp_path: Any) -> None:
+    async def main() -> list[Any]:
+        transcript = await AsyncRealtimeTranscript.create(
+            str(tmp_path / "async.jsonl"), durability=Durability.NO_SYNC
+        )
+        async with transcript:
+            await transcript.apply(spoken_delta("r1", "d1", "a1", "gone"))
+            await transcript.apply(interrupted("r1", inp=2, out=1))
+            return await transcript.unattached_usage()
+
+    assert [record.response_id for record in asyncio.run(main())] == ["r1"]
