@@ -26,6 +26,7 @@ from sessionspec.errors import (
     ImportVerificationError,
     InvalidAgentEventError,
     InvalidSessionIdError,
+    JournalVersionError,
     LogAccessError,
     LogFailedError,
     LogLockedError,
@@ -60,6 +61,7 @@ from sessionspec.runtime.realtime import (
     JournalRecovery,
     RealtimeTranscript,
     SkippedJournalEntry,
+    UnattachedUsage,
 )
 from sessionspec.runtime.recorder import (
     LoopRecord,
@@ -106,6 +108,7 @@ __all__ = [
     "InvalidServerEventError",
     "InvalidSessionIdError",
     "JournalRecovery",
+    "JournalVersionError",
     "LlmSummarizer",
     "LogAccessError",
     "LogCreateError",
@@ -231,6 +234,7 @@ __all__ += [
     "TranscriptHistory",
     "TranscriptRewriteCommit",
     "TranscriptRewriteRecord",
+    "UnattachedUsage",
     "UnknownEntryError",
     "UnpairedToolCallError",
     "UsageReport",

@@ -436,6 +436,22 @@ class SessionExistsError(CallerError):
     session's path); nothing was written (SQL-007, LOG-012)."""
 
 
+class JournalVersionError(BadHeaderError):
+    """A realtime journal's format version is newer than this package reads (RT-044): it was
+    written by a newer sessionspec and may hold events this one does not know. Nothing is
+    read into a transcript and the file is never written."""
+
+    def __init__(self, path: str, version: int, supported: tuple[int, ...]) -> None:
+        #: The version the journal's header names, and the versions this package reads.
+        self.version = version
+        self.supported = supported
+        super().__init__(
+            path,
+            f"realtime journal version {version} is newer than this package reads "
+            f"(versions {', '.join(map(str, supported))})",
+        )
+
+
 class SchemaVersionError(StorageError):
     """A database store's schema is newer than this code, its version row is damaged, or a
     migration step failed and was rolled back; nothing was changed (SQL-005)."""

@@ -88,8 +88,14 @@ def completed(response: str, stop: str = "end_turn", inp: int = 10, out: int = 5
     }
 
 
-def interrupted(response: str) -> Event:
-    return {"type": "assistant_turn_interrupted", "response_id": response}
+def interrupted(response: str, inp: int | None = None, out: int = 0) -> Event:
+    if inp is None:
+        return {"type": "assistant_turn_interrupted", "response_id": response}
+    return {
+        "type": "assistant_turn_interrupted",
+        "response_id": response,
+        "usage": {"input_tokens": inp, "output_tokens": out},
+    }
 
 
 def playback_started(response: str) -> Event:

@@ -3,7 +3,8 @@
 The runtime is served by a :class:`PythonHarness` on a simulated file system, in memory or
 on a journal (per-event fsync) whose restart is a power cut followed by a reopen. The three
 planted bugs are the defects the suite must find (issue 4): dedup forgotten after a restart,
-the spoken lane kept on barge-in, and the last completion winning.
+the spoken lane kept on barge-in, the last completion winning, unheard speech counted and
+the usage of cancelled or interrupted responses dropped.
 """
 
 from __future__ import annotations
@@ -60,6 +61,17 @@ class CountsUnheardSpeech(RealtimeTranscript):
         return outcome
 
 
+class DropsUsageOfCutResponses(RealtimeTranscript):
+    """Bug: a cancelled or interrupted response loses its usage, as in the seed (the
+    behaviour before RT-027), though the provider billed it."""
+
+    def _end(self, response_id: str, keep: str | None) -> tuple[DiscardedFragment, ...]:
+        response = self._responses[response_id]
+        if response.state is not ResponseState.COMPLETED:
+            response.usage = None
+        return super()._end(response_id, keep)
+
+
 class LastCompletionWins(RealtimeTranscript):
     """Bug: a later completion overwrites the stop reason and usage of a completed response."""
 
@@ -80,6 +92,7 @@ class LastCompletionWins(RealtimeTranscript):
 
 __all__ = [
     "CountsUnheardSpeech",
+    "DropsUsageOfCutResponses",
     "ForgetsDedupAfterRestart",
     "IllegalTransitionError",
     "KeepsSpokenOnBargeIn",

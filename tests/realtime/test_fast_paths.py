@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
 from sessionspec.bench.realtime import voice_stream
-from sessionspec.runtime.realtime import ApplyOutcome, RealtimeTranscript
+from sessionspec.runtime.realtime import ApplyOutcome, ApplyStatus, RealtimeTranscript
 from sessionspec.runtime.realtime import records as runtime
 from sessionspec.wire.messages import AssistantMessage, TextContent, Usage, UserMessage
 
@@ -266,3 +266,13 @@ def test_completion_keys_tell_usages_apart() -> None:
     assert runtime._completion_key("r", "end_turn", {"input_tokens": 1, "extra": 2}) != (
         runtime._completion_key("r", "end_turn", {"input_tokens": 1})
     )
+
+
+def test_fast_outcome_equals_the_dataclass() -> None:
+    """``_outcome`` sets the slots ``ApplyOutcome.__init__`` sets, nothing else."""
+    message = RealtimeTranscript(clock=_clock).apply(_PREAMBLE[0]).messages
+    built = runtime._outcome(ApplyStatus.ACCEPTED, message, (), ())
+    expected = ApplyOutcome(ApplyStatus.ACCEPTED, message, (), ())
+    assert type(built) is ApplyOutcome
+    assert built == expected
+    assert not built.is_inert

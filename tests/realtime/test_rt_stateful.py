@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, settings
 from tests.realtime.rt_factories import (
     CountsUnheardSpeech,
+    DropsUsageOfCutResponses,
     ForgetsDedupAfterRestart,
     KeepsSpokenOnBargeIn,
     LastCompletionWins,
@@ -42,6 +43,7 @@ pytestmark = pytest.mark.req(
     "RT-023",
     "RT-024",
     "RT-026",
+    "RT-027",
     "RT-031",
     "RT-033",
     "RT-034",
@@ -70,6 +72,12 @@ def test_runtime_on_journal_agrees_with_reference_across_crashes() -> None:
 def test_finds_dedup_forgotten_after_restart() -> None:
     with pytest.raises(AssertionError):
         run(runtime_connection(ForgetsDedupAfterRestart), HUNT, durable=True)
+
+
+@pytest.mark.req("RT-027")
+def test_finds_usage_of_cut_responses_dropped() -> None:
+    with pytest.raises(AssertionError, match=r"RT-027|RT-031"):
+        run(runtime_connection(DropsUsageOfCutResponses), HUNT)
 
 
 @pytest.mark.req("RT-023")

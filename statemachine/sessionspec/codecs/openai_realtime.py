@@ -764,15 +764,6 @@ class OpenAIRealtimeTranslator:
         self._done.add(response_id)
         status = response.get("status")
         details = response.get("status_details") or {}
-        if status == "cancelled" and details.get("reason") == "turn_detected":
-            # Barge-in (RT-023): the server cancelled the response because the user spoke.
-            return [{"type": "assistant_turn_interrupted", "response_id": response_id}]
-        if status == "completed":
-            stop = "end_turn"
-        elif status == "incomplete":
-            stop = "content_filter" if details.get("reason") == "content_filter" else "max_tokens"
-        else:
-            stop = "cancelled"
         raw_usage = response.get("usage") or {}
         usage: dict[str, Any] = {
             "input_tokens": raw_usage.get("input_tokens", 0),
@@ -781,6 +772,22 @@ class OpenAIRealtimeTranslator:
         cached = (raw_usage.get("input_token_details") or {}).get("cached_tokens")
         if cached is not None:
             usage["cache_read_tokens"] = cached
+        if status == "cancelled" and details.get("reason") == "turn_detected":
+            # Barge-in (RT-023): the server cancelled the response because the user spoke;
+            # what it generated until then is billed (RT-027).
+            interrupted: dict[str, Any] = {
+                "type": "assistant_turn_interrupted",
+                "response_id": response_id,
+            }
+            if raw_usage:
+                interrupted["usage"] = usage
+            return [interrupted]
+        if status == "completed":
+            stop = "end_turn"
+        elif status == "incomplete":
+            stop = "content_filter" if details.get("reason") == "content_filter" else "max_tokens"
+        else:
+            stop = "cancelled"
         return [
             {
                 "type": "assistant_turn_completed",

@@ -85,6 +85,21 @@ class ProtocolSubject:
     def in_flight(self) -> list[str]:
         return [str(r) for r in self._observe().get("in_flight") or []]
 
+    def unattached_usage(self) -> dict[str, ref.RefUsage] | None:
+        """The usage of responses without a message (RT-027), or ``None`` if not observed."""
+        found = self._observe().get("unattached_usage")
+        if found is None:
+            return None
+        return {
+            str(rid): ref.RefUsage(
+                u["input_tokens"],
+                u["output_tokens"],
+                u["cache_write_tokens"],
+                u["cache_read_tokens"],
+            )
+            for rid, u in found.items()
+        }
+
     def _reopen(self) -> None:
         reply = self.conn.call(
             "realtime.open", handle=self.handle, durable=True, journal=self.journal
@@ -225,6 +240,11 @@ class RealtimeDriver:
         require("RT-033", messages[: len(self.seen_messages)] == self.seen_messages,
                 "the transcript changed a message it had already materialized")
         self.seen_messages = messages
+        unattached = self.subject.unattached_usage()
+        if unattached is not None:
+            expected = ref.unattached_usage_of(self.history)
+            require("RT-027", unattached == expected,
+                    f"usage without a message {unattached!r}, model {expected!r}")
         in_flight = tuple(self.subject.in_flight())
         require("RT-034", in_flight == ref.in_flight_response_ids(self.history),
                 f"in-flight responses {in_flight!r}, model "

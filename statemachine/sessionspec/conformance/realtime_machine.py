@@ -20,7 +20,9 @@ event seen, replay everything (a reconnect, RT-010), barge in or cancel an in-fl
 send a conflicting variant of an event already seen (RT-011), send an arbitrary event from a
 small universe of ids including blank ones (RT-003, RT-011), or crash a durable subject
 between events or inside one, reopen it, and replay everything it was sent (RT-041, CONF-010).
-Real voice traffic adds: the end of a spoken item's playback after its response ended
+Every end of a response is billed: a cancel and a barge-in carry usage too, which reaches
+the first message of the response or, when it has none, the usage without a message
+(RT-027). Real voice traffic adds: the end of a spoken item's playback after its response ended
 (played in full, or cut at a heard prefix that may be empty, RT-073), the start of a playback
 reported too late (RT-070), and a user audio item whose transcript never comes, skipped once
 the conversation moved on (RT-017, RT-075).
@@ -70,6 +72,8 @@ STOPS = ("end_turn", "tool_use", "max_tokens", "stop_sequence", "content_filter"
 _prev = st.sampled_from((None, *ITEMS[:5]))
 _text = st.sampled_from(WORDS)
 _index = st.integers(0, 1)
+#: What a provider bills for a response, whatever its end (RT-027); zero sometimes.
+_usage = st.builds(ref.RefUsage, st.integers(0, 9), st.integers(0, 9))
 
 ARBITRARY_EVENT: st.SearchStrategy[ref.RtEvent] = st.one_of(
     st.builds(
@@ -99,7 +103,11 @@ ARBITRARY_EVENT: st.SearchStrategy[ref.RtEvent] = st.one_of(
         st.sampled_from(STOPS),
         st.builds(ref.RefUsage, st.integers(0, 9), st.integers(0, 9)),
     ),
-    st.builds(ref.Interrupted, st.sampled_from(RESPONSES)),
+    st.builds(
+        ref.Interrupted,
+        st.sampled_from(RESPONSES),
+        st.builds(ref.RefUsage, st.integers(0, 9), st.integers(0, 9)),
+    ),
     st.builds(ref.PlaybackStarted, st.sampled_from(RESPONSES)),
     st.builds(ref.PlaybackFinished, st.sampled_from(RESPONSES), st.sampled_from(ITEMS)),
 )
@@ -152,16 +160,16 @@ class RealtimeMachine(RuleBasedStateMachine):
         self.d.replay_all()
 
     @precondition(lambda self: bool(ref.in_flight_response_ids(self.history)))
-    @rule(data=st.data())
-    def barge_in(self, data: st.DataObject) -> None:
+    @rule(data=st.data(), usage=_usage)
+    def barge_in(self, data: st.DataObject, usage: ref.RefUsage) -> None:
         response_id = data.draw(st.sampled_from(ref.in_flight_response_ids(self.history)))
-        self.both(ref.Interrupted(response_id))
+        self.both(ref.Interrupted(response_id, usage))
 
     @precondition(lambda self: bool(ref.in_flight_response_ids(self.history)))
-    @rule(data=st.data())
-    def cancel(self, data: st.DataObject) -> None:
+    @rule(data=st.data(), usage=_usage)
+    def cancel(self, data: st.DataObject, usage: ref.RefUsage) -> None:
         response_id = data.draw(st.sampled_from(ref.in_flight_response_ids(self.history)))
-        self.both(ref.Completed(response_id, "cancelled"))
+        self.both(ref.Completed(response_id, "cancelled", usage))
 
     @precondition(lambda self: bool(self._ended_responses()))
     @rule(data=st.data(), text=_text, new_item=st.booleans())
@@ -194,12 +202,12 @@ class RealtimeMachine(RuleBasedStateMachine):
         """A different terminal event for an ended response: the first one wins (RT-025)."""
         response_id = data.draw(st.sampled_from(self._ended_responses()))
         if data.draw(st.booleans()):
-            self.both(ref.Interrupted(response_id))
+            self.both(ref.Interrupted(response_id, usage))
         else:
             self.both(ref.Completed(response_id, stop, usage))
 
-    @rule(text=_text, end=st.sampled_from(("complete", "interrupt", "cancel")))
-    def spoken_answer_outlives_its_response(self, text: str, end: str) -> None:
+    @rule(text=_text, end=st.sampled_from(("complete", "interrupt", "cancel")), usage=_usage)
+    def spoken_answer_outlives_its_response(self, text: str, end: str, usage: ref.RefUsage) -> None:
         """A response whose playback is reported ends before the user heard its spoken item
         out (most barge-ins come after ``response.done``): the item awaits playback (RT-072)."""
         serial = len(self.d.delivered)
@@ -211,11 +219,11 @@ class RealtimeMachine(RuleBasedStateMachine):
             )
         )
         if end == "complete":
-            self.both(ref.Completed(response_id, "end_turn", ref.RefUsage(1, 1)))
+            self.both(ref.Completed(response_id, "end_turn", usage))
         elif end == "interrupt":
-            self.both(ref.Interrupted(response_id))
+            self.both(ref.Interrupted(response_id, usage))
         else:
-            self.both(ref.Completed(response_id, "cancelled"))
+            self.both(ref.Completed(response_id, "cancelled", usage))
 
     @precondition(lambda self: bool(self._awaiting_playback()))
     @rule(data=st.data(), end=st.sampled_from(("finished", "cut", "cut_to_nothing")))

@@ -136,13 +136,14 @@ def conversation(draw: st.DrawFn, max_turns: int = 3) -> Script:
                 content.append(script.add(ItemObserved(item_id, last, Role.ASSISTANT, response_id)))
             last = item_id
         after_all = set(content) | ({pause} if pause is not None else set())
+        # Every end is billed, a cancel and a barge-in too (RT-027).
+        usage = RefUsage(draw(st.integers(0, 50)), draw(st.integers(0, 50)), 3, None)
         if terminal_kind in ("end_turn", "tool_use"):
-            usage = RefUsage(draw(st.integers(0, 50)), draw(st.integers(0, 50)), 3, None)
             terminal = script.add(Completed(response_id, "end_turn", usage), after_all)
         elif terminal_kind == "cancel":
-            terminal = script.add(Completed(response_id, "cancelled", RefUsage()), after_all)
+            terminal = script.add(Completed(response_id, "cancelled", usage), after_all)
         else:
-            terminal = script.add(Interrupted(response_id), after_all)
+            terminal = script.add(Interrupted(response_id, usage), after_all)
         for settlement in settlements:
             # Before or after the terminal event: the transcript is the same (RT-073).
             script.add(settlement)

@@ -21,6 +21,9 @@ Rules (the spec's RT section in code)
   (``assistant_playback_finished``) or cut (``assistant_transcript_truncated``, the heard
   prefix). Both are facts about the item, accepted before or after the terminal event, so
   the transcript does not depend on which comes first.
+* Usage (RT-027): every end of a response is billed, a cancel and a barge-in too; the usage
+  is on the response's first message, or, when every item of the response is an anchor,
+  unattached (:func:`unattached_usage_of`), a function of the facts like the transcript.
 
 Theory of operation
 -------------------
@@ -80,6 +83,7 @@ __all__ = [
     "segment_text",
     "step",
     "transcript_of",
+    "unattached_usage_of",
 ]
 
 
@@ -213,6 +217,9 @@ class Completed:
 @dataclass(frozen=True, slots=True)
 class Interrupted:
     response_id: str
+    #: What the provider billed for the response it cut (RT-027); absent in the wire form
+    #: means zero, as in meerkat's event, which has no usage.
+    usage: RefUsage = RefUsage()
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,24 +300,36 @@ def event_from_wire(obj: Mapping[str, Any]) -> RtEvent:
             _id(obj["response_id"]), _id(obj["item_id"]), int(obj["content_index"]), obj["text"]
         )
     if kind == "assistant_turn_completed":
-        usage = obj.get("usage") or {}
-        return Completed(
-            _id(obj["response_id"]),
-            obj["stop_reason"],
-            RefUsage(
-                int(usage.get("input_tokens", 0)),
-                int(usage.get("output_tokens", 0)),
-                usage.get("cache_creation_tokens"),
-                usage.get("cache_read_tokens"),
-            ),
-        )
+        return Completed(_id(obj["response_id"]), obj["stop_reason"], _usage_from_wire(obj))
     if kind == "assistant_turn_interrupted":
-        return Interrupted(_id(obj["response_id"]))
+        return Interrupted(_id(obj["response_id"]), _usage_from_wire(obj))
     if kind == "assistant_playback_started":
         return PlaybackStarted(_id(obj["response_id"]))
     if kind == "assistant_playback_finished":
         return PlaybackFinished(_id(obj["response_id"]), _id(obj["item_id"]))
     raise ValueError(f"unknown realtime event type {kind!r}")
+
+
+def _usage_from_wire(obj: Mapping[str, Any]) -> RefUsage:
+    usage = obj.get("usage") or {}
+    return RefUsage(
+        int(usage.get("input_tokens", 0)),
+        int(usage.get("output_tokens", 0)),
+        usage.get("cache_creation_tokens"),
+        usage.get("cache_read_tokens"),
+    )
+
+
+def _usage_to_wire(usage: RefUsage) -> dict[str, Any]:
+    wire: dict[str, Any] = {
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+    }
+    if usage.cache_creation_tokens is not None:
+        wire["cache_creation_tokens"] = usage.cache_creation_tokens
+    if usage.cache_read_tokens is not None:
+        wire["cache_read_tokens"] = usage.cache_read_tokens
+    return wire
 
 
 def event_to_wire(event: RtEvent) -> dict[str, Any]:
@@ -360,19 +379,11 @@ def event_to_wire(event: RtEvent) -> dict[str, Any]:
             "text": event.text,
         }
     if isinstance(event, Completed):
-        usage: dict[str, Any] = {
-            "input_tokens": event.usage.input_tokens,
-            "output_tokens": event.usage.output_tokens,
-        }
-        if event.usage.cache_creation_tokens is not None:
-            usage["cache_creation_tokens"] = event.usage.cache_creation_tokens
-        if event.usage.cache_read_tokens is not None:
-            usage["cache_read_tokens"] = event.usage.cache_read_tokens
         return {
             "type": "assistant_turn_completed",
             "response_id": event.response_id,
             "stop_reason": event.stop_reason,
-            "usage": usage,
+            "usage": _usage_to_wire(event.usage),
         }
     if isinstance(event, PlaybackStarted):
         return {"type": "assistant_playback_started", "response_id": event.response_id}
@@ -382,7 +393,13 @@ def event_to_wire(event: RtEvent) -> dict[str, Any]:
             "response_id": event.response_id,
             "item_id": event.item_id,
         }
-    return {"type": "assistant_turn_interrupted", "response_id": event.response_id}
+    interrupted: dict[str, Any] = {
+        "type": "assistant_turn_interrupted",
+        "response_id": event.response_id,
+    }
+    if event.usage != RefUsage():
+        interrupted["usage"] = _usage_to_wire(event.usage)  # RT-027; absent means zero
+    return interrupted
 
 
 # -- verdicts --------------------------------------------------------------------------------
@@ -858,6 +875,7 @@ def _classify_and_apply(facts: Facts, event: RtEvent) -> Verdict:
         if event.stop_reason == "cancelled":
             response.state = "cancelled"
             response.stop_reason = "cancelled"
+            response.usage = event.usage  # RT-024, RT-027: a cancelled response is billed
             return Verdict(ApplyStatus.ACCEPTED, (), _end_items(facts, event.response_id, None))
         response.state = "completed"
         response.stop_reason = event.stop_reason
@@ -870,6 +888,7 @@ def _classify_and_apply(facts: Facts, event: RtEvent) -> Verdict:
     facts.accepted.add(event)
     response.state = "interrupted"
     response.stop_reason = "cancelled"
+    response.usage = event.usage  # RT-023, RT-027: an interrupted response is billed
     return Verdict(ApplyStatus.ACCEPTED, (), _end_items(facts, event.response_id, "display"))
 
 
@@ -1153,6 +1172,26 @@ def _walk(facts: Facts) -> tuple[RefMessage, ...]:
         )
         position = end
     return tuple(messages)
+
+
+def unattached_usage_of(history: Sequence[RtEvent]) -> dict[str, RefUsage]:
+    """The usage of each ended response that has no message and never will (RT-027):
+    every item of it is a skipped anchor, or it has none. Zero usage is left out. Keyed by
+    response id: the set does not depend on the delivery order (RT-035)."""
+    facts = facts_of(history)
+    unattached: dict[str, RefUsage] = {}
+    for response_id, response in facts.responses.items():
+        if response.state not in _TERMINAL:
+            continue
+        if any(
+            item.response_id == response_id and item.state != "skipped"
+            for item in facts.items.values()
+        ):
+            continue
+        usage = _opi_usage(response.usage)
+        if usage != _ZERO:
+            unattached[response_id] = usage
+    return unattached
 
 
 def in_flight_response_ids(history: Sequence[RtEvent]) -> tuple[str, ...]:

@@ -236,6 +236,10 @@ class AsyncRealtimeTranscript:
     async def messages(self) -> list[Any]:
         return await self._worker.run(self._transcript.messages)
 
+    async def unattached_usage(self) -> list[Any]:
+        """The usage of responses without a message (RT-027)."""
+        return await self._worker.run(self._transcript.unattached_usage)
+
     async def close(self) -> None:
         await self._worker.drain()
         try:

@@ -40,6 +40,7 @@ from typing import Any, TypeVar
 
 import psycopg
 from psycopg_pool import ConnectionPool
+from pydantic import BaseModel
 
 from sessionspec.errors import (
     AppendFailedError,
@@ -59,7 +60,7 @@ from sessionspec.storage.sqlbase import (
     schema_version_of,
     snapshot_from_rows,
 )
-from sessionspec.wire.log import ENTRY_TYPES
+from sessionspec.wire.log import ENTRY_TYPES, SessionHeader
 
 __all__ = [
     "MIGRATIONS",
@@ -205,7 +206,12 @@ def _session_url(conninfo: str, session_id: str) -> str:
     return f"{conninfo}#{session_id}"
 
 
-def _read(connection: psycopg.Connection[Any], session_id: str, url: str) -> LogSnapshot:
+def _read(
+    connection: psycopg.Connection[Any],
+    session_id: str,
+    url: str,
+    entry_types: frozenset[str] = ENTRY_TYPES,
+) -> LogSnapshot:
     # REPEATABLE READ: the header, the head and the rows come from one snapshot.
     with connection.transaction():
         connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
@@ -217,7 +223,7 @@ def _read(connection: psycopg.Connection[Any], session_id: str, url: str) -> Log
         rows = connection.execute(
             "SELECT seq, body FROM entries WHERE session_id = %s ORDER BY seq", (session_id,)
         ).fetchall()
-    return snapshot_from_rows(row[0], rows, int(row[1]))
+    return snapshot_from_rows(row[0], rows, int(row[1]), entry_types)
 
 
 def read_session(conninfo: str, session_id: str) -> LogSnapshot:
@@ -292,13 +298,14 @@ class PostgresLog(DatabaseLog):
         head: int,
         durability: Durability,
         snapshot: LogSnapshot | None,
+        entry_types: frozenset[str] = ENTRY_TYPES,
     ) -> None:
         super().__init__(
             _session_url(conninfo, session_id),
             session_id,
             head=head,
             durability=durability,
-            entry_types=ENTRY_TYPES,
+            entry_types=entry_types,
             snapshot=snapshot,
         )
         self.conninfo = conninfo
@@ -312,9 +319,13 @@ class PostgresLog(DatabaseLog):
         header: Mapping[str, Any],
         *,
         durability: Durability = Durability.SYNC,
+        header_model: type[BaseModel] = SessionHeader,
+        entry_types: frozenset[str] = ENTRY_TYPES,
     ) -> PostgresLog:
-        """Add a session holding only ``header``; :class:`SessionExistsError` if it exists."""
-        text = check_new_session(session_id, header)
+        """Add a session holding only ``header``; :class:`SessionExistsError` if it exists.
+        ``header_model`` and ``entry_types`` make it another kind of log (a realtime
+        journal, RT-045)."""
+        text = check_new_session(session_id, header, header_model)
         with _pool(conninfo, durability).connection() as connection:
             try:
                 connection.execute(
@@ -327,30 +338,45 @@ class PostgresLog(DatabaseLog):
                 ) from None
             except psycopg.Error as exc:
                 raise LogAccessError(f"cannot create the session: {exc}") from exc
-        return cls(conninfo, session_id, head=0, durability=durability, snapshot=None)
+        return cls(conninfo, session_id, head=0, durability=durability, snapshot=None,
+                   entry_types=entry_types)
 
     @classmethod
     def open(
-        cls, conninfo: str, session_id: str, *, durability: Durability = Durability.SYNC
+        cls,
+        conninfo: str,
+        session_id: str,
+        *,
+        durability: Durability = Durability.SYNC,
+        entry_types: frozenset[str] = ENTRY_TYPES,
     ) -> PostgresLog:
         """Open a session for appending; its entries are in :attr:`snapshot` (SQL-006)."""
         validate_session_id(session_id)
-        snapshot = cls._read_with(conninfo, session_id, durability)
+        snapshot = cls._read_with(conninfo, session_id, durability, entry_types)
         return cls(conninfo, session_id, head=snapshot.head, durability=durability,
-                   snapshot=snapshot)
+                   snapshot=snapshot, entry_types=entry_types)
 
     @staticmethod
-    def _read_with(conninfo: str, session_id: str, durability: Durability) -> LogSnapshot:
+    def _read_with(
+        conninfo: str,
+        session_id: str,
+        durability: Durability,
+        entry_types: frozenset[str] = ENTRY_TYPES,
+    ) -> LogSnapshot:
         url = _session_url(conninfo, session_id)
         try:
-            return _idempotent(_pool(conninfo, durability),
-                               lambda connection: _read(connection, session_id, url))
+            return _idempotent(
+                _pool(conninfo, durability),
+                lambda connection: _read(connection, session_id, url, entry_types),
+            )
         except psycopg.Error as exc:
             raise LogAccessError(f"cannot read the session: {exc}") from exc
 
     def read(self) -> LogSnapshot:
         """What the server holds for this session now (SQL-006)."""
-        return self._read_with(self.conninfo, self.session_id, self._durability)
+        return self._read_with(
+            self.conninfo, self.session_id, self._durability, self._entry_types
+        )
 
     def _write_batch(self, expected: int, rows: list[tuple[str, str]]) -> int:
         try:

@@ -42,7 +42,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from sessionspec.errors import (
     CallerError,
@@ -90,10 +90,13 @@ __all__ = [
 SCHEMA_VERSION = 3
 
 
-def check_header(header: Mapping[str, Any]) -> str:
-    """Validate a session header as the JSONL log does; return its JSON text (LOG-019)."""
+def check_header(
+    header: Mapping[str, Any], header_model: type[BaseModel] = SessionHeader
+) -> str:
+    """Validate a header (a session's, or another kind of log's: ``header_model``) as the
+    JSONL log does; return its JSON text (LOG-019)."""
     try:
-        SessionHeader.model_validate(header, strict=True)
+        header_model.model_validate(header, strict=True)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
@@ -107,10 +110,12 @@ def check_header(header: Mapping[str, Any]) -> str:
         raise CallerError(f"header is not JSON-serializable: {exc}") from exc
 
 
-def check_new_session(session_id: str, header: Mapping[str, Any]) -> str:
+def check_new_session(
+    session_id: str, header: Mapping[str, Any], header_model: type[BaseModel] = SessionHeader
+) -> str:
     """Check a new session's id (LOG-012) and header (LOG-019); return the header's JSON text."""
     validate_session_id(session_id)
-    text = check_header(header)
+    text = check_header(header, header_model)
     if header.get("id") != session_id:
         raise CallerError(f"the header's id {header.get('id')!r} is not {session_id!r}")
     return text

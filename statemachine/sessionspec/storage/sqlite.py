@@ -33,6 +33,8 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from pydantic import BaseModel
+
 from sessionspec.errors import (
     AppendFailedError,
     CallerError,
@@ -53,7 +55,7 @@ from sessionspec.storage.sqlbase import (
     schema_version_of,
     snapshot_from_rows,
 )
-from sessionspec.wire.log import ENTRY_TYPES
+from sessionspec.wire.log import ENTRY_TYPES, SessionHeader
 
 __all__ = [
     "MIGRATIONS",
@@ -153,7 +155,12 @@ def migrate(connection: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int
     return found
 
 
-def _read(connection: sqlite3.Connection, session_id: str, url: str) -> LogSnapshot:
+def _read(
+    connection: sqlite3.Connection,
+    session_id: str,
+    url: str,
+    entry_types: frozenset[str] = ENTRY_TYPES,
+) -> LogSnapshot:
     connection.execute("BEGIN")  # one consistent view of the header, head and rows
     try:
         row = connection.execute(
@@ -164,7 +171,7 @@ def _read(connection: sqlite3.Connection, session_id: str, url: str) -> LogSnaps
         rows: Iterator[tuple[int, str]] = iter(connection.execute(
             "SELECT seq, body FROM entries WHERE session_id = ? ORDER BY seq", (session_id,)
         ).fetchall())
-        snapshot = snapshot_from_rows(row[0], rows, int(row[1]))
+        snapshot = snapshot_from_rows(row[0], rows, int(row[1]), entry_types)
     finally:
         connection.execute("COMMIT")
     return snapshot
@@ -203,13 +210,14 @@ class SqliteLog(DatabaseLog):
         head: int,
         durability: Durability,
         snapshot: LogSnapshot | None,
+        entry_types: frozenset[str] = ENTRY_TYPES,
     ) -> None:
         super().__init__(
             sqlite_url(database, session_id),
             session_id,
             head=head,
             durability=durability,
-            entry_types=ENTRY_TYPES,
+            entry_types=entry_types,
             snapshot=snapshot,
         )
         self.database = database
@@ -223,9 +231,13 @@ class SqliteLog(DatabaseLog):
         header: Mapping[str, Any],
         *,
         durability: Durability = Durability.SYNC,
+        header_model: type[BaseModel] = SessionHeader,
+        entry_types: frozenset[str] = ENTRY_TYPES,
     ) -> SqliteLog:
-        """Add a session holding only ``header``; :class:`SessionExistsError` if it exists."""
-        text = check_new_session(session_id, header)
+        """Add a session holding only ``header``; :class:`SessionExistsError` if it exists.
+        ``header_model`` and ``entry_types`` make it another kind of log (a realtime
+        journal, RT-045)."""
+        text = check_new_session(session_id, header, header_model)
         connection = connect(database, durability)
         try:
             connection.execute("BEGIN IMMEDIATE")
@@ -244,11 +256,16 @@ class SqliteLog(DatabaseLog):
             connection.close()
             raise
         return cls(connection, database, session_id, head=0, durability=durability,
-                   snapshot=None)
+                   snapshot=None, entry_types=entry_types)
 
     @classmethod
     def open(
-        cls, database: str, session_id: str, *, durability: Durability = Durability.SYNC
+        cls,
+        database: str,
+        session_id: str,
+        *,
+        durability: Durability = Durability.SYNC,
+        entry_types: frozenset[str] = ENTRY_TYPES,
     ) -> SqliteLog:
         """Open a session for appending; its entries are in :attr:`snapshot` (SQL-006)."""
         validate_session_id(session_id)
@@ -256,16 +273,18 @@ class SqliteLog(DatabaseLog):
             raise SessionNotFoundError(session_id, f"{database} (no such database file)")
         connection = connect(database, durability)
         try:
-            snapshot = _read(connection, session_id, sqlite_url(database, session_id))
+            snapshot = _read(
+                connection, session_id, sqlite_url(database, session_id), entry_types
+            )
         except BaseException:
             connection.close()
             raise
         return cls(connection, database, session_id, head=snapshot.head,
-                   durability=durability, snapshot=snapshot)
+                   durability=durability, snapshot=snapshot, entry_types=entry_types)
 
     def read(self) -> LogSnapshot:
         """What the database holds for this session now (SQL-006)."""
-        return _read(self._connection, self.session_id, self.path)
+        return _read(self._connection, self.session_id, self.path, self._entry_types)
 
     def _write_batch(self, expected: int, rows: list[tuple[str, str]]) -> int:
         execute: Callable[..., sqlite3.Cursor] = self._connection.execute

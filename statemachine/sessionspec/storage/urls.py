@@ -20,11 +20,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel
+
 from sessionspec.errors import CallerError
 from sessionspec.storage.files import FileSystem
 from sessionspec.storage.jsonl import JsonlLog, read_log, validate_session_id
 from sessionspec.storage.log import Durability, LogSnapshot
 from sessionspec.storage.sqlbase import DatabaseLog
+from sessionspec.wire.log import ENTRY_TYPES, SessionHeader
 
 __all__ = [
     "StoreUrl",
@@ -91,21 +94,45 @@ def create_store_log(
     session_id: str,
     header: Mapping[str, Any],
     durability: Durability = Durability.SYNC,
+    *,
+    header_model: type[BaseModel] = SessionHeader,
+    entry_types: frozenset[str] = ENTRY_TYPES,
 ) -> DatabaseLog:
-    """Add a session to the store named by ``url`` and open it for appending."""
+    """Add a session to the store named by ``url`` and open it for appending.
+    ``header_model`` and ``entry_types`` make it another kind of log (a realtime journal,
+    RT-045)."""
     parsed = parse_store_url(url) if isinstance(url, str) else url
     if parsed.session_id is not None and parsed.session_id != session_id:
         raise CallerError(f"the URL names session {parsed.session_id!r}, not {session_id!r}")
     if parsed.scheme == "sqlite":
         from sessionspec.storage.sqlite import SqliteLog
 
-        return SqliteLog.create(parsed.location, session_id, header, durability=durability)
+        return SqliteLog.create(
+            parsed.location,
+            session_id,
+            header,
+            durability=durability,
+            header_model=header_model,
+            entry_types=entry_types,
+        )
     from sessionspec.storage.postgres import PostgresLog
 
-    return PostgresLog.create(parsed.location, session_id, header, durability=durability)
+    return PostgresLog.create(
+        parsed.location,
+        session_id,
+        header,
+        durability=durability,
+        header_model=header_model,
+        entry_types=entry_types,
+    )
 
 
-def open_store_log(url: str | StoreUrl, durability: Durability = Durability.SYNC) -> DatabaseLog:
+def open_store_log(
+    url: str | StoreUrl,
+    durability: Durability = Durability.SYNC,
+    *,
+    entry_types: frozenset[str] = ENTRY_TYPES,
+) -> DatabaseLog:
     """Open the session named by ``<store URL>#<session id>`` for appending."""
     parsed = parse_store_url(url) if isinstance(url, str) else url
     if parsed.session_id is None:
@@ -113,10 +140,14 @@ def open_store_log(url: str | StoreUrl, durability: Durability = Durability.SYNC
     if parsed.scheme == "sqlite":
         from sessionspec.storage.sqlite import SqliteLog
 
-        return SqliteLog.open(parsed.location, parsed.session_id, durability=durability)
+        return SqliteLog.open(
+            parsed.location, parsed.session_id, durability=durability, entry_types=entry_types
+        )
     from sessionspec.storage.postgres import PostgresLog
 
-    return PostgresLog.open(parsed.location, parsed.session_id, durability=durability)
+    return PostgresLog.open(
+        parsed.location, parsed.session_id, durability=durability, entry_types=entry_types
+    )
 
 
 def open_log_at(

@@ -25,6 +25,8 @@ from sessionspec.wire.messages import WireModel
 __all__ = [
     "JOURNAL_ENTRY_TYPES",
     "JOURNAL_FORMAT_VERSION",
+    "JOURNAL_FORMAT_VERSIONS",
+    "JOURNAL_V2_EVENT_TYPES",
     "REALTIME_EVENT_ADAPTER",
     "REALTIME_EVENT_TYPES",
     "AssistantPlaybackFinished",
@@ -164,6 +166,15 @@ class AssistantTurnInterrupted(_RealtimeEventModel):
 
     type: Literal["assistant_turn_interrupted"] = "assistant_turn_interrupted"
     response_id: str
+    #: What the provider billed for the response it cut (RT-027); absent means zero (meerkat's
+    #: event has no usage) and is left out of the JSON form.
+    usage: RealtimeUsage | None = None
+
+    def to_json_dict(self) -> dict[str, Any]:
+        data = super().to_json_dict()
+        if data.get("usage") is None:
+            data.pop("usage", None)
+        return data
 
 
 class AssistantPlaybackStarted(_RealtimeEventModel):
@@ -215,15 +226,21 @@ REALTIME_EVENT_TYPES: tuple[str, ...] = (
     "assistant_playback_finished",
 )
 
-#: Version of the realtime journal format (RT-040).
-JOURNAL_FORMAT_VERSION = 1
+#: Version of the realtime journal format that is written (RT-044). Version 2 added the
+#: playback events (RT-070, RT-071) and the usage of an interruption (RT-027); version 1
+#: journals hold neither and are still read.
+JOURNAL_FORMAT_VERSION = 2
+#: The versions this package reads (RT-044).
+JOURNAL_FORMAT_VERSIONS: tuple[int, ...] = (1, 2)
+#: The event types a version-1 journal cannot hold (RT-044).
+JOURNAL_V2_EVENT_TYPES = frozenset({"assistant_playback_started", "assistant_playback_finished"})
 
 
 class RealtimeJournalHeader(WireModel):
     """Line 1 of a realtime transcript journal."""
 
     type: Literal["sessionspec.realtime_journal"] = "sessionspec.realtime_journal"
-    version: Literal[1] = 1
+    version: Literal[1, 2] = 2
     id: str
     #: ISO 8601 creation time, informative only.
     created: str

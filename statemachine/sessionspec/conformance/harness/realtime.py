@@ -79,10 +79,16 @@ def realtime_apply(h: PythonHarness, args: Mapping[str, Any]) -> Json:
 
 def realtime_observe(h: PythonHarness, args: Mapping[str, Any]) -> Json:
     transcript = _transcript(h, args)
-    return {
+    observed: dict[str, Any] = {
         "messages": [m.to_json_dict() for m in transcript.messages()],
         "in_flight": list(transcript.in_flight_response_ids()),
     }
+    unattached = getattr(transcript, "unattached_usage", None)
+    if unattached is not None:
+        observed["unattached_usage"] = {
+            record.response_id: record.usage.to_json_dict() for record in unattached()
+        }
+    return observed
 
 
 def realtime_close(h: PythonHarness, args: Mapping[str, Any]) -> Json:

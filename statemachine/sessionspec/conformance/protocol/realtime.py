@@ -19,6 +19,9 @@ class RealtimeApplyResult(_Model):
 class RealtimeObservation(_Model):
     messages: list[dict[str, Any]]
     in_flight: list[str]
+    #: Usage of ended responses without a message, by response id, in opi's form (RT-027);
+    #: optional: absent, it is not checked.
+    unattached_usage: dict[str, dict[str, int]] | None = None
 
 
 class RealtimeNewArgs(_Model):

@@ -19,6 +19,9 @@ Rules
   holds what the user heard; past its response's end it awaits the end of its playback
   (played in full, or cut at a heard prefix), so no message is ever emitted with text the
   user did not hear.
+* Usage (RT-027): every ended response's usage counts once, cancelled and interrupted ones
+  included (the provider bills them): on the response's first message, or, when the
+  response never gets one, as an :class:`UnattachedUsage` that the hand-off delivers.
 
 Theory of operation
 -------------------
@@ -71,6 +74,7 @@ from sessionspec.runtime.realtime.records import (
     InvalidRealtimeEventError,
     JournalRecovery,
     SkippedJournalEntry,
+    UnattachedUsage,
 )
 from sessionspec.runtime.realtime.transcript import RealtimeTranscript
 
@@ -82,4 +86,5 @@ __all__ = [
     "RealtimeTranscript",
     "SkippedJournalEntry",
     "TurnSink",
+    "UnattachedUsage",
 ]

@@ -322,6 +322,7 @@ class _Assembly(_Journaled):
         if stop_reason == "cancelled":
             response.state = ResponseState.CANCELLED
             response.stop_reason = "cancelled"
+            response.usage = usage  # RT-024, RT-027: a cancelled response is billed
             return ApplyOutcome(ApplyStatus.ACCEPTED, (), (), self._end(response_id, None))
         response.state = ResponseState.COMPLETED
         response.stop_reason = str(stop_reason)
@@ -408,6 +409,8 @@ class _Assembly(_Journaled):
 
     def _new_context(self, segment: _Segment, context: tuple[Any, ...]) -> None:
         segment.context = context
+        segment.context_kind = context[0]
+        segment.context_prev = context[3]
         segment.context_number = len(self._delta_contexts)
         self._delta_contexts.append(context)
 
@@ -446,4 +449,5 @@ class _Assembly(_Journaled):
             item.segments.clear()
         self._discarded.extend(fragments)
         self._dirty = True
+        self._release_usage(response_id, response)
         return tuple(fragments)

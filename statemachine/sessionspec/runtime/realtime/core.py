@@ -37,6 +37,7 @@ from sessionspec.runtime.realtime.records import (
     _SPOKEN,
     ApplyOutcome,
     JournalRecovery,
+    UnattachedUsage,
     _construct,
     _Item,
     _opi_usage,
@@ -44,6 +45,7 @@ from sessionspec.runtime.realtime.records import (
     _wall_clock_ms,
 )
 from sessionspec.storage.jsonl import JsonlLog
+from sessionspec.storage.sqlbase import DatabaseLog
 from sessionspec.tables.realtime import (
     TRANSCRIPT_TABLE,
     TranscriptEvent,
@@ -56,6 +58,7 @@ from sessionspec.wire.messages import (
     UserMessage,
 )
 from sessionspec.wire.realtime import (
+    JOURNAL_FORMAT_VERSION,
     REALTIME_EVENT_TYPES,
 )
 
@@ -96,10 +99,15 @@ class _TranscriptCore:
         self._waiting_children: dict[str, list[_Item]] = {}
         self._messages: list[UserMessage | AssistantMessage] = []
         self._discarded: list[DiscardedFragment] = []
+        #: Usage of ended responses without a message, in the order it became so (RT-027).
+        self._unattached: list[UnattachedUsage] = []
         self._lifecycle: Lifecycle[TranscriptState, TranscriptEvent] = Lifecycle(TRANSCRIPT_TABLE)
         #: Mirrors ``self._lifecycle.state is OPEN`` for the hot path; set by :meth:`_commit`.
         self._open = True
-        self._journal: JsonlLog | None = None
+        self._journal: JsonlLog | DatabaseLog | None = None
+        #: The format version of the journal (RT-044): a version-1 journal, reopened, cannot
+        #: take what version 2 added.
+        self._journal_version = JOURNAL_FORMAT_VERSION
         self._group_commit = False
         self._pending: list[dict[str, Any]] = []
         self._next_entry = 1
@@ -207,7 +215,8 @@ class _TranscriptCore:
             self._items[item_id] = item
             self._by_rank.append(item)
             if response_id is not None:
-                self._response(response_id).items.append(item)
+                item.response = self._response(response_id)
+                item.response.items.append(item)
             self._place(item)
             return item, True
         new = False
@@ -221,7 +230,8 @@ class _TranscriptCore:
                 new = True
             if response_id is not None and item.response_id is None:
                 item.response_id = response_id
-                self._response(response_id).items.append(item)
+                item.response = self._response(response_id)
+                item.response.items.append(item)
                 new = True
         return item, new
 
@@ -258,7 +268,8 @@ class _TranscriptCore:
         response_id = item.response_id
         assert response_id is not None
         response = self._responses[response_id]
-        if item.state is _AWAITING:
+        awaited = item.state is _AWAITING
+        if awaited:
             response.awaiting_left -= 1
         if item.has_content():
             item.state = _READY
@@ -267,6 +278,26 @@ class _TranscriptCore:
             item.state = _SKIPPED
             item.segments.clear()
         self._dirty = True
+        if awaited:
+            # Past its response's end (at the end itself, ``_end`` decides once it is done).
+            self._release_usage(response_id, response)
+
+    def _release_usage(self, response_id: str, response: _Response) -> None:
+        """RT-027: an ended response none of whose items is ready or awaits its playback
+        (and none was materialized: that would have spent its usage) never gets a message;
+        its usage, unless zero, becomes unattached, once."""
+        if response.usage_spent or response.ready_left or response.awaiting_left:
+            return
+        response.usage_spent = True
+        usage = _opi_usage(response.usage)
+        counts = (
+            usage.input_tokens,
+            usage.output_tokens,
+            usage.cache_read_tokens,
+            usage.cache_write_tokens,
+        )
+        if any(counts):
+            self._unattached.append(UnattachedUsage(response_id, usage, len(self._messages)))
 
     # -- the walk (RT-030, RT-031) -----------------------------------------------------------
 

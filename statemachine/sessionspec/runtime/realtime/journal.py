@@ -23,6 +23,7 @@ from sessionspec.tables.realtime import (
     TranscriptEvent,
 )
 from sessionspec.wire.realtime import (
+    JOURNAL_V2_EVENT_TYPES,
     RealtimeUsage,
 )
 
@@ -39,6 +40,15 @@ class _Journaled(_TranscriptCore):
             return
         raw = self._raw
         assert raw is not None
+        if self._journal_version == 1 and (
+            raw["type"] in JOURNAL_V2_EVENT_TYPES
+            or (raw["type"] == "assistant_turn_interrupted" and raw.get("usage") is not None)
+        ):
+            # RT-044: a reader of version 1 would not know it; nothing was changed.
+            raise _bad(
+                f"{raw['type']} cannot be journaled in a version-1 journal "
+                f"(start a new journal to record playback and interruption usage)"
+            )
         event = raw if isinstance(raw, dict) else dict(raw)
         if "usage" in event and isinstance(event["usage"], RealtimeUsage):
             event = {**event, "usage": event["usage"].to_json_dict()}

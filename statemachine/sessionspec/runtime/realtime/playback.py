@@ -26,7 +26,9 @@ from sessionspec.runtime.realtime.records import (
     _SKIPPED,
     _SPOKEN,
     ApplyOutcome,
+    _completion_key,
     _req_str,
+    _usage_dict,
 )
 from sessionspec.tables.realtime import (
     ResponseState,
@@ -95,10 +97,15 @@ class _Playback(_Assembly):
 
     def _on_interrupted(self, raw: Mapping[str, Any]) -> ApplyOutcome:
         response_id = _req_str(raw, "response_id").strip()
-        refused = self._admit_end(("assistant_turn_interrupted", response_id), response_id)
+        given = raw.get("usage")
+        # RT-027: absent (meerkat's form) is zero usage, the same event as a zero usage.
+        usage = _usage_dict({} if given is None else given, "assistant_turn_interrupted")
+        key = _completion_key(response_id, None, usage, "assistant_turn_interrupted")
+        refused = self._admit_end(key, response_id)
         if refused is not None:
             return refused
         response = self._response(response_id)
         response.state = ResponseState.INTERRUPTED
         response.stop_reason = "cancelled"
+        response.usage = usage  # RT-023, RT-027: an interrupted response is billed
         return ApplyOutcome(ApplyStatus.ACCEPTED, (), (), self._end(response_id, "display"))
