@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
 from sessionspec.bench.realtime import voice_stream
-from sessionspec.runtime.realtime import ApplyOutcome, ApplyStatus, RealtimeTranscript
+from sessionspec.reference.realtime import ApplyStatus
+from sessionspec.runtime.realtime import ApplyOutcome, RealtimeTranscript
 from sessionspec.runtime.realtime import records as runtime
 from sessionspec.wire.messages import AssistantMessage, TextContent, Usage, UserMessage
 
