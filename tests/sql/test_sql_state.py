@@ -11,7 +11,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
-from tests.sql.sql_state_worker import increment, race_once
+from tests.state.state_worker import increment, race_once
 
 from sessionspec import (
     FileStateStore,

@@ -1,13 +1,16 @@
-"""Worker functions for the multi-process compare-and-swap tests (imported by spawn)."""
+"""Worker functions for the multi-process compare-and-swap tests (imported by spawn).
+
+``location`` is anything ``open_state_store`` takes: a directory (the file store) or a
+SQLite or PostgreSQL URL (SQL-014)."""
 
 from __future__ import annotations
 
-from sessionspec import FileStateStore, HeadRevisionConflict
+from sessionspec import HeadRevisionConflict, open_state_store
 
 
-def race_once(directory: str, session_id: str, expected: int, marker: str) -> str:
+def race_once(location: str, session_id: str, expected: int, marker: str) -> str:
     """Commit once with ``expected``; ``won`` or ``conflict``."""
-    store = FileStateStore(directory)
+    store = open_state_store(location)
     try:
         store.commit(session_id, {"writer": marker}, expected)
     except HeadRevisionConflict:
@@ -15,9 +18,9 @@ def race_once(directory: str, session_id: str, expected: int, marker: str) -> st
     return "won"
 
 
-def increment(directory: str, session_id: str, times: int) -> int:
+def increment(location: str, session_id: str, times: int) -> int:
     """Add one to the stored counter ``times`` times, retrying each on a conflict."""
-    store = FileStateStore(directory)
+    store = open_state_store(location)
     conflicts = 0
     for _ in range(times):
         while True:

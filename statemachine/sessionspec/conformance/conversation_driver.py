@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from sessionspec.conformance.adapters import Connection, Reply
 from sessionspec.conformance.checks import require
 from sessionspec.conformance.protocol import Capability, ErrorType
+from sessionspec.errors import CallerError
 
 __all__ = [
     "ERROR_CLASS",
@@ -255,8 +256,9 @@ def conversation_factory(connection: Connection) -> Any:
     return lambda: ProtocolConversation.new(connection)
 
 
-class LedgerRefusal(Exception):
-    """A typed rejection of a ledger command, by the name of its error class (CONF-125).
+class LedgerRefusal(CallerError):
+    """A typed rejection of a ledger command, by the name of its error class (CONF-125): the
+    implementation refused what the machine asked, so a caller's error (GEN-009).
 
     Raised by :class:`ProtocolLedger` and caught by the ledger machine, which compares the
     name with the model's verdict; never escapes a run.
