@@ -35,6 +35,7 @@ NEW = sorted(
 )
 
 
+@pytest.mark.req("CONF-100")
 def test_every_new_profile_is_measured() -> None:
     assert "phi" in NEW and "meerkat_field_order_revision_ids" in NEW
     assert {p.seed for name in NEW for p in [PROFILES[name]]} == {"phi-core", "meerkat"}
