@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from hypothesis import HealthCheck, Verbosity, settings
+from hypothesis import HealthCheck, Phase, Verbosity, settings
 from hypothesis import reject as discard_example
 from hypothesis import seed as hypothesis_seed
 from hypothesis.errors import Unsatisfiable
@@ -24,8 +24,10 @@ from hypothesis.stateful import get_state_machine_test
 
 from sessionspec.conformance.adapters import Connection
 from sessionspec.conformance.checks import CheckContext, RequirementFailure, checking
+from sessionspec.conformance.conversation_machine import ConversationMachine
 from sessionspec.conformance.coordinator_machine import CoordinatorMachine
 from sessionspec.conformance.realtime_machine import RealtimeMachine
+from sessionspec.conformance.recorder_machine import RecorderMachine
 
 
 @dataclass
@@ -55,12 +57,17 @@ def first_hand_failures(
     steps: int,
     rounds: int = 10,
     seed: int = 0,
+    shrink: bool = True,
 ) -> dict[str, str]:
     """``{requirement: message}`` of every requirement found first hand, in rounds: each
-    round masks what earlier rounds found, until a round finds nothing new."""
+    round masks what earlier rounds found, until a round finds nothing new. ``shrink=False``
+    reports the first failing example as found: the same requirements (each is still the
+    first failure of its example), without the minutes shrinking can take."""
     make: Callable[[], Any] = {
         "coordinator": lambda: CoordinatorMachine(connection),
         "realtime": lambda: RealtimeMachine(connection),
+        "conversation": lambda: ConversationMachine(connection),
+        "recorder": lambda: RecorderMachine(connection),
     }[machine]
     budget = settings(
         max_examples=examples,
@@ -71,6 +78,7 @@ def first_hand_failures(
         report_multiple_bugs=True,
         suppress_health_check=list(HealthCheck),
         verbosity=Verbosity.quiet,
+        phases=list(Phase) if shrink else [p for p in Phase if p is not Phase.shrink],
     )
     found: dict[str, str] = {}
     for _ in range(rounds):

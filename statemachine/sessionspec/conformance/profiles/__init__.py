@@ -3,7 +3,8 @@
 spec/SPEC.md §9 lists, by requirement id, every place where our rules depart from what a seed
 system does. A seed profile puts those behaviours back into sessionspec's own runtime (a
 subclass per machine: :mod:`.opi` for the coordinator, :mod:`.meerkat` for the realtime
-transcript; phi-core's recorder has no machine yet). Run against a profile, the suite must
+transcript, :mod:`.meerkat_conversation` for the conversation, :mod:`.phi` for phi-core's
+session recorder). Run against a profile, the suite must
 report each documented difference by its requirement id and nothing else (CONF-050): that is
 how we know the suite finds real deviations and stays quiet otherwise.
 
@@ -13,7 +14,8 @@ Every profile is an adapter of its own (``module:factory``)::
     sessionspec conform --adapter sessionspec.conformance.profiles:opi_tip_before_write
 
 :data:`PROFILES` lists them with the requirement ids each one must fail: ``opi`` and
-``meerkat`` carry every reproduced quirk of their seed, the others exactly one.
+``meerkat`` carry every reproduced realtime quirk of their seed, ``phi`` every reproduced
+phi-core quirk, the others exactly one.
 """
 
 from __future__ import annotations
@@ -28,9 +30,15 @@ from sessionspec.conformance.profiles.meerkat import (
     MeerkatTranscript,
     meerkat_transcript_class,
 )
+from sessionspec.conformance.profiles.meerkat_conversation import (
+    MeerkatConversation,
+    MeerkatConversationQuirk,
+    meerkat_conversation_class,
+)
 from sessionspec.conformance.profiles.opi import OpiCoordinator, OpiQuirk, opi_coordinator_class
+from sessionspec.conformance.profiles.phi import PhiQuirk, PhiRecorder, phi_recorder_class
 
-__all__ = ["PROFILES", "SeedProfile", "meerkat", "opi"]
+__all__ = ["PROFILES", "SeedProfile", "meerkat", "opi", "phi"]
 
 
 @dataclass(frozen=True)
@@ -38,9 +46,10 @@ class SeedProfile:
     """One seed profile: its adapter factory and the requirement ids it departs from."""
 
     name: str
-    #: The seed system (``opi``, ``meerkat``).
+    #: The seed system (``opi``, ``meerkat``, ``phi-core``).
     seed: str
-    #: The machine the profile changes (``coordinator``, ``realtime``).
+    #: The machine the profile changes (``coordinator``, ``realtime``, ``conversation``,
+    #: ``recorder``).
     machine: str
     #: Requirement ids of spec/SPEC.md §9 the suite must report, and no other.
     documented: frozenset[str]
@@ -58,6 +67,46 @@ def _opi_implementation(cls: type[OpiCoordinator], name: str) -> PythonImplement
 def _meerkat_implementation(cls: type[MeerkatTranscript], name: str) -> PythonImplementation:
     made = runtime_implementation(transcript_cls=cls)
     return dataclasses.replace(made, name=name, coordinator=None)
+
+
+def _only_recorder(cls: type[PhiRecorder], name: str) -> PythonImplementation:
+    made = runtime_implementation(recorder_cls=cls)
+    # phi-core's profile is its recorder alone: every other machine is another seed's.
+    return PythonImplementation(name=name, version=made.version, recorder=made.recorder)
+
+
+def _only_conversation(cls: type[MeerkatConversation], name: str) -> PythonImplementation:
+    made = runtime_implementation(conversation_cls=cls)
+    return PythonImplementation(name=name, version=made.version, conversation=made.conversation)
+
+
+def phi() -> PythonImplementation:
+    """sessionspec's session recorder with every reproduced phi-core quirk."""
+    return _only_recorder(phi_recorder_class(frozenset(PhiQuirk)), "phi-core (seed profile)")
+
+
+def _phi_single(quirk: PhiQuirk) -> Callable[[], PythonImplementation]:
+    def factory() -> PythonImplementation:
+        cls = phi_recorder_class(frozenset({quirk}))
+        return _only_recorder(cls, f"phi-core: {quirk.value} (seed profile)")
+
+    factory.__name__ = f"phi_{quirk.value}"
+    factory.__doc__ = f"sessionspec's recorder with phi-core's {quirk.value} ({quirk.requirement})."
+    return factory
+
+
+def _meerkat_conversation_single(
+    quirk: MeerkatConversationQuirk,
+) -> Callable[[], PythonImplementation]:
+    def factory() -> PythonImplementation:
+        cls = meerkat_conversation_class(frozenset({quirk}))
+        return _only_conversation(cls, f"meerkat: {quirk.value} (seed profile)")
+
+    factory.__name__ = f"meerkat_{quirk.value}"
+    factory.__doc__ = (
+        f"sessionspec's conversation with meerkat's {quirk.value} ({quirk.requirement})."
+    )
+    return factory
 
 
 def opi() -> PythonImplementation:
@@ -136,8 +185,39 @@ def _profiles() -> dict[str, SeedProfile]:
             factory,
             f"{module}:{factory.__name__}",
         )
+    found["phi"] = SeedProfile(
+        "phi",
+        "phi-core",
+        "recorder",
+        frozenset(q.requirement for q in PhiQuirk),
+        phi,
+        f"{module}:phi",
+    )
+    for pquirk in PhiQuirk:
+        factory = _phi_single(pquirk)
+        globals()[factory.__name__] = factory
+        found[factory.__name__] = SeedProfile(
+            factory.__name__,
+            "phi-core",
+            "recorder",
+            frozenset({pquirk.requirement}),
+            factory,
+            f"{module}:{factory.__name__}",
+        )
+    for cquirk in MeerkatConversationQuirk:
+        factory = _meerkat_conversation_single(cquirk)
+        globals()[factory.__name__] = factory
+        found[factory.__name__] = SeedProfile(
+            factory.__name__,
+            "meerkat",
+            "conversation",
+            frozenset({cquirk.requirement}),
+            factory,
+            f"{module}:{factory.__name__}",
+        )
     return found
 
 
-#: Every seed profile by name (``opi``, ``meerkat``, ``opi_<quirk>``, ``meerkat_<quirk>``).
+#: Every seed profile by name (``opi``, ``meerkat``, ``phi``, ``opi_<quirk>``,
+#: ``meerkat_<quirk>``, ``phi_<quirk>``).
 PROFILES: dict[str, SeedProfile] = _profiles()
