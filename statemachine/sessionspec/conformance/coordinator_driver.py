@@ -15,7 +15,12 @@ process death (``crash.kill``, ``crash.points``), foreign and damaged entries
 Every check names its requirement (:func:`sessionspec.conformance.checks.require`). A
 mismatch found after a step is charged to the step's own requirement when the step has one
 (a reopen: COORD-020; a crash: CONF-010; an injection: COORD-021/022/023; a fault:
-COORD-011/012), otherwise to the observation that differs (CONF-001..CONF-005).
+COORD-011/012; an empty turn: COORD-014), otherwise to the observation that differs
+(CONF-001..CONF-005). Where what is observed shows the rule broken, the mismatch is charged
+to it (CONF-060): a cut elsewhere than the model's to the cut policy (COORD-104/105), a clean
+write failure whose write stayed in the file to COORD-011 (COORD-012 when the cut-back was
+made to fail), a fork whose leaves carry figures to COORD-051. Replaying saved runs lives in
+:mod:`sessionspec.conformance.coordinator_replay`.
 """
 
 from __future__ import annotations
@@ -753,7 +758,7 @@ def _fork_requirement(found: Log, entries: Log) -> str:
 
     def counts_usage(entry: Entry) -> bool:
         figures = entry.get(ACCOUNTING_FIELD)
-        return isinstance(figures, Mapping) and any(figures.get(k) for k in _COUNTERS)
+        return isinstance(figures, Mapping) and any(figures.values())
 
     leaves_count = any(e.get("type") == "leaf" and counts_usage(e) for e in found)
     if content(found) == content(entries) and leaves_count:

@@ -44,6 +44,7 @@ from sessionspec.compaction import (
     CompactionConfig,
     CompactionPlan,
     CompactionReason,
+    CountTailPolicy,
     Summarizer,
     core_summary,
     estimate_tokens,
@@ -241,7 +242,10 @@ class OpiCoordinator(SessionCoordinator):
         return result
 
     def _plan(self, reason: CompactionReason) -> CompactionPlan | None:
-        if OpiQuirk.PAIR_BLIND_CUT not in self.quirks:
+        if OpiQuirk.PAIR_BLIND_CUT not in self.quirks or not isinstance(
+            self._config.policy, CountTailPolicy
+        ):
+            # opi has only its count cut: another configured policy is not opi's (COORD-106).
             return super()._plan(reason)
         items = self.compaction_entries()
         n = len(items)
@@ -307,7 +311,7 @@ class OpiCoordinator(SessionCoordinator):
         self, *, dir: str | os.PathLike[str] | None = None, session_id: str | None = None
     ) -> ForkResult:
         result = super().fork(dir=dir, session_id=session_id)
-        if OpiQuirk.FORK_KEEPS_PARENT_USAGE in self.quirks:
+        if OpiQuirk.FORK_KEEPS_PARENT_USAGE in self.quirks and self._memory.figures != Figures():
             # The fork's accounting starts at the parent's figures: forks count usage twice.
             entries = [r.entry for r in read_log(result.path, fs=self._fs).records]
             seq = 1 + max((seq_of(str(e.get("id"))) for e in entries), default=0)
