@@ -116,6 +116,9 @@ class Driver:
     closed: bool = False
     #: While failed: the log after the operation whose cut-back failed.
     pending_after: Log | None = None
+    #: While failed: the requirement of the operation whose batch is pending (COORD-010 for
+    #: a turn), charged when the file holds only part of that batch.
+    pending_requirement: str | None = None
     twin: str | None = None
     forks: dict[str, Log] = field(default_factory=dict)
     trace: list[Entry] = field(default_factory=list)
@@ -296,8 +299,12 @@ class Driver:
         if self.has(Capability.COORDINATOR_FORMAT):
             durable = self.read_log(self.session_id)
             if self.failed:
-                require(cause or "COORD-012", durable in (self.log, self.pending_after),
-                        "failed: the file is neither the log before nor after the operation")
+                assert self.pending_after is not None
+                partial = _part_of_batch(durable, self.log, self.pending_after)
+                require(cause or (self.pending_requirement if partial else None) or "COORD-012",
+                        durable in (self.log, self.pending_after),
+                        "failed: the file is neither the log before nor after the operation"
+                        + (": it holds part of the operation's batch" if partial else ""))
             else:
                 require(cause or "CONF-013", durable == self.log,
                         "the durable log differs from the model's log")
@@ -422,7 +429,8 @@ class Driver:
         opened = self.conn.call("coordinator.open", handle="main", session_id=self.session_id,
                                 config=self.settings, model=MODEL)
         require("CONF-010", opened.ok, f"reopening after a crash: {opened.describe()}")
-        self._settle(expected.after, "CONF-010", acknowledged=acknowledged, outcomes=outcomes)
+        self._settle(expected.after, "CONF-010", acknowledged=acknowledged, outcomes=outcomes,
+                     batch_requirement=OP_REQUIREMENT[type(op)])
         if expected.fork_entries is not None:
             self._check_fork(op, expected.fork_entries, must_exist=acknowledged)
 
@@ -474,9 +482,15 @@ class Driver:
                 # A clean failure promises the file as before (COORD-011). With a failing
                 # cut-back armed, a file that still holds the write is a log that could not
                 # undo it, which must leave the coordinator failed (COORD-012).
+                # A file holding part of the operation's batch: it was not one batch.
                 undo_failed = any(operation == "truncate" for operation, _, _ in faults)
-                require("COORD-012" if undo_failed else "COORD-011",
-                        self.read_log(self.session_id) == self.log,
+                durable = self.read_log(self.session_id)
+                charged = (
+                    OP_REQUIREMENT[type(op)]
+                    if _part_of_batch(durable, self.log, expected.after)
+                    else "COORD-012" if undo_failed else "COORD-011"
+                )
+                require(charged, durable == self.log,
                         "a clean write failure (append_failed) left the write in the file"
                         + (", and its cut-back had failed" if undo_failed else ""))
         elif reply.status == "rejected" and kind == "log_failed":
@@ -488,6 +502,7 @@ class Driver:
                     "log_failed must leave the coordinator failed")
             self.failed = True
             self.pending_after = expected.after
+            self.pending_requirement = OP_REQUIREMENT[type(op)]
         elif reply.status == "rejected" and kind in ("fork_failed", "storage_error"):
             require("COORD-050", isinstance(op, Fork), f"{_name(op)}: unexpected {kind}")
             require("COORD-050", self.observe() == before, "a failed fork changed the source")
@@ -528,7 +543,8 @@ class Driver:
         self.closed = False
         if was_failed:
             assert self.pending_after is not None
-            self._settle(self.pending_after, "COORD-012")
+            self._settle(self.pending_after, "COORD-012",
+                         batch_requirement=self.pending_requirement)
         elif before is not None:
             seen = self.observe()
             require(requirement, seen is not None and self._same(seen, before),
@@ -667,10 +683,12 @@ class Driver:
 
     def _settle(
         self, after: Log, requirement: str, *, acknowledged: bool = False,
-        outcomes: Sequence[str] | None = None,
+        outcomes: Sequence[str] | None = None, batch_requirement: str | None = None,
     ) -> None:
         """After a crash or a failed cut-back: the state is the log before or after (the
-        acceptable outcomes, README rule 4: both, unless acknowledged or a case narrows)."""
+        acceptable outcomes, README rule 4: both, unless acknowledged or a case narrows).
+        A file holding part of the operation's batch is charged to the operation's own rule
+        (``batch_requirement``: COORD-010 for a turn): its batch was not atomic."""
         allowed = set(outcomes or ("before", "after"))
         seen = self.observe()
         before_ok = "before" in allowed and not acknowledged and self.matches(seen, self.log)
@@ -679,6 +697,8 @@ class Driver:
             durable = self.read_log(self.session_id)
             before_ok = before_ok and durable == self.log
             after_ok = after_ok and durable == after
+            if batch_requirement is not None and _part_of_batch(durable, self.log, after):
+                requirement = batch_requirement
         require(
             requirement,
             before_ok or after_ok,
@@ -688,6 +708,7 @@ class Driver:
         self.log = after if after_ok else self.log
         self.failed = False
         self.pending_after = None
+        self.pending_requirement = None
         self.cause = requirement
 
     def _refused(self, op: Operation) -> None:
@@ -748,6 +769,16 @@ class Driver:
 
 
 _COUNTERS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
+
+
+def _part_of_batch(durable: Log | None, before: Log, after: Log) -> bool:
+    """Whether the file holds the log before plus some, not all, of the operation's batch."""
+    return (
+        durable is not None
+        and len(before) < len(durable) < len(after)
+        and durable == after[: len(durable)]
+        and after[: len(before)] == before
+    )
 
 
 def _fork_requirement(found: Log, entries: Log) -> str:
