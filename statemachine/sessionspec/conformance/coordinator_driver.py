@@ -19,7 +19,8 @@ COORD-011/012; an empty turn: COORD-014), otherwise to the observation that diff
 (CONF-001..CONF-005). Where what is observed shows the rule broken, the mismatch is charged
 to it (CONF-060): a cut elsewhere than the model's to the cut policy (COORD-104/105), a clean
 write failure whose write stayed in the file to COORD-011 (COORD-012 when the cut-back was
-made to fail), a fork whose leaves carry figures to COORD-051. Replaying saved runs lives in
+made to fail), a fork whose leaves carry figures to COORD-051, a file holding part of an
+operation's batch to the operation's rule (COORD-010 for a turn). Replaying saved runs lives in
 :mod:`sessionspec.conformance.coordinator_replay`.
 """
 
