@@ -144,3 +144,46 @@ def test_reports_as_text_json_and_junit() -> None:
     assert cases["COORD-021"].find("skipped") is not None
     failing = data["failures"][0]["requirement"]
     assert cases[failing].find("failure") is not None
+
+
+def _two_defect_transcript() -> Any:
+    """meerkat's blank ids (RT-003) and unskippable user items (RT-017), both put back."""
+    from sessionspec.conformance.adapters import InProcessConnection
+    from sessionspec.conformance.harness import PythonHarness
+    from sessionspec.conformance.profiles import _meerkat_implementation
+    from sessionspec.conformance.profiles.meerkat import MeerkatQuirk, meerkat_transcript_class
+
+    quirks = frozenset({MeerkatQuirk.BLANK_IDS_IGNORED, MeerkatQuirk.USER_ITEMS_NOT_SKIPPABLE})
+    implementation = _meerkat_implementation(meerkat_transcript_class(quirks), "two defects")
+    return InProcessConnection(PythonHarness(implementation, storage="sim"))
+
+
+#: Small: one run took 6.8 s on two busy shared cores; the seed is fixed (CONF-064).
+TWO_DEFECTS = Budget(examples=15, steps=10, shrink_seconds=1, shrinks=5, max_failures=8)
+
+
+@pytest.mark.req("CONF-160", "CONF-061", "RT-003", "RT-017")
+def test_a_first_hand_run_names_each_planted_defect_and_nothing_else() -> None:
+    report = run_conformance(_two_defect_transcript(), adapter="two defects",
+                             machines=("realtime",),
+                             budget=dataclasses.replace(TWO_DEFECTS, first_hand=True), seed=0)
+    assert sorted(f.requirement for f in report.failures) == ["RT-003", "RT-017"]
+    assert json.loads(render_json(report))["budget"]["first_hand"] is True
+    assert "first hand" in render_text(report)
+
+
+@pytest.mark.slow
+@pytest.mark.req("CONF-061", "CONF-160")
+def test_without_first_hand_a_masked_defect_goes_on_to_knock_on_failures() -> None:
+    """Why CONF-160 exists: the same run with CONF-061's masking alone also reports checks
+    that failed only because a masked defect had already made the example diverge. (Two runs
+    of the realtime machine: 13 s on two busy shared cores.)"""
+    masked = run_conformance(_two_defect_transcript(), adapter="two defects",
+                             machines=("realtime",), budget=TWO_DEFECTS, seed=0)
+    first_hand = run_conformance(_two_defect_transcript(), adapter="two defects",
+                                 machines=("realtime",),
+                                 budget=dataclasses.replace(TWO_DEFECTS, first_hand=True),
+                                 seed=0)
+    found = {f.requirement for f in masked.failures}
+    named = {f.requirement for f in first_hand.failures}
+    assert {"RT-003", "RT-017"} == named < found, (named, found)

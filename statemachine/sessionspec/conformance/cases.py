@@ -248,7 +248,7 @@ def _run_once(
     with checking(context):
         try:
             if isinstance(case, CoordinatorCase):
-                from sessionspec.conformance.coordinator_driver import run_steps
+                from sessionspec.conformance.coordinator_replay import run_steps
 
                 run_steps(connection, [s.model_dump(exclude_none=True) for s in case.steps])
             elif isinstance(case, MemoryTraceCase):

@@ -6,7 +6,9 @@ shrinks it like any failure and the runner reports it by id. A :class:`CheckCont
 the requirements a run has *masked*: a masked requirement's checks are evaluated but do not
 stop the run. The runner uses that to report every distinct failing requirement, not only the
 first (CONF-061): it runs, collects the failing requirement, masks it, and runs again until
-no new requirement fails (or the budget is spent).
+no new requirement fails (or the budget is spent). In a *first-hand* run (CONF-160) a masked
+failure abandons the example instead: Hypothesis discards it, so every requirement reported
+is one some example broke before anything else had gone wrong.
 
 While a machine runs, the context also records the steps of the current example (the trace),
 so the shrunk example Hypothesis replays last is available as data: a case file, a replay
@@ -60,10 +62,17 @@ class CheckContext:
     failure: RequirementFailure | None = None
     #: Requirements whose checks ran (passed or failed) in this run: the coverage of a report.
     exercised: set[str] = field(default_factory=set)
+    #: A failure of a masked requirement abandons the example (CONF-160) instead of letting
+    #: it go on: after it, implementation and model have parted ways.
+    first_hand: bool = False
 
     def fail(self, requirement: str, message: str) -> None:
         if requirement in self.masked:
             self.masked_hits[requirement] = self.masked_hits.get(requirement, 0) + 1
+            if self.first_hand:
+                from hypothesis import reject as abandon_example
+
+                abandon_example()
             return
         failure = RequirementFailure(requirement, message)
         failure.trace = list(self.trace)

@@ -49,6 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="bound shrinking by N improvements as well: with it, a seed "
                         "replays the same run in any process while --shrink-seconds is "
                         "not reached (CONF-064)")
+    parser.add_argument("--first-hand", action="store_true",
+                        help="abandon an example at its first failure of a requirement "
+                        "already reported: report only what examples broke first (CONF-160)")
     parser.add_argument("--timeout", type=float, default=60.0,
                         help="seconds to wait for one answer of a subprocess harness")
     parser.add_argument("--cases", action="store_true",
@@ -168,7 +171,7 @@ def run(args: argparse.Namespace) -> int:
         progress, hook = _progress(args)
         budget = Budget(examples=args.examples, steps=args.steps, seconds=args.seconds,
                         shrink_seconds=args.shrink_seconds,
-                        shrinks=args.shrinks)
+                        shrinks=args.shrinks, first_hand=args.first_hand)
         machines = tuple(args.machine or MACHINES)
         if progress is not None:
             with progress:

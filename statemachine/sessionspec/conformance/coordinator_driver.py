@@ -15,12 +15,17 @@ process death (``crash.kill``, ``crash.points``), foreign and damaged entries
 Every check names its requirement (:func:`sessionspec.conformance.checks.require`). A
 mismatch found after a step is charged to the step's own requirement when the step has one
 (a reopen: COORD-020; a crash: CONF-010; an injection: COORD-021/022/023; a fault:
-COORD-011/012), otherwise to the observation that differs (CONF-001..CONF-005).
+COORD-011/012; an empty turn: COORD-014), otherwise to the observation that differs
+(CONF-001..CONF-005). Where what is observed shows the rule broken, the mismatch is charged
+to it (CONF-060): a cut elsewhere than the model's to the cut policy (COORD-104/105), a clean
+write failure whose write stayed in the file to COORD-011 (COORD-012 when the cut-back was
+made to fail), a fork whose leaves carry figures to COORD-051, a file holding part of an
+operation's batch to the operation's rule (COORD-010 for a turn). Replaying saved runs lives in
+:mod:`sessionspec.conformance.coordinator_replay`.
 """
 
 from __future__ import annotations
 
-import itertools
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -46,17 +51,14 @@ from sessionspec.conformance.coordinator_model import (
     cost_json,
     expect,
     model_observation,
-    operation_from_json,
     operation_to_json,
     pair_closed,
     settings_batch,
 )
 from sessionspec.conformance.protocol import Capability
-from sessionspec.errors import CallerError
+from sessionspec.reference.coordinator import ACCOUNTING_FIELD
 
-__all__ = ["Driver", "run_steps", "settings_of"]
-
-_CASES = itertools.count(1)
+__all__ = ["Driver", "settings_of"]
 
 #: The requirement an operation's own outcome is judged by.
 OP_REQUIREMENT: dict[type, str] = {
@@ -115,6 +117,9 @@ class Driver:
     closed: bool = False
     #: While failed: the log after the operation whose cut-back failed.
     pending_after: Log | None = None
+    #: While failed: the requirement of the operation whose batch is pending (COORD-010 for
+    #: a turn), charged when the file holds only part of that batch.
+    pending_requirement: str | None = None
     twin: str | None = None
     forks: dict[str, Log] = field(default_factory=dict)
     trace: list[Entry] = field(default_factory=list)
@@ -295,8 +300,12 @@ class Driver:
         if self.has(Capability.COORDINATOR_FORMAT):
             durable = self.read_log(self.session_id)
             if self.failed:
-                require(cause or "COORD-012", durable in (self.log, self.pending_after),
-                        "failed: the file is neither the log before nor after the operation")
+                assert self.pending_after is not None
+                partial = _part_of_batch(durable, self.log, self.pending_after)
+                require(cause or (self.pending_requirement if partial else None) or "COORD-012",
+                        durable in (self.log, self.pending_after),
+                        "failed: the file is neither the log before nor after the operation"
+                        + (": it holds part of the operation's batch" if partial else ""))
             else:
                 require(cause or "CONF-013", durable == self.log,
                         "the durable log differs from the model's log")
@@ -375,13 +384,9 @@ class Driver:
             return
         got = self._result(op, reply)
         want = self._expected_result(op, expected)
-        require(requirement, got == want, f"{_name(op)} returned {got!r}, model {want!r}")
-        self.log = expected.after
-        if isinstance(op, Turn) and not op.messages:
-            # What the next check finds wrong is about the empty turn (COORD-014).
-            self.cause = self.cause or "COORD-014"
-        if expected.fork_entries is not None:
-            self._check_fork(op, expected.fork_entries, must_exist=True)
+        require(self._result_requirement(op, got, want), got == want,
+                f"{_name(op)} returned {got!r}, model {want!r}")
+        self._accepted(op, expected)
         self._twin(op, expected)
 
     def crash(self, op: Operation, nth: int, resume_crash: int | None,
@@ -406,9 +411,7 @@ class Driver:
                 if reply.ok:
                     require(OP_REQUIREMENT[type(op)], expected.accepted,
                             f"{_name(op)} accepted; the model refuses it")
-                    self.log = expected.after
-                    if expected.fork_entries is not None:
-                        self._check_fork(op, expected.fork_entries, must_exist=True)
+                    self._accepted(op, expected)
                 else:
                     require("CONF-006", reply.status == "rejected" and not expected.accepted,
                             f"{_name(op)}: {reply.describe()}")
@@ -427,7 +430,8 @@ class Driver:
         opened = self.conn.call("coordinator.open", handle="main", session_id=self.session_id,
                                 config=self.settings, model=MODEL)
         require("CONF-010", opened.ok, f"reopening after a crash: {opened.describe()}")
-        self._settle(expected.after, "CONF-010", acknowledged=acknowledged, outcomes=outcomes)
+        self._settle(expected.after, "CONF-010", acknowledged=acknowledged, outcomes=outcomes,
+                     batch_requirement=OP_REQUIREMENT[type(op)])
         if expected.fork_entries is not None:
             self._check_fork(op, expected.fork_entries, must_exist=acknowledged)
 
@@ -475,6 +479,21 @@ class Driver:
         kind = reply.error_type
         if reply.status == "rejected" and kind == "append_failed":
             require("COORD-011", self.observe() == before, "a clean write failure changed memory")
+            if self.has(Capability.COORDINATOR_FORMAT):
+                # A clean failure promises the file as before (COORD-011). With a failing
+                # cut-back armed, a file that still holds the write is a log that could not
+                # undo it, which must leave the coordinator failed (COORD-012).
+                # A file holding part of the operation's batch: it was not one batch.
+                undo_failed = any(operation == "truncate" for operation, _, _ in faults)
+                durable = self.read_log(self.session_id)
+                charged = (
+                    OP_REQUIREMENT[type(op)]
+                    if _part_of_batch(durable, self.log, expected.after)
+                    else "COORD-012" if undo_failed else "COORD-011"
+                )
+                require(charged, durable == self.log,
+                        "a clean write failure (append_failed) left the write in the file"
+                        + (", and its cut-back had failed" if undo_failed else ""))
         elif reply.status == "rejected" and kind == "log_failed":
             after = self.observe()
             require("COORD-012", after is not None and before is not None
@@ -484,6 +503,7 @@ class Driver:
                     "log_failed must leave the coordinator failed")
             self.failed = True
             self.pending_after = expected.after
+            self.pending_requirement = OP_REQUIREMENT[type(op)]
         elif reply.status == "rejected" and kind in ("fork_failed", "storage_error"):
             require("COORD-050", isinstance(op, Fork), f"{_name(op)}: unexpected {kind}")
             require("COORD-050", self.observe() == before, "a failed fork changed the source")
@@ -499,9 +519,7 @@ class Driver:
                 got, want = self._result(op, reply), self._expected_result(op, expected)
                 require(OP_REQUIREMENT[type(op)], got == want,
                         f"{_name(op)} returned {got!r}, model {want!r}")
-                self.log = expected.after
-                if expected.fork_entries is not None:
-                    self._check_fork(op, expected.fork_entries, must_exist=True)
+                self._accepted(op, expected)
 
     def reopen(self, with_settings: bool = True) -> None:
         """Close and open again: a clean resume (COORD-020) or recovery from failed (COORD-012).
@@ -526,7 +544,8 @@ class Driver:
         self.closed = False
         if was_failed:
             assert self.pending_after is not None
-            self._settle(self.pending_after, "COORD-012")
+            self._settle(self.pending_after, "COORD-012",
+                         batch_requirement=self.pending_requirement)
         elif before is not None:
             seen = self.observe()
             require(requirement, seen is not None and self._same(seen, before),
@@ -625,6 +644,27 @@ class Driver:
 
     # -- helpers -------------------------------------------------------------------------------
 
+    def _result_requirement(self, op: Operation, got: Any, want: Any) -> str:
+        """The rule an operation's result is judged by: its own (COORD-010, COORD-031, ...),
+        except a compaction that cut where the model does not (another first kept entry, or
+        a cut where the policy finds no valid one), which breaks the cut policy's rule
+        (COORD-104 count tail, COORD-105 token budget)."""
+        if isinstance(op, Compact) and isinstance(got, tuple) and (
+            want is None or (isinstance(want, tuple) and got[1] != want[1])
+        ):
+            return "COORD-104" if self.settings.get("policy") == "count_tail" else "COORD-105"
+        return OP_REQUIREMENT[type(op)]
+
+    def _accepted(self, op: Operation, expected: Expected) -> None:
+        """An acknowledged operation, however it was sent (normal, or a crash or fault that
+        did not strike): the model moves on, and a fork must be there."""
+        self.log = expected.after
+        if isinstance(op, Turn) and not op.messages:
+            # What the next check finds wrong is about the empty turn (COORD-014).
+            self.cause = self.cause or "COORD-014"
+        if expected.fork_entries is not None:
+            self._check_fork(op, expected.fork_entries, must_exist=True)
+
     def _leaf_refusal(self, op: MoveLeaf) -> str:
         """COORD-044 for a content entry the model refuses (an unanswered tool call on the
         branch), COORD-040 for an id that is no content entry."""
@@ -644,10 +684,12 @@ class Driver:
 
     def _settle(
         self, after: Log, requirement: str, *, acknowledged: bool = False,
-        outcomes: Sequence[str] | None = None,
+        outcomes: Sequence[str] | None = None, batch_requirement: str | None = None,
     ) -> None:
         """After a crash or a failed cut-back: the state is the log before or after (the
-        acceptable outcomes, README rule 4: both, unless acknowledged or a case narrows)."""
+        acceptable outcomes, README rule 4: both, unless acknowledged or a case narrows).
+        A file holding part of the operation's batch is charged to the operation's own rule
+        (``batch_requirement``: COORD-010 for a turn): its batch was not atomic."""
         allowed = set(outcomes or ("before", "after"))
         seen = self.observe()
         before_ok = "before" in allowed and not acknowledged and self.matches(seen, self.log)
@@ -656,6 +698,8 @@ class Driver:
             durable = self.read_log(self.session_id)
             before_ok = before_ok and durable == self.log
             after_ok = after_ok and durable == after
+            if batch_requirement is not None and _part_of_batch(durable, self.log, after):
+                requirement = batch_requirement
         require(
             requirement,
             before_ok or after_ok,
@@ -665,6 +709,7 @@ class Driver:
         self.log = after if after_ok else self.log
         self.failed = False
         self.pending_after = None
+        self.pending_requirement = None
         self.cause = requirement
 
     def _refused(self, op: Operation) -> None:
@@ -701,7 +746,8 @@ class Driver:
                     f"a visible fork is damaged: {reply.describe()}")
             require("COORD-050", reply.result.get("parent_session") == self.session_id,
                     "the fork does not name its parent session")
-            require("COORD-050", tuple(reply.result.get("entries") or ()) == entries,
+            found = tuple(reply.result.get("entries") or ())
+            require(_fork_requirement(found, entries), found == entries,
                     "the fork's content differs from the model")
             self.forks[op.session_id] = entries
             return
@@ -726,6 +772,32 @@ class Driver:
 _COUNTERS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
 
 
+def _part_of_batch(durable: Log | None, before: Log, after: Log) -> bool:
+    """Whether the file holds the log before plus some, not all, of the operation's batch."""
+    return (
+        durable is not None
+        and len(before) < len(durable) < len(after)
+        and durable == after[: len(durable)]
+        and after[: len(before)] == before
+    )
+
+
+def _fork_requirement(found: Log, entries: Log) -> str:
+    """A fork whose content entries are the model's but whose leaves count usage is a fork
+    that did not start its own accounting (COORD-051); any other difference is COORD-050."""
+    def content(log: Log) -> list[Entry]:
+        return [e for e in log if e.get("type") != "leaf"]
+
+    def counts_usage(entry: Entry) -> bool:
+        figures = entry.get(ACCOUNTING_FIELD)
+        return isinstance(figures, Mapping) and any(figures.values())
+
+    leaves_count = any(e.get("type") == "leaf" and counts_usage(e) for e in found)
+    if content(found) == content(entries) and leaves_count:
+        return "COORD-051"
+    return "COORD-050"
+
+
 def _name(op: Operation) -> str:
     return str(operation_to_json(op)["op"])
 
@@ -735,63 +807,3 @@ def _suffix(entry_id: Any) -> int:
     _, _, tail = text.partition("-")
     digits = tail.split("/")[0]
     return int(digits) if digits.isdigit() else 0
-
-
-# --------------------------------------------------------------------------------------
-# Replaying a saved run (spec/cases/coordinator/*.json)
-# --------------------------------------------------------------------------------------
-
-
-def run_steps(
-    connection: Connection, steps: Sequence[Mapping[str, Any]], *, session_id: str | None = None
-) -> Driver:
-    """Replay a trace recorded by :class:`Driver`; checks after every step like the machine."""
-    start = steps[0]
-    if start.get("mode") != "start":
-        raise CallerError("a coordinator trace starts with a 'start' step")
-    threshold, policy = int(start["threshold"]), str(start["policy"])
-    trigger = str(start.get("trigger", "cumulative"))
-    trace: list[Entry] = [dict(start)]
-    driver = Driver(
-        connection, config_of(threshold, policy, trigger),
-        settings_of(threshold, policy, trigger),
-        seed=int(start["seed"]), session_id=session_id or f"case{next(_CASES)}", trace=trace,
-    )
-    try:
-        for step in steps[1:]:
-            mode = step["mode"]
-            if mode == "normal":
-                driver.normal(_case_operation(step, driver))
-            elif mode == "crash":
-                driver.crash(_case_operation(step, driver), step["nth"], step.get("resume_crash"),
-                             step.get("point"), step.get("outcomes"))
-            elif mode == "fault":
-                faults = [(f[0], f[1], f[2]) for f in step["faults"]]
-                driver.fault(_case_operation(step, driver), faults)
-            elif mode == "reopen":
-                driver.reopen(bool(step.get("settings", True)))
-            elif mode == "settings":
-                driver.change_settings(
-                    int(step["threshold"]), str(step["policy"]), str(step["trigger"])
-                )
-            elif mode == "close":
-                driver.close()
-            elif mode == "twin":
-                driver.spawn_twin()
-            elif mode == "inject":
-                driver.inject(str(step["kind"]))
-            else:
-                raise CallerError(f"unknown step mode {mode!r}")
-            driver.check()
-    finally:
-        for handle in ("main", "twin"):
-            connection.call("coordinator.close", handle=handle)
-    return driver
-
-
-def _case_operation(step: Mapping[str, Any], driver: Driver) -> Operation:
-    """An operation of a saved trace; fork ids are made unique to this replay's session."""
-    op = operation_from_json(step)
-    if isinstance(op, Fork) and not op.session_id.startswith(driver.session_id):
-        return Fork(f"{driver.session_id}-{op.session_id}")
-    return op

@@ -60,7 +60,7 @@ from hypothesis.stateful import (
 
 from sessionspec.conformance import checks
 from sessionspec.conformance.adapters import Connection
-from sessionspec.conformance.coordinator_driver import Driver, run_steps, settings_of
+from sessionspec.conformance.coordinator_driver import Driver, settings_of
 from sessionspec.conformance.coordinator_model import (
     MODEL,
     TIMESTAMP,
@@ -81,6 +81,7 @@ from sessionspec.conformance.coordinator_model import (
     pair_closed,
     redacted_context,
 )
+from sessionspec.conformance.coordinator_replay import run_steps
 from sessionspec.conformance.harness import CoordinatorFactory
 from sessionspec.conformance.protocol import Capability
 from sessionspec.wire.messages import (

@@ -34,6 +34,7 @@ def report_to_json(report: Report) -> dict[str, Any]:
             "seconds": report.budget.seconds,
             "shrink_seconds": report.budget.shrink_seconds,
             "shrinks": report.budget.shrinks,
+            "first_hand": report.budget.first_hand,
         },
         "passed": report.passed,
         "seconds": round(report.seconds, 3),
@@ -76,6 +77,7 @@ def render_text(report: Report, *, steps: bool = True) -> str:
         f"seed {report.seed}; budget {report.budget.examples} examples x "
         f"{report.budget.steps} steps"
         + (f", {report.budget.seconds:g} s" if report.budget.seconds else "")
+        + (", first hand" if report.budget.first_hand else "")
         + f"; {report.seconds:.1f} s, {report.round_trips} round trips",
         "",
         "machine            status   examples  seconds  failures",

@@ -9,6 +9,12 @@ checks still run but no longer stop an example) and runs the same chunk again, u
 passes or fails only on requirements already recorded. So one missing field cannot hide the
 defects behind it: a run reports every distinct failing requirement it can reach, each once.
 
+A masked check that fails lets its example go on, so a later check of the same example may
+fail only in consequence and be reported under its own id. A *first-hand* run
+(``Budget.first_hand``, ``--first-hand``; CONF-160) abandons the example at that point
+instead (Hypothesis discards it): every requirement it reports was the first thing some
+example broke. A chunk whose every example is abandoned that way found nothing new.
+
 A failure Hypothesis cannot reproduce (``Flaky``: the implementation kept state across
 examples, in its process) is still a counterexample: its steps are replayed in a fresh
 harness (:func:`sessionspec.conformance.cases.replay`) and reported as confirmed or not.
@@ -64,8 +70,9 @@ MACHINE_REQUIREMENTS: dict[str, tuple[str, ...]] = {
     "coordinator": (
         "CONF-001", "CONF-002", "CONF-003", "CONF-004", "CONF-005", "CONF-006", "CONF-007",
         "CONF-010", "CONF-012", "CONF-013", "CONF-030", "COORD-001", "COORD-010", "COORD-011",
-        "COORD-012", "COORD-020", "COORD-021", "COORD-022", "COORD-023", "COORD-031",
-        "COORD-040", "COORD-043", "COORD-050", "COORD-051",
+        "COORD-012", "COORD-014", "COORD-020", "COORD-021", "COORD-022", "COORD-023",
+        "COORD-031", "COORD-040", "COORD-043", "COORD-044", "COORD-050", "COORD-051",
+        "COORD-104", "COORD-105",
     ),
     "realtime": (
         "CONF-030", "RT-003", "RT-004", "RT-005", "RT-010", "RT-011", "RT-012", "RT-013",
@@ -115,6 +122,9 @@ class Budget:
     #: not: with a count here and ``shrink_seconds`` never reached, a seed replays the same
     #: requests and the same report in any process (CONF-064).
     shrinks: int | None = None
+    #: Abandon an example at its first failure of an already reported requirement, so only
+    #: first-hand failures are reported (CONF-160); by default the example goes on (CONF-061).
+    first_hand: bool = False
 
 
 @dataclass
@@ -306,9 +316,10 @@ def _run_chunk(
 ) -> tuple[list[tuple[BaseException, bool, list[dict[str, Any]]]], CheckContext]:
     from hypothesis import HealthCheck, Verbosity, settings
     from hypothesis import seed as hypothesis_seed
+    from hypothesis.errors import Unsatisfiable
     from hypothesis.stateful import get_state_machine_test
 
-    context = CheckContext(masked=masked)
+    context = CheckContext(masked=masked, first_hand=budget.first_hand)
     chosen = settings(
         max_examples=examples,
         stateful_step_count=budget.steps,
@@ -331,6 +342,10 @@ def _run_chunk(
             test()
         except (KeyboardInterrupt, SystemExit):
             raise
+        except Unsatisfiable:
+            if not budget.first_hand:
+                raise
+            # Every example broke a masked requirement first (CONF-160): nothing new here.
         except BaseException as error:  # every failure of the implementation is data here
             for leaf, flaky in _leaves(error):
                 trace = getattr(leaf, "trace", None)

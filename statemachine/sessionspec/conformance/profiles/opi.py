@@ -44,6 +44,7 @@ from sessionspec.compaction import (
     CompactionConfig,
     CompactionPlan,
     CompactionReason,
+    CountTailPolicy,
     Summarizer,
     core_summary,
     estimate_tokens,
@@ -241,7 +242,10 @@ class OpiCoordinator(SessionCoordinator):
         return result
 
     def _plan(self, reason: CompactionReason) -> CompactionPlan | None:
-        if OpiQuirk.PAIR_BLIND_CUT not in self.quirks:
+        if OpiQuirk.PAIR_BLIND_CUT not in self.quirks or not isinstance(
+            self._config.policy, CountTailPolicy
+        ):
+            # opi has only its count cut: another configured policy is not opi's (COORD-106).
             return super()._plan(reason)
         items = self.compaction_entries()
         n = len(items)
@@ -277,6 +281,7 @@ class OpiCoordinator(SessionCoordinator):
             self._memory = memory.moved(entry_id, memory.figures, memory.next_seq + 1)
             self._publish_process_seq()
             self._commit(CoordinatorEvent.LEAF_MOVE)
+            self._settle_due()  # as the runtime: the context changed (COORD-037)
             return
         batch, memory = self._plan_leaf_move(entry_id)
         if OpiQuirk.TIP_BEFORE_WRITE in quirks:
@@ -287,6 +292,7 @@ class OpiCoordinator(SessionCoordinator):
         self._memory = memory
         self._publish_process_seq()
         self._commit(CoordinatorEvent.LEAF_MOVE)
+        self._settle_due()  # as the runtime: the context changed (COORD-037)
 
     def _is_content(self, entry_id: str) -> bool:
         if entry_id == self._memory.tip:
@@ -307,7 +313,7 @@ class OpiCoordinator(SessionCoordinator):
         self, *, dir: str | os.PathLike[str] | None = None, session_id: str | None = None
     ) -> ForkResult:
         result = super().fork(dir=dir, session_id=session_id)
-        if OpiQuirk.FORK_KEEPS_PARENT_USAGE in self.quirks:
+        if OpiQuirk.FORK_KEEPS_PARENT_USAGE in self.quirks and self._memory.figures != Figures():
             # The fork's accounting starts at the parent's figures: forks count usage twice.
             entries = [r.entry for r in read_log(result.path, fs=self._fs).records]
             seq = 1 + max((seq_of(str(e.get("id"))) for e in entries), default=0)
@@ -353,13 +359,19 @@ def _opi_replay(
     chain = list(branch.chain)
     leaves = [e for e in entries if e.get("type") == "leaf" and e.get("entry_id") != NO_TIP]
     content_ids = {str(e.get("id")) for e in entries if e.get("type") in ("message", "compaction")}
+    emptied = False
     if (
         OpiQuirk.DANGLING_LEAF_EMPTIES_CONTEXT in quirks
         and leaves
         and leaves[-1].get("entry_id") not in content_ids
     ):
         chain = []  # opi M1: the last leaf's target is missing, so the branch is empty
-    if OpiQuirk.MISSING_FIRST_KEPT_DROPS_BUFFER in quirks or not chain:
+        emptied = True
+    # Memory is rebuilt only where a quirk changes it: otherwise it stays the runtime's own
+    # (a rebuilt memory loses what the context-size trigger measures, a difference of its own).
+    if emptied or (
+        OpiQuirk.MISSING_FIRST_KEPT_DROPS_BUFFER in quirks and _first_kept_missing(chain)
+    ):
         items = _opi_buffer(chain, memory, quirks)
         tip = str(chain[-1].get("id")) if chain else None
         memory = _Memory.of(items, tip, memory.figures, memory.next_seq)
@@ -385,6 +397,16 @@ def _opi_replay(
         figures = Figures(inp, out, cache_read, cache_write, turns, sum(counters))
         memory = memory.moved(memory.tip, figures, memory.next_seq)
     return memory
+
+
+def _first_kept_missing(chain: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether a compaction of ``chain`` names a first kept entry not before it (COORD-022)."""
+    seen: set[str] = set()
+    for entry in chain:
+        if entry.get("type") == "compaction" and entry.get("first_kept_entry_id") not in seen:
+            return True
+        seen.add(str(entry.get("id")))
+    return False
 
 
 def _opi_buffer(
