@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 
 import pytest
-from tests.conformance.peers.first_hand import first_hand_failures
+from tests.conformance.peers.first_hand import first_hand_in_a_fresh_process
 
 from sessionspec.conformance.adapters import connect
 from sessionspec.conformance.profiles import PROFILES
@@ -55,8 +55,8 @@ def test_a_seed_behaviour_is_named_by_its_requirement(name: str) -> None:
     profile = PROFILES[name]
     # No shrinking: each requirement is still the first failure of its example, and the
     # ids found are the same (shrinking took 24-50 s of a CI run for two of these).
-    found = first_hand_failures(connect(profile.adapter), profile.machine, examples=40,
-                                steps=25, seed=EXACT[name], shrink=False)
+    found = first_hand_in_a_fresh_process(profile.adapter, profile.machine, examples=40,
+                                          steps=25, seed=EXACT[name], shrink=False)
     assert set(found) == set(profile.documented), found
 
 
