@@ -143,6 +143,22 @@ def _meerkat_single(quirk: MeerkatQuirk) -> Callable[[], PythonImplementation]:
     return factory
 
 
+def _add_singles(
+    found: dict[str, SeedProfile],
+    seed: str,
+    machine: str,
+    singles: list[tuple[str, Callable[[], PythonImplementation]]],
+) -> None:
+    """Register each single-quirk factory as a profile and as this module's attribute (so
+    ``sessionspec.conformance.profiles:<name>`` is its adapter)."""
+    for requirement, factory in singles:
+        name = factory.__name__
+        globals()[name] = factory
+        found[name] = SeedProfile(
+            name, seed, machine, frozenset({requirement}), factory, f"{__name__}:{name}"
+        )
+
+
 def _profiles() -> dict[str, SeedProfile]:
     module = __name__
     found: dict[str, SeedProfile] = {
@@ -163,28 +179,10 @@ def _profiles() -> dict[str, SeedProfile]:
             f"{module}:meerkat",
         ),
     }
-    for quirk in OpiQuirk:
-        factory = _opi_single(quirk)
-        globals()[factory.__name__] = factory
-        found[factory.__name__] = SeedProfile(
-            factory.__name__,
-            "opi",
-            "coordinator",
-            frozenset({quirk.requirement}),
-            factory,
-            f"{module}:{factory.__name__}",
-        )
-    for mquirk in MeerkatQuirk:
-        factory = _meerkat_single(mquirk)
-        globals()[factory.__name__] = factory
-        found[factory.__name__] = SeedProfile(
-            factory.__name__,
-            "meerkat",
-            "realtime",
-            frozenset({mquirk.requirement}),
-            factory,
-            f"{module}:{factory.__name__}",
-        )
+    _add_singles(found, "opi", "coordinator", [(q.requirement, _opi_single(q)) for q in OpiQuirk])
+    _add_singles(
+        found, "meerkat", "realtime", [(q.requirement, _meerkat_single(q)) for q in MeerkatQuirk]
+    )
     found["phi"] = SeedProfile(
         "phi",
         "phi-core",
@@ -193,28 +191,13 @@ def _profiles() -> dict[str, SeedProfile]:
         phi,
         f"{module}:phi",
     )
-    for pquirk in PhiQuirk:
-        factory = _phi_single(pquirk)
-        globals()[factory.__name__] = factory
-        found[factory.__name__] = SeedProfile(
-            factory.__name__,
-            "phi-core",
-            "recorder",
-            frozenset({pquirk.requirement}),
-            factory,
-            f"{module}:{factory.__name__}",
-        )
-    for cquirk in MeerkatConversationQuirk:
-        factory = _meerkat_conversation_single(cquirk)
-        globals()[factory.__name__] = factory
-        found[factory.__name__] = SeedProfile(
-            factory.__name__,
-            "meerkat",
-            "conversation",
-            frozenset({cquirk.requirement}),
-            factory,
-            f"{module}:{factory.__name__}",
-        )
+    _add_singles(found, "phi-core", "recorder", [(q.requirement, _phi_single(q)) for q in PhiQuirk])
+    _add_singles(
+        found,
+        "meerkat",
+        "conversation",
+        [(q.requirement, _meerkat_conversation_single(q)) for q in MeerkatConversationQuirk],
+    )
     return found
 
 
