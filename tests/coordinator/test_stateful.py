@@ -27,8 +27,11 @@ from sessionspec.conformance.adapters import Connection
 from sessionspec.conformance.coordinator_machine import CoordinatorMachine
 
 DEEP = bool(os.environ.get("SESSIONSPEC_DEEP"))
+#: 450 examples, not 700: the run took 143 s of a CI run that reached 15 min 10 s on a slow
+#: day; the default ``sessionspec conform`` run and the planted-bug hunts drive the same
+#: machine besides, and ``SESSIONSPEC_DEEP`` keeps 4,000.
 BUDGET = settings(
-    max_examples=4000 if DEEP else 700,
+    max_examples=4000 if DEEP else 450,
     stateful_step_count=80 if DEEP else 40,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],

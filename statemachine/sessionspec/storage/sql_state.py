@@ -28,6 +28,7 @@ row lock the ``UPDATE`` takes and on the primary key for the first ``INSERT``.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import threading
@@ -73,16 +74,12 @@ def _stored(store: str, session_id: str, row: Any) -> StoredState | None:
 
 
 def _loads(text: Any) -> Any:
-    import json
-
     if not isinstance(text, str):
         raise ValueError(f"a {type(text).__name__}, not JSON text")
     return json.loads(text)
 
 
 def _dumps(state: dict[str, Any]) -> str:
-    import json
-
     return json.dumps(state, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
