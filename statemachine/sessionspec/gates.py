@@ -8,7 +8,8 @@ Rules:
    known-bug gate and ``proofs/RESULTS.md`` up to date (``python -m proofs.run --check``),
    the browser the viewer's tests drive (``python -m sessionspec.viewer.browser``: Debian's
    ``chromium`` and ``chromium-driver`` installed when missing and root, VIEW-013),
-   and the test suite (``pytest -q`` plus any arguments given after ``--``).
+   and the test suite (``pytest -q -n auto``, one worker per core with pytest-xdist, plus
+   any arguments given after ``--``).
 2. Every step runs even when an earlier one failed (unless ``--fail-fast``), so one run shows
    everything that is wrong; the command ends with a summary and exits non-zero if any step
    failed.
@@ -83,7 +84,10 @@ def steps(root: Path, pytest_args: Sequence[str] = ()) -> list[Step]:
         # The viewer's browser tests need Debian's Chromium: installed here when missing
         # and root (VIEW-013); elsewhere a message, and those tests skip saying why.
         Step("browser", (python, "-m", "sessionspec.viewer.browser")),
-        Step("pytest", (python, "-m", "pytest", "-q", *pytest_args)),
+        # One pytest worker per core (pytest-xdist): the suite is mostly one-core Hypothesis
+        # and process tests, so two workers on CI's two cores took pytest from 685 s to
+        # about half, which keeps the whole run inside its 15 minutes.
+        Step("pytest", (python, "-m", "pytest", "-q", "-n", "auto", *pytest_args)),
     ]
 
 
