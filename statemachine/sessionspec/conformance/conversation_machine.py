@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from hypothesis import strategies as st
@@ -44,15 +44,19 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from sessionspec.conformance import checks
 from sessionspec.conformance.adapters import Connection
 from sessionspec.conformance.checks import holds, require
-from sessionspec.conformance.conversation_driver import ConversationSubject, ProtocolConversation
+from sessionspec.conformance.conversation_driver import (
+    REWRITE_REQUIREMENT,
+    ProtocolConversation,
+    wire_assistant,
+    wire_tool_result,
+    wire_user,
+)
 from sessionspec.conformance.protocol import Capability
 from sessionspec.reference import conversation as ref
 
 __all__ = [
     "REWRITE_REQUIREMENT",
     "ConversationMachine",
-    "ConversationSubject",
-    "ConversationSubjectFactory",
     "message_strategy",
     "run_steps",
     "wire_assistant",
@@ -74,60 +78,6 @@ METADATA_KEYS = st.sampled_from(("a", "b", "c"))
 METADATA_VALUES = st.sampled_from((None, 1, "x", [1, "y"], {"k": True}))
 USAGE_COUNTERS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
 NO_USAGE = (0, 0, 0, 0)
-
-#: The rule behind each refusal of a rewrite (CONF-121).
-REWRITE_REQUIREMENT: dict[str, str] = {
-    "RevisionConflict": "CONV-030",
-    "InvalidRewriteRange": "CONV-031",
-    "InvalidTranscriptShape": "CONV-034",
-    "NoOpRewrite": "CONV-033",
-}
-
-ConversationSubjectFactory = Callable[[], ConversationSubject]
-
-
-def wire_user(text: str) -> dict[str, Any]:
-    return {"role": "user", "content": [{"type": "text", "text": text}], "timestamp_ms": 1}
-
-
-def wire_assistant(text: str, calls: Sequence[str] = ()) -> dict[str, Any]:
-    content: list[dict[str, Any]] = [{"type": "text", "text": text}]
-    content += [
-        {"type": "tool_call", "tool_call": {"id": c, "name": "read", "arguments": "{}"}}
-        for c in calls
-    ]
-    return {
-        "role": "assistant",
-        "content": content,
-        "api": "Anthropic",
-        "provider": "anthropic",
-        "model": "claude-sonnet-4",
-        "response_model": None,
-        "response_id": None,
-        "usage": {
-            "input_tokens": 1,
-            "output_tokens": 1,
-            "cache_read_tokens": 0,
-            "cache_write_tokens": 0,
-        },
-        "stop_reason": "tool_use" if calls else "stop",
-        "error_message": None,
-        "timestamp_ms": 2,
-    }
-
-
-def wire_tool_result(call_id: str, text: str) -> dict[str, Any]:
-    return {
-        "role": "tool_result",
-        "tool_call_id": call_id,
-        "tool_name": "read",
-        "content": [{"type": "text", "text": text}],
-        "details": None,
-        "is_error": False,
-        "truncated": False,
-        "timestamp_ms": 3,
-    }
-
 
 def message_strategy() -> st.SearchStrategy[dict[str, Any]]:
     """User, assistant (with 0-2 tool calls) and tool result messages in the wire form."""

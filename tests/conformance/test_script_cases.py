@@ -1,0 +1,108 @@
+"""The hand-written cases of the conversation, ledger, state and recorder run through the
+driver protocol (CONF-074): ``sessionspec conform --cases`` replays every one for any
+implementation, over the stdio harness as in process; a planted bug of each machine fails
+its case under the right requirement; a case needing ``recorder.config`` is skipped by a
+harness without it (CONF-020)."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from sessionspec.cli import main
+from sessionspec.conformance.adapters import connect
+from sessionspec.conformance.cases import (
+    ScriptCase,
+    iter_case_files,
+    load_case,
+    replay_case,
+)
+from sessionspec.conformance.protocol import Capability
+
+CASE_ROOT = Path(__file__).resolve().parents[2] / "spec" / "cases"
+SCRIPTED = ("conversation", "ledger", "state", "recorder")
+SCRIPT_FILES = [
+    p for p in iter_case_files(CASE_ROOT) if p.relative_to(CASE_ROOT).parts[0] in SCRIPTED
+]
+HARNESS = f"{sys.executable} -m sessionspec.conformance.harness"
+
+
+@pytest.mark.req("CONF-074", "CONF-073")
+def test_every_scripted_directory_holds_scripts_the_runner_lists() -> None:
+    listed = {p.relative_to(CASE_ROOT).parts[0] for p in SCRIPT_FILES}
+    assert listed == set(SCRIPTED)
+    assert all(isinstance(load_case(p), ScriptCase) for p in SCRIPT_FILES)
+    on_disk = {p for d in SCRIPTED for p in (CASE_ROOT / d).glob("*.json")}
+    assert set(SCRIPT_FILES) == on_disk
+
+
+@pytest.mark.req("CONF-074", "CONF-073", "CONF-041")
+def test_every_script_passes_over_the_stdio_harness() -> None:
+    """One harness process for all of them (~2 s): the verdicts of the in-process runs."""
+    connection = connect(HARNESS)
+    try:
+        results = [replay_case(load_case(p), connection, path=str(p)) for p in SCRIPT_FILES]
+    finally:
+        connection.close()
+    assert [(r.name, r.failures) for r in results if r.status != "passed"] == []
+
+
+@pytest.mark.req("CONF-074", "CONF-050")
+def test_conform_cases_counts_the_scripts(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["conform", "--adapter", "runtime", "--cases", "--quiet"]) == 0
+    summary = capsys.readouterr().out.strip().splitlines()[-1]
+    passed = int(re.search(r"(\d+) passed", summary).group(1))  # type: ignore[union-attr]
+    assert passed >= len(SCRIPT_FILES)
+    assert "failed" not in summary and "errored" not in summary
+
+
+PLANTED = [
+    ("tests.conversation.conv_factories:shared_list_fork", "conversation/test_session_fork",
+     "CONV-010"),
+    ("tests.conformance.planted:counts_every_request",
+     "ledger/token_ledger_counts_a_forked_request_once", "STATE-033"),
+    ("tests.conformance.planted:last_writer_wins",
+     "state/concurrent_head_revision_cas_applies_exactly_once", "STATE-012"),
+    ("tests.conformance.planted:overwriting_recorder",
+     "recorder/quirk_q3_running_loop_id_is_refused", "REC-014"),
+]
+
+
+@pytest.mark.parametrize(("adapter", "case", "requirement"), PLANTED,
+                         ids=[c.split("/")[0] for _, c, _ in PLANTED])
+@pytest.mark.req("CONF-074", "CONF-060", "CONV-010", "STATE-033", "STATE-012", "REC-014")
+def test_a_planted_bug_fails_its_case_by_its_requirement(
+    adapter: str, case: str, requirement: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = CASE_ROOT / f"{case}.json"
+    assert main(["conform", "--adapter", adapter, "--case", str(path)]) == 1
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith(f"FAILED {path}: [{requirement}]"), first
+
+
+@pytest.mark.req("CONF-074", "CONF-020", "REC-017")
+def test_a_harness_without_recorder_config_skips_the_configured_cases() -> None:
+    connection = connect("runtime")
+    connection.capabilities = frozenset(
+        connection.capabilities - {str(Capability.RECORDER_CONFIG)}
+    )
+    try:
+        results = [
+            replay_case(load_case(p), connection, path=str(p))
+            for p in SCRIPT_FILES
+            if p.parent.name == "recorder"
+        ]
+    finally:
+        connection.close()
+    skipped = [r for r in results if r.status == "skipped"]
+    assert skipped and all(r.reason == "needs capability recorder.config" for r in skipped)
+    assert {r.status for r in results} == {"passed", "skipped"}
+    recorder_cases = [load_case(p) for p in SCRIPT_FILES if p.parent.name == "recorder"]
+    configured = [
+        c.name for c in recorder_cases
+        if isinstance(c, ScriptCase) and "recorder.config" in c.capabilities
+    ]
+    assert sorted(r.name for r in skipped) == sorted(configured)
