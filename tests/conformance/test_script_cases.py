@@ -10,19 +10,21 @@ one harness process; only the log's collections may be skipped there)."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
 import pytest
 
 from sessionspec.cli import main
-from sessionspec.conformance.adapters import connect
+from sessionspec.conformance.adapters import InProcessConnection
 from sessionspec.conformance.cases import (
     ScriptCase,
     iter_case_files,
     load_case,
     replay_case,
 )
+from sessionspec.conformance.harness import PythonHarness, runtime_implementation
 from sessionspec.conformance.protocol import Capability
 
 CASE_ROOT = Path(__file__).resolve().parents[2] / "spec" / "cases"
@@ -76,10 +78,16 @@ def test_a_planted_bug_fails_its_case_by_its_requirement(
 
 @pytest.mark.req("CONF-074", "CONF-020", "REC-017")
 def test_a_harness_without_recorder_config_skips_the_configured_cases() -> None:
-    connection = connect("runtime")
-    connection.capabilities = frozenset(
-        connection.capabilities - {str(Capability.RECORDER_CONFIG)}
+    """The harness's recorder has no ``configured`` factory: it does not declare
+    ``recorder.config`` and would refuse a ``config``, which is sent only when it changes
+    something (a case with defaults only still runs)."""
+    runtime = runtime_implementation()
+    assert runtime.recorder is not None
+    unconfigurable = dataclasses.replace(
+        runtime, recorder=dataclasses.replace(runtime.recorder, configured=None)
     )
+    connection = InProcessConnection(PythonHarness(unconfigurable))
+    assert str(Capability.RECORDER_CONFIG) not in connection.capabilities
     try:
         results = [
             replay_case(load_case(p), connection, path=str(p))

@@ -131,7 +131,9 @@ def run_recorder_script(
     expected: Mapping[str, Any],
 ) -> None:
     """Run a recorder script on a fresh in-memory recorder."""
-    recorder = ProtocolRecorder(connection, False, config=dict(config) if config else None)
+    # Only a configuration that changes something is sent: it needs ``recorder.config``.
+    configured = any(bool(value) for value in config.values())
+    recorder = ProtocolRecorder(connection, False, config=dict(config) if configured else None)
     try:
         for number, step in enumerate(steps):
             where = f"{name} step {number}"
