@@ -406,11 +406,11 @@ def _run_script(case: ScriptCase, connection: Connection) -> None:
 def _run_memory_trace(case: MemoryTraceCase, connection: Connection) -> None:
     steps = [s.model_dump() for s in case.steps]
     if case.machine == "conversation":
-        from sessionspec.conformance.conversation_machine import run_steps as run_conversation
+        from sessionspec.conformance.conversation_lockstep import run_steps as run_conversation
 
         run_conversation(connection, steps)
     else:
-        from sessionspec.conformance.ledger_machine import run_steps as run_ledger
+        from sessionspec.conformance.ledger_lockstep import run_steps as run_ledger
 
         run_ledger(connection, steps)
 
