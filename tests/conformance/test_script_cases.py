@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 
 from sessionspec.cli import main
-from sessionspec.conformance.adapters import InProcessConnection
+from sessionspec.conformance.adapters import InProcessConnection, connect
 from sessionspec.conformance.cases import (
+    LogCollection,
     ScriptCase,
     iter_case_files,
     load_case,
@@ -29,18 +30,22 @@ from sessionspec.conformance.protocol import Capability
 
 CASE_ROOT = Path(__file__).resolve().parents[2] / "spec" / "cases"
 SCRIPTED = ("conversation", "ledger", "state", "recorder")
-SCRIPT_FILES = [
+#: Every case file of those directories: the scripts, and saved traces of planted bugs.
+CASE_FILES = [
     p for p in iter_case_files(CASE_ROOT) if p.relative_to(CASE_ROOT).parts[0] in SCRIPTED
 ]
 
 
 @pytest.mark.req("CONF-074", "CONF-073")
-def test_every_scripted_directory_holds_scripts_the_runner_lists() -> None:
-    listed = {p.relative_to(CASE_ROOT).parts[0] for p in SCRIPT_FILES}
+def test_every_scripted_directory_holds_cases_the_runner_lists() -> None:
+    """Scripts in each directory, and nothing there the runner leaves out."""
+    listed = {p.relative_to(CASE_ROOT).parts[0] for p in CASE_FILES}
     assert listed == set(SCRIPTED)
-    assert all(isinstance(load_case(p), ScriptCase) for p in SCRIPT_FILES)
     on_disk = {p for d in SCRIPTED for p in (CASE_ROOT / d).glob("*.json")}
-    assert set(SCRIPT_FILES) == on_disk
+    assert set(CASE_FILES) == on_disk
+    for directory in SCRIPTED:
+        assert any(isinstance(load_case(p), ScriptCase) for p in CASE_FILES
+                   if p.parent.name == directory), directory
 
 
 @pytest.mark.req("CONF-074", "CONF-050")
@@ -48,7 +53,7 @@ def test_conform_cases_counts_the_scripts(capsys: pytest.CaptureFixture[str]) ->
     assert main(["conform", "--adapter", "runtime", "--cases", "--quiet"]) == 0
     summary = capsys.readouterr().out.strip().splitlines()[-1]
     passed = int(re.search(r"(\d+) passed", summary).group(1))  # type: ignore[union-attr]
-    assert passed >= len(SCRIPT_FILES)
+    assert passed >= len(CASE_FILES)
     assert "failed" not in summary and "errored" not in summary
 
 
@@ -91,7 +96,7 @@ def test_a_harness_without_recorder_config_skips_the_configured_cases() -> None:
     try:
         results = [
             replay_case(load_case(p), connection, path=str(p))
-            for p in SCRIPT_FILES
+            for p in CASE_FILES
             if p.parent.name == "recorder"
         ]
     finally:
@@ -99,9 +104,41 @@ def test_a_harness_without_recorder_config_skips_the_configured_cases() -> None:
     skipped = [r for r in results if r.status == "skipped"]
     assert skipped and all(r.reason == "needs capability recorder.config" for r in skipped)
     assert {r.status for r in results} == {"passed", "skipped"}
-    recorder_cases = [load_case(p) for p in SCRIPT_FILES if p.parent.name == "recorder"]
+    recorder_cases = [load_case(p) for p in CASE_FILES if p.parent.name == "recorder"]
     configured = [
         c.name for c in recorder_cases
         if isinstance(c, ScriptCase) and "recorder.config" in c.capabilities
     ]
     assert sorted(r.name for r in skipped) == sorted(configured)
+
+
+def _planted(path: Path) -> str | None:
+    """The planted variant a saved trace names (README rule 11), if any."""
+    case = load_case(path)
+    return None if isinstance(case, (ScriptCase, LogCollection)) else case.planted
+
+
+PLANTED_TRACES = [p for p in CASE_FILES if _planted(p)]
+
+
+@pytest.mark.parametrize("path", PLANTED_TRACES, ids=lambda p: p.parent.name)
+@pytest.mark.req("CONF-062", "CONF-124", "CONF-140", "CONF-142")
+def test_a_saved_trace_of_a_planted_bug_fails_on_it(path: Path) -> None:
+    """README rule 11: the planted variant (a ``module:factory`` adapter) fails the case,
+    naming its requirement (another may come first: what the same step broke too); the
+    runtime passes it (every shipped case passes, in the machine's own test file)."""
+    case = load_case(path)
+    planted = _planted(path)
+    assert planted is not None and not isinstance(case, LogCollection)
+    connection = connect(planted)
+    try:
+        result = replay_case(case, connection, path=str(path))
+    finally:
+        connection.close()
+    assert result.status == "failed"
+    assert case.requirements[0] in [requirement for requirement, _ in result.failures]
+
+
+@pytest.mark.req("CONF-062")
+def test_every_scripted_machine_ships_a_planted_trace() -> None:
+    assert sorted(p.parent.name for p in PLANTED_TRACES) == sorted(SCRIPTED)
