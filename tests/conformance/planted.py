@@ -32,3 +32,10 @@ def last_writer_wins() -> PythonImplementation:
     from tests.state.test_state_stateful import LastWriterWins, memory_stores
 
     return runtime_implementation(state=memory_stores(LastWriterWins))
+
+
+def counts_every_request() -> PythonImplementation:
+    """A token ledger without dedup by request id: a forked request counts twice (STATE-033)."""
+    from tests.state.test_state_stateful import CountsEveryRequest
+
+    return runtime_implementation(ledger_cls=CountsEveryRequest)

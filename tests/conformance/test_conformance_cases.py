@@ -73,18 +73,57 @@ def test_crash_outcomes_can_be_narrowed_by_a_case() -> None:
     assert narrowed.status == "failed" and narrowed.failures[0][0] == "CONF-010"
 
 
-@pytest.mark.req("CONF-073")
-def test_the_case_runner_needs_no_hypothesis() -> None:
+USER = {"role": "user", "content": [{"type": "text", "text": "a"}], "timestamp_ms": 1}
+#: Saved traces of the conversation and ledger machines (CONF-124): each passes on the
+#: runtime and fails on a planted bug (a fork whose pushes reach its source, CONV-010; a
+#: ledger that counts a request id twice, STATE-033).
+SAVED_TRACES = {
+    "conversation": [{"op": "start"}, {"op": "push", "on": 0, "message": USER},
+                     {"op": "fork", "on": 0}, {"op": "push", "on": 1, "message": USER}],
+    "ledger": [{"op": "start"},
+               {"op": "record", "on": 0, "source": "turn", "model": "m",
+                "counts": [5, 0, 0, 0, 0], "request": "r1"},
+               {"op": "copy", "on": 0},
+               {"op": "record", "on": 1, "source": "turn", "model": "m",
+                "counts": [5, 0, 0, 0, 0], "request": "r1"}],
+}
+
+
+@pytest.mark.req("CONF-073", "CONF-124", "CONV-010", "STATE-033")
+def test_the_case_runner_needs_no_hypothesis(tmp_path: Path) -> None:
+    """Every shipped case, and saved conversation and ledger traces, replay with Hypothesis
+    unimportable (the traces on the runtime and on a planted bug). One fresh interpreter for
+    all of it: about 3 s on 2 idle cores, 5 s under load (the import and ~110 replays)."""
+    for machine, steps in SAVED_TRACES.items():
+        (tmp_path / f"{machine}.json").write_text(json.dumps({
+            "version": 1, "machine": machine, "name": machine, "description": "saved",
+            "requirements": ["CONF-124"], "steps": steps}))
     script = (
         "import sys; sys.modules['hypothesis'] = None\n"
-        "from sessionspec.conformance.adapters import connect\n"
+        "from pathlib import Path\n"
+        "from sessionspec import TokenLedger\n"
+        "from sessionspec.conformance.adapters import InProcessConnection, connect\n"
         "from sessionspec.conformance.cases import iter_case_files, load_case, replay_case\n"
+        "from sessionspec.conformance.harness import PythonHarness, runtime_implementation\n"
+        "from tests.conversation.conv_factories import shared_list_fork\n"
         "c = connect('runtime')\n"
         "r = [replay_case(load_case(p), c, path=str(p)).status for p in iter_case_files()]\n"
         "assert set(r) <= {'passed', 'skipped'}, r\n"
+        "class Twice(TokenLedger):\n"
+        "    def record(self, source, model, usage, request_id=None):\n"
+        "        return super().record(source, model, usage, None)\n"
+        "planted = {'conversation': InProcessConnection(PythonHarness(shared_list_fork())),\n"
+        "           'ledger': InProcessConnection(PythonHarness(\n"
+        "               runtime_implementation(ledger_cls=Twice)))}\n"
+        "for machine, bad in planted.items():\n"
+        f"    case = load_case(Path({str(tmp_path)!r}) / f'{{machine}}.json')\n"
+        "    print(machine, replay_case(case, c).status,\n"
+        "          [f[0] for f in replay_case(case, bad).failures])\n"
         "print(len(r))\n"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=300, check=False)
+                          timeout=300, check=False, cwd=ROOT)
     assert done.returncode == 0, done.stderr
-    assert int(done.stdout) == len(CASES)
+    *traces, count = done.stdout.splitlines()
+    assert int(count) == len(CASES)
+    assert traces == ["conversation passed ['CONV-010']", "ledger passed ['STATE-033']"]

@@ -3,7 +3,7 @@
 In process, over ``module:factory`` and over the stdio harness: the runtime passes, the
 stdio run reaches the in-process verdicts with the same seed, planted bugs are found by
 requirement id (and a saved counterexample replays), a harness without the capability gets
-the machine skipped, and the shipped conversation cases run through the protocol.
+the machine skipped (the shipped cases: ``test_script_cases.py``).
 """
 
 from __future__ import annotations
@@ -14,14 +14,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from tests.conversation.conv_cases import CASE_DIR
 from tests.conversation.conv_factories import SharedListFork
 
 from sessionspec.cli import main
 from sessionspec.conformance.adapters import Connection, InProcessConnection, connect
 from sessionspec.conformance.cases import load_case, replay_case, save_case
-from sessionspec.conformance.conversation_cases import run_case
-from sessionspec.conformance.conversation_driver import conversation_factory
 from sessionspec.conformance.harness import (
     PythonHarness,
     PythonImplementation,
@@ -227,14 +224,3 @@ def test_typed_rejections_over_the_protocol() -> None:
     decrease = connection.call("ledger.diff", before="a", after="b", into="d")
     assert decrease.error_type == "ledger_decrease"
     connection.close()
-
-
-@pytest.mark.parametrize("adapter", ["runtime", "stdio"])
-@pytest.mark.req("CONF-123", "CONV-004", "CONV-030", "CONV-040", "CONV-041")
-def test_the_conversation_cases_run_through_the_protocol(adapter: str) -> None:
-    connection = connect("runtime") if adapter == "runtime" else _stdio()
-    try:
-        for path in sorted(CASE_DIR.glob("*.json")):
-            run_case(json.loads(path.read_text()), conversation_factory(connection))
-    finally:
-        connection.close()

@@ -46,7 +46,7 @@ def test_stdio_harness_passes_what_the_in_process_run_passes() -> None:
     assert [m.examples for m in over_stdio.machines] == [m.examples for m in in_process.machines]
 
 
-@pytest.mark.req("CONF-041", "CONF-073")
+@pytest.mark.req("CONF-041", "CONF-073", "CONF-074")
 def test_stdio_harness_passes_every_shipped_case() -> None:
     stdio = SubprocessConnection([*HARNESS, "--storage", "sim"])
     try:

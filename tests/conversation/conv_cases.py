@@ -1,10 +1,10 @@
 """meerkat's own conversation tests (research/seeds.md §3.8) as case files, built here.
 
-``python tests/conversation/conv_cases.py`` writes ``spec/cases/conversation/*.json``; the
-test checks the files are current and replays each one (see
-:mod:`sessionspec.conformance.conversation_cases` for the format). meerkat's pointer checks
-(``Arc::ptr_eq``) are stated as what they mean to a caller: equal messages, and writes that
-stay on their side.
+``python tests/conversation/conv_cases.py`` writes ``spec/cases/conversation/*.json``
+(scripts: ``spec/cases/README.md`` rule 12, run by :mod:`sessionspec.conformance.case_scripts`
+through the protocol); the test checks the files are current and replays each one.
+meerkat's pointer checks (``Arc::ptr_eq``) are stated as what they mean to a caller: equal
+messages, and writes that stay on their side.
 """
 
 from __future__ import annotations
@@ -30,11 +30,16 @@ def r(call: str, text: str = "done") -> dict[str, Any]:
 
 
 def case(name: str, description: str, requirements: list[str], steps: list[Any]) -> Any:
+    records = any(step["op"] in ("tamper", "replay") for step in steps)
     return {
+        "version": 1,
+        "machine": "conversation",
+        "form": "script",
         "name": name,
         "seed": SEED,
         "description": description,
         "requirements": requirements,
+        "capabilities": ["conversation.records"] if records else [],
         "steps": [{"op": "new", "as": "main"}, *steps],
     }
 

@@ -66,11 +66,16 @@ def case(
     expected: dict[str, Any] = {"sessions": sessions}
     if calls is not None:
         expected["callback_calls"] = calls
+    configured = any(bool(value) for value in (config or {}).values())
     return {
+        "version": 1,
+        "machine": "recorder",
+        "form": "script",
         "name": name,
         "seed": seed,
         "description": description,
         "requirements": requirements,
+        "capabilities": ["recorder.config"] if configured else [],
         "config": config or {},
         "steps": steps,
         "expected": expected,

@@ -1,72 +1,25 @@
-"""The recorder's conformance cases (spec/cases/recorder/*.json): phi-core's tests, by hand."""
+"""The recorder's conformance cases (spec/cases/recorder/*.json): phi-core's tests, by hand,
+replayed through the driver protocol against the runtime and held against the reference
+model (the keys it tracks)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from tests.recorder.rec_cases import CASE_DIR, build_cases
 
-from sessionspec import (
-    DuplicateLoopError,
-    InvalidAgentEventError,
-    RecordedSession,
-    RecorderConfig,
-    SessionRecorder,
-)
-from sessionspec.conformance.recorder_machine import from_wire
+from sessionspec.conformance.adapters import Connection, connect
+from sessionspec.conformance.cases import load_case, replay_case
+from sessionspec.conformance.recorder_driver import from_wire
 from sessionspec.reference import recorder as ref
 
 CASE_FILES = sorted(CASE_DIR.glob("*.json"))
-
-
-def turn_view(turn: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "index": turn["turn_id"]["turnIndex"],
-        "trigger": turn["triggered_by"],
-        "input_roles": [m["role"] for m in turn["input_messages"]],
-        "output_role": turn["output_message"]["role"],
-        "tool_results": len(turn["tool_results"]),
-        "tool_result_turn_index": [m["turnId"]["turnIndex"] for m in turn["tool_results"]],
-    }
-
-
-def loop_view(loop: dict[str, Any]) -> dict[str, Any]:
-    group = loop["parallel_group"]
-    return {
-        "loop_id": loop["loop_id"],
-        "status": loop["status"],
-        "parent_loop_id": loop["parent_loop_id"],
-        "continuation_kind": loop["continuation_kind"],
-        "occurrence": loop["occurrence"],
-        "children_loop_ids": loop["children_loop_ids"],
-        "child_loop_refs": loop["child_loop_refs"],
-        "config_id": None if loop["config"] is None else loop["config"].get("config_id"),
-        "event_types": [e["event"]["type"] for e in loop["events"]],
-        "message_roles": [m["role"] for m in loop["messages"]],
-        "parallel_group": None
-        if group is None
-        else {
-            "all": group["all_loop_ids"],
-            "selected": group["selected_loop_id"],
-            "is_selected": group["is_selected"],
-        },
-        "turns": [turn_view(t) for t in loop["turns"]],
-    }
-
-
-def session_view(session: dict[str, Any]) -> dict[str, Any]:
-    (formation,) = session["formation"]
-    return {
-        "session_id": session["session_id"],
-        "segment": session["segment"],
-        "formation": formation,
-        "rejection": session["rejection"],
-        "parent_spawn_ref": session["parent_spawn_ref"],
-        "loops": [loop_view(x) for x in session["loops"]],
-    }
+#: The hand-written ones (the others are saved traces, e.g. of a planted bug).
+SCRIPT_FILES = [p for p in CASE_FILES if json.loads(p.read_text()).get("form") == "script"]
 
 
 def matches(got: Any, want: Any, where: str) -> None:
@@ -83,70 +36,27 @@ def matches(got: Any, want: Any, where: str) -> None:
         assert got == want, f"{where}: {got!r}, want {want!r}"
 
 
-def recorder_for(config: dict[str, Any], calls: list[str]) -> SessionRecorder:
-    before = config.get("before_task")
-
-    def before_task(session: RecordedSession) -> bool:
-        calls.append(f"before_task {session.session_id}")
-        return not (isinstance(before, str) and before == f"reject:{session.session_id}")
-
-    def after_task(session: RecordedSession) -> None:
-        calls.append(f"after_task {session.session_id}/{session.segment}")
-
-    return SessionRecorder(
-        RecorderConfig(
-            include_streaming_events=bool(config.get("include_streaming_events", False)),
-            capture_turn_requests=bool(config.get("capture_turn_requests", False)),
-            before_task=before_task if before is not None else None,
-            after_task=after_task if before is not None else None,
-        )
-    )
-
-
-def outcome_of(recorder: SessionRecorder, event: dict[str, Any]) -> str:
-    try:
-        outcome = recorder.on_event(event)
-    except DuplicateLoopError:
-        return "duplicate"
-    except InvalidAgentEventError:
-        return "invalid"
-    return "recorded" if outcome.recorded else f"dropped:{outcome.reason}"
-
-
 @pytest.mark.req("REC-001")
 def test_case_files_are_current() -> None:
     built = {item["name"]: item for item in build_cases()}
-    on_disk = {path.stem: json.loads(path.read_text()) for path in CASE_FILES}
+    on_disk = {path.stem: json.loads(path.read_text()) for path in SCRIPT_FILES}
     assert on_disk == built, "run: python tests/recorder/rec_cases.py"
 
 
+@pytest.fixture(scope="module")
+def runtime() -> Iterator[Connection]:
+    connection = connect("runtime")
+    yield connection
+    connection.close()
+
+
 @pytest.mark.parametrize("path", CASE_FILES, ids=lambda p: p.stem)
-@pytest.mark.req("REC-010", "REC-020", "REC-023", "REC-030", "REC-035")
-def test_case_on_runtime(path: Path) -> None:
-    item = json.loads(path.read_text())
-    calls: list[str] = []
-    recorder = recorder_for(item["config"], calls)
-    for number, step in enumerate(item["steps"]):
-        where = f"step {number}"
-        if "event" in step:
-            assert outcome_of(recorder, step["event"]) == step["expect"], where
-        elif step["op"] == "flush":
-            recorder.flush()
-        elif step["op"] == "checkpoint":
-            assert recorder.checkpoint() == step["expect"], where
-        elif step["op"] == "current_loop":
-            record = recorder.current_loop(step["loop_id"])
-            if step["expect"] is None:
-                assert record is None, where
-            else:
-                assert record is not None, where
-                matches(loop_view(record.to_json()), step["expect"], where)
-        else:  # pragma: no cover - a case file names an unknown operation
-            raise AssertionError(f"{where}: unknown operation {step['op']!r}")
-    shown = [session_view(s.to_json()) for s in recorder.sessions()]
-    matches(shown, item["expected"]["sessions"], "sessions")
-    if "callback_calls" in item["expected"]:
-        assert calls == item["expected"]["callback_calls"]
+@pytest.mark.req("REC-010", "REC-012", "REC-017", "REC-020", "REC-023", "REC-030", "REC-035",
+                 "REC-053", "CONF-074")
+def test_case_on_runtime(path: Path, runtime: Connection) -> None:
+    """Through the driver protocol (CONF-074), as any implementation runs it."""
+    result = replay_case(load_case(path), runtime, path=str(path))
+    assert result.status == "passed", result.failures
 
 
 def _reference_view(model: ref.RecorderModel) -> list[dict[str, Any]]:
@@ -210,7 +120,7 @@ def _tracked(want: Any) -> Any:
     return sessions
 
 
-REFERENCE_CASES = [p for p in CASE_FILES if not json.loads(p.read_text())["config"]]
+REFERENCE_CASES = [p for p in SCRIPT_FILES if not json.loads(p.read_text())["config"]]
 
 
 @pytest.mark.parametrize("path", REFERENCE_CASES, ids=lambda p: p.stem)

@@ -1,7 +1,9 @@
 """lash's own tests and conformance helpers (research/seeds.md §4.3, §5.7) as case files.
 
-``python tests/state/state_cases.py`` writes ``spec/cases/state/*.json``; the test checks
-they are current and replays them (format: :mod:`sessionspec.conformance.state_cases`).
+``python tests/state/state_cases.py`` writes ``spec/cases/state/*.json`` and the ledger's
+``spec/cases/ledger/*.json`` (scripts: ``spec/cases/README.md`` rule 12, run by
+:mod:`sessionspec.conformance.case_scripts` through the protocol); the test checks they are
+current and replays them.
 """
 
 from __future__ import annotations
@@ -11,13 +13,17 @@ from pathlib import Path
 from typing import Any
 
 CASE_DIR = Path(__file__).parents[2] / "spec" / "cases" / "state"
+LEDGER_DIR = CASE_DIR.parent / "ledger"
 SEED = "lash-core @65725a37 (store/mod.rs, runtime/state.rs, runtime/usage.rs)"
 SONNET = "anthropic:claude-sonnet-4"
 
 
 def case(name: str, description: str, requirements: list[str], steps: list[Any]) -> Any:
-    return {"name": name, "seed": SEED, "description": description,
-            "requirements": requirements, "steps": steps}
+    """A state script, or a ledger script when every step is a ledger operation."""
+    ledger = all(step["op"] in ("record", "merge", "diff", "totals") for step in steps)
+    return {"version": 1, "machine": "ledger" if ledger else "state", "form": "script",
+            "name": name, "seed": SEED, "description": description,
+            "requirements": requirements, "capabilities": [], "steps": steps}
 
 
 def usage(inp: int = 0, out: int = 0, reasoning: int = 0) -> dict[str, int]:
@@ -106,10 +112,15 @@ def build_cases() -> list[Any]:
     ]
 
 
+def case_path(item: dict[str, Any]) -> Path:
+    return (LEDGER_DIR if item["machine"] == "ledger" else CASE_DIR) / f"{item['name']}.json"
+
+
 def write_cases() -> None:
-    CASE_DIR.mkdir(parents=True, exist_ok=True)
     for item in build_cases():
-        (CASE_DIR / f"{item['name']}.json").write_text(json.dumps(item, indent=2) + "\n")
+        path = case_path(item)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(item, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -7,15 +7,18 @@ here). The case runner replays a case through a
 :class:`~sessionspec.conformance.adapters.Connection` with the same drivers the machines use,
 so it needs only the protocol: no Hypothesis, no Python implementation.
 
-Six kinds of case file: a coordinator trace (``machine: coordinator``), a realtime case
+Seven kinds of case file: a coordinator trace (``machine: coordinator``), a realtime case
 (``machine: realtime``: either a trace the realtime machine recorded, or events with the
 outcome each must have, written by hand from a seed's tests), a trace of the conversation
 or the ledger machine (``machine: conversation`` or ``ledger``; a saved counterexample,
 CONF-124), a state or recorder trace (``machine: state``, ``machine: recorder``: what the
-state and recorder machines record, saved counterexamples; CONF-140, CONF-142), and a log
-case collection
-(``machine: log``; the log is our storage layer, which protocol version 1 does not reach: it
-is validated, and replayed by the repository's own tests).
+state and recorder machines record, saved counterexamples; CONF-140, CONF-142), a script of
+the conversation, ledger, state or recorder (``form: "script"``: written by hand from a
+seed's tests, judged against what it states; CONF-074, run by :mod:`.case_scripts` and
+:mod:`.recorder_script`), and a log case collection (``machine: log``; the log is our
+storage layer, which protocol version 1 does not reach: it is validated, and replayed by the
+repository's own tests). A case's model is chosen by its ``machine`` and, for a script, its
+``form``.
 """
 
 from __future__ import annotations
@@ -27,7 +30,15 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    TypeAdapter,
+    ValidationError,
+)
 
 from sessionspec.conformance.adapters import Connection
 from sessionspec.conformance.checks import CheckContext, RequirementFailure, checking, require
@@ -157,6 +168,78 @@ class RecorderCase(_CaseBase):
     steps: list[RecorderTraceStep] = Field(min_length=1)
 
 
+# -- hand-written scripts (CONF-074; README rule 12) -------------------------------------
+
+
+class _ScriptBase(_CaseBase):
+    """A case written by hand from a seed's tests: judged against what it states."""
+
+    form: Literal["script"]
+    #: Where the case comes from (the seed's test suite).
+    seed: str
+
+
+class ConversationScriptStep(_Open):
+    op: Literal[
+        "new", "push", "push_batch", "fork", "fork_at", "set_system_prompt", "remember",
+        "rewrite", "check", "tamper", "replay",
+    ]
+
+
+class ConversationScriptCase(_ScriptBase):
+    machine: Literal["conversation"]
+    steps: list[ConversationScriptStep] = Field(min_length=1)
+
+
+class LedgerScriptStep(_Open):
+    op: Literal["record", "merge", "diff", "totals"]
+
+
+class LedgerScriptCase(_ScriptBase):
+    machine: Literal["ledger"]
+    steps: list[LedgerScriptStep] = Field(min_length=1)
+
+
+class StateScriptStep(_Open):
+    op: Literal["commit", "load", "race", "heal"]
+
+
+class StateScriptCase(_ScriptBase):
+    machine: Literal["state"]
+    steps: list[StateScriptStep] = Field(min_length=1)
+
+
+class RecorderScriptEvent(_Model):
+    """phi-core's JSON event and its outcome: ``recorded``, ``dropped:<reason>``,
+    ``duplicate`` or ``invalid``."""
+
+    event: dict[str, Any]
+    expect: str = Field(pattern=r"^(recorded|duplicate|invalid|dropped:[a-z_]+)$")
+
+
+class RecorderScriptOperation(_Open):
+    op: Literal["flush", "checkpoint", "current_loop"]
+
+
+class RecorderScriptExpected(_Model):
+    #: A partial view of every session held, in order (README rule 12).
+    sessions: list[dict[str, Any]]
+    #: With ``before_task``: the callback calls, in order.
+    callback_calls: list[str] | None = None
+
+
+class RecorderScriptCase(_ScriptBase):
+    machine: Literal["recorder"]
+    #: The recorder's configuration (REC-017); any non-default value needs
+    #: ``recorder.config``.
+    config: dict[str, Any] = Field(default_factory=dict)
+    steps: list[RecorderScriptEvent | RecorderScriptOperation] = Field(min_length=1)
+    expected: RecorderScriptExpected
+
+
+ScriptCase = ConversationScriptCase | LedgerScriptCase | StateScriptCase | RecorderScriptCase
+
+
 class LogCase(_Open):
     name: str
     description: str
@@ -171,14 +254,36 @@ class LogCollection(_Model):
     cases: list[LogCase] = Field(min_length=1)
 
 
+def _kind(data: Any) -> str | None:
+    """Which model a case is: its ``machine``, and for a script its ``form`` too."""
+    if isinstance(data, dict):
+        machine, form = data.get("machine"), data.get("form")
+    else:
+        machine, form = getattr(data, "machine", None), getattr(data, "form", None)
+    if form == "script":
+        return f"{machine}.script"
+    return "memory" if machine in ("conversation", "ledger") else machine
+
+
 Case = Annotated[
-    CoordinatorCase | RealtimeCase | MemoryTraceCase | StateCase | RecorderCase | LogCollection,
-    Field(discriminator="machine"),
+    Annotated[CoordinatorCase, Tag("coordinator")]
+    | Annotated[RealtimeCase, Tag("realtime")]
+    | Annotated[MemoryTraceCase, Tag("memory")]
+    | Annotated[StateCase, Tag("state")]
+    | Annotated[RecorderCase, Tag("recorder")]
+    | Annotated[LogCollection, Tag("log")]
+    | Annotated[ConversationScriptCase, Tag("conversation.script")]
+    | Annotated[LedgerScriptCase, Tag("ledger.script")]
+    | Annotated[StateScriptCase, Tag("state.script")]
+    | Annotated[RecorderScriptCase, Tag("recorder.script")],
+    Discriminator(_kind),
 ]
 CASE_ADAPTER: TypeAdapter[Any] = TypeAdapter(Case)
 
 #: A case the protocol replays.
-ProtocolCase = CoordinatorCase | RealtimeCase | MemoryTraceCase | StateCase | RecorderCase
+ProtocolCase = (
+    CoordinatorCase | RealtimeCase | MemoryTraceCase | StateCase | RecorderCase | ScriptCase
+)
 AnyCase = ProtocolCase | LogCollection
 
 
@@ -208,9 +313,11 @@ def cases_root() -> Path:
     raise CallerError("no case files found (neither packaged nor in a source checkout)")
 
 
-#: The case directories the driver protocol runs; the others (codecs, conversation, state,
-#: recorder, realtime/openai) hold cases outside the protocol, run by their own tests.
-PROTOCOL_CASE_DIRS = ("coordinator", "realtime", "log")
+#: The case directories the driver protocol runs; the others (codecs, realtime/openai) hold
+#: cases outside the protocol (the provider codecs), run by their own tests.
+PROTOCOL_CASE_DIRS = (
+    "coordinator", "realtime", "log", "conversation", "ledger", "state", "recorder"
+)
 
 
 def iter_case_files(root: Path | None = None) -> Iterator[Path]:
@@ -247,7 +354,9 @@ def _run_once(
     context = CheckContext(masked=masked)
     with checking(context):
         try:
-            if isinstance(case, CoordinatorCase):
+            if isinstance(case, ScriptCase):
+                _run_script(case, connection)
+            elif isinstance(case, CoordinatorCase):
                 from sessionspec.conformance.coordinator_replay import run_steps
 
                 run_steps(connection, [s.model_dump(exclude_none=True) for s in case.steps])
@@ -272,14 +381,36 @@ def _run_once(
     return None
 
 
+def _run_script(case: ScriptCase, connection: Connection) -> None:
+    """A hand-written case, through the protocol (CONF-074)."""
+    steps = [
+        s.model_dump(exclude_none=True) if isinstance(s, RecorderScriptEvent) else s.model_dump()
+        for s in case.steps
+    ]
+    if isinstance(case, RecorderScriptCase):
+        from sessionspec.conformance.recorder_script import run_recorder_script
+
+        run_recorder_script(connection, case.name, case.requirements, steps, case.config,
+                            case.expected.model_dump(exclude_none=True))
+        return
+    from sessionspec.conformance import case_scripts
+
+    run = {
+        "conversation": case_scripts.run_conversation_script,
+        "ledger": case_scripts.run_ledger_script,
+        "state": case_scripts.run_state_script,
+    }[case.machine]
+    run(connection, case.name, case.requirements, steps)
+
+
 def _run_memory_trace(case: MemoryTraceCase, connection: Connection) -> None:
     steps = [s.model_dump() for s in case.steps]
     if case.machine == "conversation":
-        from sessionspec.conformance.conversation_machine import run_steps as run_conversation
+        from sessionspec.conformance.conversation_lockstep import run_steps as run_conversation
 
         run_conversation(connection, steps)
     else:
-        from sessionspec.conformance.ledger_machine import run_steps as run_ledger
+        from sessionspec.conformance.ledger_lockstep import run_steps as run_ledger
 
         run_ledger(connection, steps)
 

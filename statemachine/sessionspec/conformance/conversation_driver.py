@@ -2,10 +2,10 @@
 
 :class:`ProtocolConversation` is one conversation of the implementation reached through a
 :class:`~sessionspec.conformance.adapters.Connection` (the ``conversation.*`` commands of
-``spec/PROTOCOL.md``); it is a :class:`ConversationSubject`, the interface the conversation
-machine (:mod:`.conversation_machine`) and the case runner (:mod:`.conversation_cases`)
-drive, so both reach any implementation the same way. :class:`ProtocolLedger` is one token
-ledger behind the ``ledger.*`` commands, for :mod:`.ledger_machine`.
+``spec/PROTOCOL.md``), which the conversation machine (:mod:`.conversation_machine`) and the
+hand-written cases (:mod:`.case_scripts`) drive, so both reach any implementation the same
+way. :class:`ProtocolLedger` is one token ledger behind the ``ledger.*`` commands, for
+:mod:`.ledger_machine` and the ledger's hand-written cases.
 
 Answers are judged here only as far as the protocol goes: an ``errored`` or ``skipped``
 answer where an answer is due is CONF-030; a typed rejection is handed to the caller by the
@@ -16,7 +16,8 @@ reference models name. What the answer means is the machines' business.
 from __future__ import annotations
 
 import itertools
-from typing import Any, Protocol
+from collections.abc import Sequence
+from typing import Any
 
 from sessionspec.conformance.adapters import Connection, Reply
 from sessionspec.conformance.checks import require
@@ -25,11 +26,13 @@ from sessionspec.errors import CallerError
 
 __all__ = [
     "ERROR_CLASS",
-    "ConversationSubject",
+    "REWRITE_REQUIREMENT",
     "LedgerRefusal",
     "ProtocolConversation",
     "ProtocolLedger",
-    "conversation_factory",
+    "wire_assistant",
+    "wire_tool_result",
+    "wire_user",
 ]
 
 #: The protocol's typed rejections by the name of the error class the spec gives (CONF-121).
@@ -47,6 +50,58 @@ ERROR_CLASS: dict[str, str] = {
     ErrorType.CALLER_ERROR: "CallerError",
 }
 
+#: The rule behind each refusal of a rewrite (CONF-121).
+REWRITE_REQUIREMENT: dict[str, str] = {
+    "RevisionConflict": "CONV-030",
+    "InvalidRewriteRange": "CONV-031",
+    "InvalidTranscriptShape": "CONV-034",
+    "NoOpRewrite": "CONV-033",
+}
+
+
+def wire_user(text: str) -> dict[str, Any]:
+    return {"role": "user", "content": [{"type": "text", "text": text}], "timestamp_ms": 1}
+
+
+def wire_assistant(text: str, calls: Sequence[str] = ()) -> dict[str, Any]:
+    content: list[dict[str, Any]] = [{"type": "text", "text": text}]
+    content += [
+        {"type": "tool_call", "tool_call": {"id": c, "name": "read", "arguments": "{}"}}
+        for c in calls
+    ]
+    return {
+        "role": "assistant",
+        "content": content,
+        "api": "Anthropic",
+        "provider": "anthropic",
+        "model": "claude-sonnet-4",
+        "response_model": None,
+        "response_id": None,
+        "usage": {
+            "input_tokens": 1,
+            "output_tokens": 1,
+            "cache_read_tokens": 0,
+            "cache_write_tokens": 0,
+        },
+        "stop_reason": "tool_use" if calls else "stop",
+        "error_message": None,
+        "timestamp_ms": 2,
+    }
+
+
+def wire_tool_result(call_id: str, text: str) -> dict[str, Any]:
+    return {
+        "role": "tool_result",
+        "tool_call_id": call_id,
+        "tool_name": "read",
+        "content": [{"type": "text", "text": text}],
+        "details": None,
+        "is_error": False,
+        "truncated": False,
+        "timestamp_ms": 3,
+    }
+
+
 #: Handles are unique for the whole run (CONF-032): a conversation of one example never
 #: shares a name with one of another.
 _HANDLES = itertools.count(1)
@@ -54,46 +109,6 @@ _HANDLES = itertools.count(1)
 
 def _handle(kind: str) -> str:
     return f"{kind}-{next(_HANDLES)}"
-
-
-class ConversationSubject(Protocol):
-    """What the machine and the case runner need from one conversation under test."""
-
-    def push(self, message: dict[str, Any]) -> None: ...
-
-    def push_batch(self, messages: list[dict[str, Any]]) -> None: ...
-
-    def fork(self) -> ConversationSubject: ...
-
-    def fork_at(self, index: int) -> ConversationSubject: ...
-
-    def set_system_prompt(self, prompt: str) -> None: ...
-
-    def messages(self) -> list[dict[str, Any]]: ...
-
-    def system_prompt(self) -> str | None: ...
-
-    def revision(self) -> str: ...
-
-    def rewrite(
-        self, start: int, end: int, replacement: list[dict[str, Any]], expected: str | None
-    ) -> str:
-        """``"ok"``, or the class name of the typed error (``RevisionConflict``, ...)."""
-        ...
-
-    def has_pending_boundary(self) -> bool: ...
-
-    def records(self) -> list[dict[str, Any]]:
-        """The rewrite records of this conversation, in the JSON form of CONV-040."""
-        ...
-
-    def validate_record(self, record: dict[str, Any]) -> str:
-        """``"ok"`` or the class name of the error validating ``record`` (CONV-040)."""
-        ...
-
-    def replay_records(self, records: list[dict[str, Any]]) -> tuple[str, str | None]:
-        """Replay (CONV-041): ``("ok", head revision)`` or ``(error class name, None)``."""
-        ...
 
 
 def answered(reply: Reply, what: str) -> None:
@@ -249,11 +264,6 @@ class ProtocolConversation:
 
     def drop(self) -> None:
         self.conn.call("conversation.drop", handle=self.handle)
-
-
-def conversation_factory(connection: Connection) -> Any:
-    """``() -> ProtocolConversation``: what :func:`.conversation_cases.run_case` takes."""
-    return lambda: ProtocolConversation.new(connection)
 
 
 class LedgerRefusal(CallerError):

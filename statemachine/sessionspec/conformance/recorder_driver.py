@@ -287,14 +287,22 @@ def outcome_requirement(expected: str, observed: str) -> str:
 class ProtocolRecorder:
     """One recorder of the implementation, reached through the protocol."""
 
-    def __init__(self, connection: Connection, durable: bool) -> None:
+    def __init__(
+        self, connection: Connection, durable: bool, *, config: dict[str, Any] | None = None
+    ) -> None:
+        """``config`` (REC-017; a hand-written case's, CONF-074) needs ``recorder.config``."""
         self.conn = connection
         self.durable = durable and journal_possible(connection)
         self.handle = "rec"
         self.journal = f"recorder-{next(_JOURNALS)}"
         self.crashes = 0
+        extra = {} if config is None else {"config": config}
         reply = connection.call(
-            "recorder.new", handle=self.handle, durable=self.durable, journal=self.journal
+            "recorder.new",
+            handle=self.handle,
+            durable=self.durable,
+            journal=self.journal,
+            **extra,
         )
         require("CONF-030", reply.ok, f"recorder.new: {reply.describe()}")
 
@@ -349,6 +357,13 @@ class ProtocolRecorder:
         )
         loop = result.get("loop")
         return dict(loop) if isinstance(loop, dict) else None
+
+    def task_calls(self) -> list[str]:
+        """The ``before_task`` and ``after_task`` calls so far (``recorder.config``)."""
+        result = self._ok(
+            "recorder.task_calls", self.conn.call("recorder.task_calls", handle=self.handle)
+        )
+        return [str(c) for c in result.get("calls") or []]
 
     def restart(self) -> None:
         """A crash between events (a power cut or SIGKILL), then a reopen (REC-071)."""

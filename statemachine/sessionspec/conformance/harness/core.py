@@ -82,6 +82,8 @@ class PythonHarness:
     state_stores: dict[str, Any] = field(default_factory=dict)
     persisted_states: dict[str, Any] = field(default_factory=dict)
     recorders: dict[str, Any] = field(default_factory=dict)
+    #: The ``before_task``/``after_task`` calls of each configured recorder (CONF-074).
+    recorder_task_calls: dict[str, list[str]] = field(default_factory=dict)
     #: The real directory state stores live under on simulated storage (made when needed).
     state_root: str | None = None
     #: The ``seq`` of the request being handled (for ``at_crash_point``).
@@ -186,6 +188,7 @@ class PythonHarness:
         self.state_stores.clear()
         self.persisted_states.clear()
         self.recorders.clear()
+        self.recorder_task_calls.clear()
 
     # -- handlers ---------------------------------------------------------------------------
 

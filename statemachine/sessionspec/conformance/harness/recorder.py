@@ -4,6 +4,9 @@ Events arrive as phi-core's JSON events and are handed to the implementation as 
 sessions and loop records go back as phi-core's session JSON (REC-060). A journaled
 recorder lives at ``<workdir>/<journal>.jsonl`` on the harness's file system, so a power cut
 (``sim.power_cut``) or a kill reaches it like any other durable file (REC-070, REC-071).
+With a ``configured`` factory the harness also offers ``recorder.config``: ``recorder.new``
+with the recorder's configuration (REC-017) and ``recorder.task_calls``, the
+``before_task``/``after_task`` calls it logged (CONF-074).
 """
 
 from __future__ import annotations
@@ -32,6 +35,10 @@ class RecorderFactory:
     create: Callable[[FileSystem, str], Any] | None = None
     #: ``(fs, path) -> recorder`` replayed from its journal.
     open: Callable[[FileSystem, str], Any] | None = None
+    #: ``(config, log) -> recorder`` kept in memory, configured as ``recorder.new``'s
+    #: ``config`` says (REC-017); its callbacks call ``log`` with ``before_task <session
+    #: id>`` and ``after_task <session id>/<segment>``. ``None``: no ``recorder.config``.
+    configured: Callable[[Mapping[str, Any], Callable[[str], None]], Any] | None = None
 
 
 def capabilities(implementation: PythonImplementation) -> list[Capability]:
@@ -39,9 +46,12 @@ def capabilities(implementation: PythonImplementation) -> list[Capability]:
     factory = implementation.recorder
     if factory is None:
         return []
+    offered = [Capability.RECORDER]
     if factory.create is not None and factory.open is not None:
-        return [Capability.RECORDER, Capability.RECORDER_DURABLE]
-    return [Capability.RECORDER]
+        offered.append(Capability.RECORDER_DURABLE)
+    if factory.configured is not None:
+        offered.append(Capability.RECORDER_CONFIG)
+    return offered
 
 
 def _factory(h: PythonHarness) -> RecorderFactory:
@@ -66,13 +76,25 @@ def _journal(h: PythonHarness, args: Mapping[str, Any]) -> str:
 
 def recorder_new(h: PythonHarness, args: Mapping[str, Any]) -> Json:
     factory = _factory(h)
+    handle = str(args["handle"])
+    config = args.get("config")
+    if config is not None:
+        if factory.configured is None:
+            raise Skip("this implementation's recorder takes no configuration")
+        if args.get("durable"):
+            raise Rejection(ErrorType.CALLER_ERROR, "a configured recorder is kept in memory")
+        calls: list[str] = []
+        h.recorder_task_calls[handle] = calls
+        h.recorders[handle] = factory.configured(dict(config), calls.append)
+        return {}
     if args.get("durable"):
         if factory.create is None:
             raise Skip("this implementation's recorder has no journal")
         recorder = factory.create(h.fs, _journal(h, args))
     else:
         recorder = factory.memory()
-    h.recorders[str(args["handle"])] = recorder
+    h.recorders[handle] = recorder
+    h.recorder_task_calls.pop(handle, None)
     return {}
 
 
@@ -113,6 +135,11 @@ def recorder_current_loop(h: PythonHarness, args: Mapping[str, Any]) -> Json:
     return {"loop": None if record is None else record.to_json()}
 
 
+def recorder_task_calls(h: PythonHarness, args: Mapping[str, Any]) -> Json:
+    _recorder(h, args)
+    return {"calls": list(h.recorder_task_calls.get(str(args.get("handle", "")), []))}
+
+
 def recorder_close(h: PythonHarness, args: Mapping[str, Any]) -> Json:
     _recorder(h, args).close()
     return {}
@@ -127,5 +154,6 @@ HANDLERS: dict[str, Callable[[PythonHarness, Mapping[str, Any]], Json]] = {
     "recorder.drain_completed": recorder_drain,
     "recorder.sessions": recorder_sessions,
     "recorder.current_loop": recorder_current_loop,
+    "recorder.task_calls": recorder_task_calls,
     "recorder.close": recorder_close,
 }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sessionspec.compaction import CompactionConfig
@@ -95,7 +95,31 @@ def runtime_implementation(
             memory=recording,
             create=lambda fs, path: recording.create(path, fs=fs),
             open=lambda fs, path: recording.open(path, fs=fs),
+            configured=lambda config, log: _configured(recording, config, log),
         ),
+    )
+
+
+def _configured(recording: type[Any], config: Mapping[str, Any], log: Callable[[str], None]) -> Any:
+    """A recorder configured as ``recorder.new``'s ``config`` says (REC-017, CONF-074)."""
+    from sessionspec.runtime.recorder import RecorderConfig
+
+    verdict = config.get("before_task")
+
+    def before_task(session: Any) -> bool:
+        log(f"before_task {session.session_id}")
+        return verdict != f"reject:{session.session_id}"
+
+    def after_task(session: Any) -> None:
+        log(f"after_task {session.session_id}/{session.segment}")
+
+    return recording(
+        RecorderConfig(
+            include_streaming_events=bool(config.get("include_streaming_events", False)),
+            capture_turn_requests=bool(config.get("capture_turn_requests", False)),
+            before_task=before_task if verdict is not None else None,
+            after_task=after_task if verdict is not None else None,
+        )
     )
 
 

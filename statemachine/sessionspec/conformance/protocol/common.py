@@ -102,6 +102,9 @@ class Capability(enum.StrEnum):
     #: ``recorder.new`` with ``durable: true`` and ``recorder.open`` after a crash
     #: (REC-070, REC-071).
     RECORDER_DURABLE = "recorder.durable"
+    #: ``recorder.new`` with ``config`` (REC-017) and ``recorder.task_calls`` (REC-012,
+    #: REC-053): the hand-written recorder cases that configure the recorder (CONF-074).
+    RECORDER_CONFIG = "recorder.config"
     #: Runs on a simulated file system: ``sim.*`` commands, power cuts and injected I/O errors.
     STORAGE_SIMULATED = "storage.simulated"
     #: May be killed at any instant (SIGKILL) and restarted on the same workdir (CONF-033).

@@ -8,7 +8,9 @@ crash (REC-070, REC-071). Events go in as phi-core's agent events in their JSON 
 ``recorder.on_event`` answers ``ok`` with ``recorded: true``, or ``recorded: false`` and the
 reason an event for a loop that is not running was dropped (REC-030); an ``AgentStart`` for a
 running loop is ``rejected`` with ``duplicate_loop`` (REC-014) and an object that is not an
-agent event with ``invalid_event`` (REC-002).
+agent event with ``invalid_event`` (REC-002). With capability ``recorder.config``,
+``recorder.new`` takes the recorder's configuration (REC-017) and ``recorder.task_calls``
+lists the ``before_task`` and ``after_task`` calls (REC-012, REC-053; CONF-074).
 """
 
 from __future__ import annotations
@@ -20,12 +22,24 @@ from pydantic import Field
 from sessionspec.conformance.protocol.common import Empty, HandleArgs, _Command, _Model
 
 
+class RecorderConfigArgs(_Model):
+    """REC-017. ``before_task``: absent, no callbacks; ``"accept"``, callbacks that accept
+    every session; ``"reject:<session id>"``, ``before_task`` refuses that session only.
+    With ``before_task`` the harness logs every call for ``recorder.task_calls``."""
+
+    include_streaming_events: bool = False
+    capture_turn_requests: bool = False
+    before_task: str | None = Field(default=None, pattern=r"^(accept|reject:.+)$")
+
+
 class RecorderNewArgs(_Model):
     handle: str
     #: On a journal (capability ``recorder.durable``), else in memory.
     durable: bool = False
     #: The journal's name inside the workdir.
     journal: str = "recorder"
+    #: The recorder's configuration (REC-017; capability ``recorder.config``).
+    config: RecorderConfigArgs | None = None
 
 
 class RecorderNew(_Command):
@@ -107,6 +121,16 @@ class CurrentLoopResult(_Model):
     loop: dict[str, Any] | None = None
 
 
+class RecorderTaskCalls(_Command):
+    cmd: Literal["recorder.task_calls"] = "recorder.task_calls"
+    args: HandleArgs
+
+
+class TaskCallsResult(_Model):
+    #: ``before_task <session id>`` and ``after_task <session id>/<segment>``, in call order.
+    calls: list[str]
+
+
 class RecorderClose(_Command):
     cmd: Literal["recorder.close"] = "recorder.close"
     args: HandleArgs
@@ -122,5 +146,6 @@ COMMANDS: dict[str, tuple[type[_Command], type[_Model]]] = {
     "recorder.drain_completed": (RecorderDrain, SessionsResult),
     "recorder.sessions": (RecorderSessions, SessionsResult),
     "recorder.current_loop": (RecorderCurrentLoop, CurrentLoopResult),
+    "recorder.task_calls": (RecorderTaskCalls, TaskCallsResult),
     "recorder.close": (RecorderClose, Empty),
 }
