@@ -49,6 +49,8 @@ class DriverView:
     #: Without ``coordinator.ids``: model id -> implementation id, learned (CONF-002).
     id_map: dict[str, str]
 
+    # -- seeing ------------------------------------------------------------------------------
+
     def has(self, capability: Capability) -> bool:
         return self.conn.has(str(capability))
 
@@ -166,6 +168,8 @@ class DriverView:
             return None
         require("CONF-030", reply.ok, f"coordinator.read_log: {reply.describe()}")
         return tuple(reply.result.get("entries") or ())
+
+    # -- charging a difference to the rule it shows broken (CONF-060) -----------------------
 
     def _shown(self, differing: Sequence[str], seen: Entry, expected: Entry, *,
                resumed: bool, cause: str | None) -> str | None:
