@@ -16,7 +16,7 @@ def tip_before_write() -> PythonImplementation:
 
 
 def usage_before_write() -> PythonImplementation:
-    """opi's order: a turn's usage is counted before the append (COORD-002, COORD-011)."""
+    """opi's order: a turn's usage is counted before the append (COORD-002)."""
     return runtime_implementation(coordinator_cls=UsageBeforeWriteCoordinator)
 
 

@@ -92,18 +92,20 @@ def test_declaring_coordinator_ids_with_other_ids_fails_conf_002() -> None:
     assert "CONF-002" in [f.requirement for f in report.failures]
 
 
-@pytest.mark.req("CONF-001", "CONF-004", "CONF-005", "CONF-006", "CONF-007", "COORD-011")
+@pytest.mark.req("CONF-001", "CONF-004", "CONF-005", "CONF-006", "CONF-007", "COORD-002")
 def test_without_format_bound_capabilities_a_defect_is_still_found() -> None:
     connection = runtime_connection(UsageBeforeWriteCoordinator)
     connection.capabilities = connection.capabilities - FORMAT_BOUND
     wide = Budget(examples=25, steps=15, shrink_seconds=2, max_failures=8)
     report = run_conformance(connection, adapter="semantic", machines=("coordinator",),
                              budget=wide, seed=1)
-    # The defect breaks "a failed turn changes nothing" (COORD-011, or COORD-012 when the log
-    # cannot undo) and shows as usage that differs from the model's (CONF-004); which of them
-    # the hunt charges first depends on the process's hash order, so any one of them counts.
+    # The defect counts a turn's usage before its append: after a failed write, memory shows
+    # the turn's usage while the file does not hold the turn, which COORD-002 names (persist
+    # before mutate; COORD-011/012 judge the rest of a failure). Without a failed write it
+    # shows as usage that differs from the model's (CONF-004); which the hunt reaches first
+    # depends on the examples, so either counts.
     charged = {f.requirement for f in report.failures}
-    assert charged & {"COORD-011", "COORD-012", "CONF-004"}, charged
+    assert charged & {"COORD-002", "CONF-004"}, charged
     clean = runtime_connection()
     clean.capabilities = clean.capabilities - FORMAT_BOUND
     assert run_conformance(clean, adapter="semantic", machines=("coordinator",),

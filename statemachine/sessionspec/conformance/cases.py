@@ -420,8 +420,11 @@ def replay_case(
     connection: Connection,
     *,
     path: str = "",
+    first_hand: bool = False,
 ) -> CaseResult:
-    """Replay one case; every distinct failing requirement (masking, as the runner does)."""
+    """Replay one case; every distinct failing requirement (masking, as the runner does), or
+    with ``first_hand`` only the first: a case is one example, and what fails after its
+    first failure fails in consequence (CONF-160)."""
     if isinstance(case, LogCollection):
         return CaseResult(path, Path(path).stem, "log", "skipped",
                           reason="the log is not reachable through protocol version 1")
@@ -443,6 +446,8 @@ def replay_case(
         masked.add(failure.requirement)
         result.status = "failed"
         result.failures.append((failure.requirement, failure.detail))
+        if first_hand:
+            break
     return result
 
 

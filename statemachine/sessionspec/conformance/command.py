@@ -51,7 +51,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "not reached (CONF-064)")
     parser.add_argument("--first-hand", action="store_true",
                         help="abandon an example at its first failure of a requirement "
-                        "already reported: report only what examples broke first (CONF-160)")
+                        "already reported: report only what examples broke first; with "
+                        "--cases, only each case's first failure (CONF-160)")
     parser.add_argument("--timeout", type=float, default=60.0,
                         help="seconds to wait for one answer of a subprocess harness")
     parser.add_argument("--cases", action="store_true",
@@ -84,7 +85,8 @@ def _replay_cases(args: argparse.Namespace, connection: Connection) -> int:
     counts: dict[str, int] = {}
     failed = 0
     for path in files:
-        result = replay_case(load_case(path), connection, path=str(path))
+        result = replay_case(load_case(path), connection, path=str(path),
+                             first_hand=args.first_hand)
         counts[result.status] = counts.get(result.status, 0) + 1
         if result.status in ("failed", "errored"):
             failed += 1

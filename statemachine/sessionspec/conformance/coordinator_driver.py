@@ -20,7 +20,14 @@ COORD-011/012; an empty turn: COORD-014), otherwise to the observation that diff
 to it (CONF-060): a cut elsewhere than the model's to the cut policy (COORD-104/105), a clean
 write failure whose write stayed in the file to COORD-011 (COORD-012 when the cut-back was
 made to fail), a fork whose leaves carry figures to COORD-051, a file holding part of an
-operation's batch to the operation's rule (COORD-010 for a turn). Replaying saved runs lives in
+operation's batch to the operation's rule (COORD-010 for a turn). And whatever step notices
+it: memory showing the effect of an operation whose append failed to COORD-002, ids that
+differ only in their numbers to COORD-004, usage truncated to 32 bits to COORD-061, figures
+alone after any reopen to COORD-020 (before another writer's message is injected, whose
+additions are COORD-023's, the driver reopens once without it, so a resume that loses the
+figures is named first by COORD-020). What the driver sees and those judgements live in
+:mod:`sessionspec.conformance.coordinator_view` and
+:mod:`sessionspec.conformance.coordinator_charges`; replaying saved runs in
 :mod:`sessionspec.conformance.coordinator_replay`.
 """
 
@@ -34,6 +41,7 @@ from typing import Any
 from sessionspec.compaction import CompactionConfig
 from sessionspec.conformance.adapters import Connection, Reply
 from sessionspec.conformance.checks import require
+from sessionspec.conformance.coordinator_charges import fork_requirement, part_of_batch
 from sessionspec.conformance.coordinator_model import (
     MODEL,
     TIMESTAMP,
@@ -46,17 +54,15 @@ from sessionspec.conformance.coordinator_model import (
     Operation,
     SetExtensionState,
     Turn,
-    comparable_cost,
     config_of,
-    cost_json,
     expect,
     model_observation,
     operation_to_json,
     pair_closed,
     settings_batch,
 )
+from sessionspec.conformance.coordinator_view import DriverView
 from sessionspec.conformance.protocol import Capability
-from sessionspec.reference.coordinator import ACCOUNTING_FIELD
 
 __all__ = ["Driver", "settings_of"]
 
@@ -104,7 +110,7 @@ def _latest_user(context: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | No
 
 
 @dataclass
-class Driver:
+class Driver(DriverView):
     """Drives one implementation and the model; every disagreement names a requirement."""
 
     conn: Connection
@@ -127,6 +133,9 @@ class Driver:
     id_map: dict[str, str] = field(default_factory=dict)
     #: The requirement a mismatch found by the next check is charged to.
     cause: str | None = None
+    #: Whether the step reopened the main coordinator: figures that differ after it are the
+    #: resume's (COORD-020).
+    resumed: bool = False
     #: The latest user message the model's context holds (CONF-007).
     twins: int = 0
 
@@ -138,19 +147,7 @@ class Driver:
         )
         require("CONF-030", reply.ok, f"coordinator.new: {reply.describe()}")
 
-    # -- capabilities -------------------------------------------------------------------------
-
-    def has(self, capability: Capability) -> bool:
-        return self.conn.has(str(capability))
-
-    @property
-    def exact_ids(self) -> bool:
-        return self.has(Capability.COORDINATOR_IDS)
-
     # -- talking to the implementation -------------------------------------------------------
-
-    def _impl_id(self, model_id: str) -> str:
-        return model_id if self.exact_ids else self.id_map.get(model_id, model_id)
 
     def _command(self, op: Operation, handle: str) -> tuple[str, Entry]:
         if isinstance(op, Turn):
@@ -199,115 +196,24 @@ class Driver:
             return None
         return expected.result
 
-    def observe(self, handle: str = "main") -> Entry | None:
-        reply = self.conn.call("coordinator.observe", handle=handle)
-        require("CONF-030", reply.ok, f"coordinator.observe: {reply.describe()}")
-        if not reply.ok:
-            return None
-        r = reply.result
-        usage = r.get("usage") or {}
-        return {
-            # Exactly as the implementation returns it: memory holds the redacted form too,
-            # so no normalization of either side (COORD-017, issue 7).
-            "context": list(r.get("context") or []),
-            "ids": list(r.get("ids") or []),
-            "tip": r.get("tip"),
-            "usage": {k: int(usage.get(k, 0)) for k in _COUNTERS},
-            "turns": r.get("turns"),
-            "state": r.get("state"),
-            "watermark": r.get("watermark"),
-            "next_seq": r.get("next_seq"),
-            "cost": comparable_cost(r.get("cost")),
-        }
-
-    def model_view(self, log: Log) -> Entry:
-        m = model_observation(log, self.config)
-        figures = m["figures"]
-        return {
-            "context": m["context"],
-            "ids": m["ids"],
-            "tip": m["tip"],
-            "usage": {k: getattr(figures, k) for k in _COUNTERS},
-            "turns": figures.turns,
-            "state": m["state"],
-            "watermark": figures.watermark,
-            "next_seq": m["next_seq"],
-            "cost": comparable_cost(cost_json(m["cost"])),
-        }
-
-    def differences(self, seen: Entry, expected: Entry) -> list[str]:
-        """The observed fields that differ from the model (CONF-001..CONF-005)."""
-        fields = ["context", "usage", "turns", "state"]
-        if self.has(Capability.COORDINATOR_FIGURES):
-            fields += ["watermark", "next_seq"]
-        if self.has(Capability.COORDINATOR_COST):
-            fields.append("cost")
-        found = [f for f in fields if seen[f] != expected[f]]
-        if self.exact_ids:
-            found += [f for f in ("ids", "tip") if seen[f] != expected[f]]
-        else:
-            found += self._renamed_differences(seen, expected)
-        return found
-
-    def _renamed_differences(self, seen: Entry, expected: Entry) -> list[str]:
-        """Ids equal up to one consistent renaming (CONF-002), learned as the run goes."""
-        pairs = list(zip(expected["ids"], seen["ids"], strict=False))
-        for model_item, seen_item in zip(expected["context"], seen["context"], strict=False):
-            if model_item.get("type") == "compaction_summary":
-                pairs.append(
-                    (model_item.get("compaction_entry_id"), seen_item.get("compaction_entry_id"))
-                )
-        if expected["tip"] is not None and seen["tip"] is not None:
-            pairs.append((expected["tip"], seen["tip"]))
-        found: list[str] = []
-        if len(expected["ids"]) != len(seen["ids"]) or (expected["tip"] is None) != (
-            seen["tip"] is None
-        ):
-            found.append("ids")
-        reverse = {v: k for k, v in self.id_map.items()}
-        for model_id, impl_id in pairs:
-            known = self.id_map.get(model_id)
-            owner = reverse.get(impl_id)
-            if (known is not None and known != impl_id) or (owner not in (None, model_id)):
-                found.append("ids")
-                break
-            self.id_map[model_id] = impl_id
-            reverse[impl_id] = model_id
-        return sorted(set(found))
-
-    def _summaryless(self, context: list[Entry]) -> list[Entry]:
-        if self.exact_ids:
-            return context
-        return [
-            {**i, "compaction_entry_id": "*"} if i.get("type") == "compaction_summary" else i
-            for i in context
-        ]
-
     # -- checks ------------------------------------------------------------------------------
-
-    def matches(self, seen: Entry | None, log: Log) -> bool:
-        if seen is None:
-            return False
-        expected = self.model_view(log)
-        if not self.exact_ids:
-            seen = {**seen, "context": self._summaryless(seen["context"])}
-            expected = {**expected, "context": self._summaryless(expected["context"])}
-        return not self.differences(seen, expected)
 
     def check(self) -> None:
         """After every step: the file, the observation and the twin agree with the model."""
         cause, self.cause = self.cause, None
+        resumed, self.resumed = self.resumed, False
         if self.has(Capability.COORDINATOR_FORMAT):
             durable = self.read_log(self.session_id)
             if self.failed:
                 assert self.pending_after is not None
-                partial = _part_of_batch(durable, self.log, self.pending_after)
-                require(cause or (self.pending_requirement if partial else None) or "COORD-012",
+                partial = part_of_batch(durable, self.log, self.pending_after)
+                charged = cause or (self.pending_requirement if partial else None) or "COORD-012"
+                require(self._ids(charged, durable, self.log, self.pending_after),
                         durable in (self.log, self.pending_after),
                         "failed: the file is neither the log before nor after the operation"
                         + (": it holds part of the operation's batch" if partial else ""))
             else:
-                require(cause or "CONF-013", durable == self.log,
+                require(self._ids(cause or "CONF-013", durable, self.log), durable == self.log,
                         "the durable log differs from the model's log")
         if self.closed:
             return
@@ -322,9 +228,11 @@ class Driver:
             expected_cmp = {**expected, "context": self._summaryless(expected["context"])}
         else:
             seen_cmp, expected_cmp = seen, expected
-        for name in self.differences(seen_cmp, expected_cmp):
+        differing = self.differences(seen_cmp, expected_cmp)
+        shown = self._shown(differing, seen_cmp, expected_cmp, resumed=resumed, cause=cause)
+        for name in differing:
             require(
-                cause or FIELD_REQUIREMENT[name],
+                shown or cause or FIELD_REQUIREMENT[name],
                 False,
                 f"observed {name} differs from the model: {seen[name]!r:.400} != "
                 f"{expected[name]!r:.400}",
@@ -339,23 +247,9 @@ class Driver:
         )
         if self.twin is not None:
             twin = self.observe(self.twin)
-            require("COORD-020", twin is not None and self._same(twin, seen),
+            require(self._resumed_requirement("COORD-020", twin, seen),
+                    twin is not None and self._same(twin, seen),
                     "the resumed twin diverged from the coordinator that kept running")
-
-    def _same(self, a: Entry, b: Entry) -> bool:
-        keys = ["context", "ids", "tip", "usage", "turns", "state"]
-        if self.has(Capability.COORDINATOR_FIGURES):
-            keys += ["watermark", "next_seq"]
-        if self.has(Capability.COORDINATOR_COST):
-            keys.append("cost")
-        return all(a[k] == b[k] for k in keys)
-
-    def read_log(self, session_id: str) -> Log | None:
-        reply = self.conn.call("coordinator.read_log", session_id=session_id)
-        if reply.error_type == "not_found":
-            return None
-        require("CONF-030", reply.ok, f"coordinator.read_log: {reply.describe()}")
-        return tuple(reply.result.get("entries") or ())
 
     # -- modes -------------------------------------------------------------------------------
 
@@ -478,7 +372,6 @@ class Driver:
             return
         kind = reply.error_type
         if reply.status == "rejected" and kind == "append_failed":
-            require("COORD-011", self.observe() == before, "a clean write failure changed memory")
             if self.has(Capability.COORDINATOR_FORMAT):
                 # A clean failure promises the file as before (COORD-011). With a failing
                 # cut-back armed, a file that still holds the write is a log that could not
@@ -488,16 +381,23 @@ class Driver:
                 durable = self.read_log(self.session_id)
                 charged = (
                     OP_REQUIREMENT[type(op)]
-                    if _part_of_batch(durable, self.log, expected.after)
+                    if part_of_batch(durable, self.log, expected.after)
                     else "COORD-012" if undo_failed else "COORD-011"
                 )
-                require(charged, durable == self.log,
+                require(self._ids(charged, durable, self.log, expected.after),
+                        durable == self.log,
                         "a clean write failure (append_failed) left the write in the file"
                         + (", and its cut-back had failed" if undo_failed else ""))
+            after = self.observe()
+            require(self._memory_requirement("COORD-011", before, after, expected),
+                    after == before, "a clean write failure changed memory")
         elif reply.status == "rejected" and kind == "log_failed":
             after = self.observe()
-            require("COORD-012", after is not None and before is not None
-                    and {**after, "state": before["state"]} == before,
+            unchanged = (
+                after is not None and before is not None
+                and {**after, "state": before["state"]} == before
+            )
+            require(self._memory_requirement("COORD-012", before, after, expected), unchanged,
                     "a failed cut-back changed memory")
             require("COORD-012", after is not None and after["state"] == "failed",
                     "log_failed must leave the coordinator failed")
@@ -517,7 +417,7 @@ class Driver:
                     f"{_name(op)} under faults: {reply.describe()}")
             if reply.ok:
                 got, want = self._result(op, reply), self._expected_result(op, expected)
-                require(OP_REQUIREMENT[type(op)], got == want,
+                require(self._result_requirement(op, got, want), got == want,
                         f"{_name(op)} returned {got!r}, model {want!r}")
                 self._accepted(op, expected)
 
@@ -546,11 +446,20 @@ class Driver:
             assert self.pending_after is not None
             self._settle(self.pending_after, "COORD-012",
                          batch_requirement=self.pending_requirement)
-        elif before is not None:
-            seen = self.observe()
-            require(requirement, seen is not None and self._same(seen, before),
-                    "the reopened coordinator differs from the one that kept running")
-            self.cause = requirement
+            return
+        if before is not None:
+            self._compare_resumed(before, requirement)
+        # Also after a close: what the next check finds wrong is the reopen's.
+        self.cause = requirement
+        self.resumed = True
+
+    def _compare_resumed(self, before: Entry, requirement: str) -> None:
+        """The reopened coordinator shows what the one that kept running showed (COORD-020;
+        COORD-027 without settings arguments)."""
+        seen = self.observe()
+        require(self._resumed_requirement(requirement, seen, before),
+                seen is not None and self._same(seen, before),
+                "the reopened coordinator differs from the one that kept running")
 
     def change_settings(self, threshold: int, policy: str, trigger: str) -> None:
         """Reopen with other compaction settings (``coordinator.settings``): when they differ
@@ -570,6 +479,7 @@ class Driver:
                                 config=self.settings, model=MODEL)
         require("COORD-028", opened.ok, f"reopening with new settings: {opened.describe()}")
         self.cause = "COORD-028"
+        self.resumed = True
 
     def close(self) -> None:
         self.trace.append({"mode": "close"})
@@ -600,6 +510,18 @@ class Driver:
             return
         entries, requirement = self._foreign(kind)
         self.twin = None
+        if requirement == "COORD-023":
+            # Another writer's message adds to the figures (COORD-023): what a plain resume
+            # shows is judged first, by resume equivalence (COORD-020), so a resume that
+            # restores other figures is not charged to the foreign entries.
+            before = self.observe()
+            self.conn.call("coordinator.close", handle="main")
+            plain = self.conn.call("coordinator.open", handle="main",
+                                   session_id=self.session_id, config=self.settings,
+                                   model=MODEL)
+            require("COORD-020", plain.ok, f"reopening: {plain.describe()}")
+            if before is not None:
+                self._compare_resumed(before, "COORD-020")
         self.conn.call("coordinator.close", handle="main")
         # The harness gets the parent in its own id space (CONF-002); the model keeps ours.
         sent = [
@@ -615,6 +537,7 @@ class Driver:
                                 config=self.settings, model=MODEL)
         require(requirement, opened.ok, f"opening after {kind}: {opened.describe()}")
         self.cause = requirement
+        self.resumed = True
 
     def _foreign(self, kind: str) -> tuple[list[Entry], str]:
         """Entries another writer (or damage) could leave; ids beyond the model's counter."""
@@ -648,7 +571,10 @@ class Driver:
         """The rule an operation's result is judged by: its own (COORD-010, COORD-031, ...),
         except a compaction that cut where the model does not (another first kept entry, or
         a cut where the policy finds no valid one), which breaks the cut policy's rule
-        (COORD-104 count tail, COORD-105 token budget)."""
+        (COORD-104 count tail, COORD-105 token budget), and ids that differ only in their
+        numbers (COORD-004)."""
+        if self._ids("", got, want):
+            return "COORD-004"
         if isinstance(op, Compact) and isinstance(got, tuple) and (
             want is None or (isinstance(want, tuple) and got[1] != want[1])
         ):
@@ -694,12 +620,17 @@ class Driver:
         seen = self.observe()
         before_ok = "before" in allowed and not acknowledged and self.matches(seen, self.log)
         after_ok = "after" in allowed and self.matches(seen, after)
+        durable: Log | None = None
         if self.has(Capability.COORDINATOR_FORMAT):
             durable = self.read_log(self.session_id)
             before_ok = before_ok and durable == self.log
             after_ok = after_ok and durable == after
-            if batch_requirement is not None and _part_of_batch(durable, self.log, after):
-                requirement = batch_requirement
+        if batch_requirement is not None and part_of_batch(durable, self.log, after):
+            requirement = batch_requirement
+        elif not (before_ok or after_ok):
+            candidates = [self.log] if "before" in allowed and not acknowledged else []
+            candidates += [after] if "after" in allowed else []
+            requirement = self._unsettled(requirement, seen, durable, candidates)
         require(
             requirement,
             before_ok or after_ok,
@@ -711,6 +642,7 @@ class Driver:
         self.pending_after = None
         self.pending_requirement = None
         self.cause = requirement
+        self.resumed = True
 
     def _refused(self, op: Operation) -> None:
         before = self.read_log(self.session_id) if self.has(Capability.COORDINATOR_FORMAT) else None
@@ -732,8 +664,10 @@ class Driver:
             require("COORD-020", reply.status == "rejected",
                     "the twin accepted what the coordinator refused")
             return
-        require("COORD-020", reply.ok and self._result(op, reply) == self._expected_result(
-            op, expected), f"the twin decided differently: {reply.describe()}")
+        got = self._result(op, reply) if reply.ok else None
+        want = self._expected_result(op, expected)
+        require(self._ids("COORD-020", got, want), reply.ok and got == want,
+                f"the twin decided differently: {reply.describe()}")
 
     def _check_fork(self, op: Operation, entries: Log, *, must_exist: bool) -> None:
         assert isinstance(op, Fork)
@@ -747,7 +681,7 @@ class Driver:
             require("COORD-050", reply.result.get("parent_session") == self.session_id,
                     "the fork does not name its parent session")
             found = tuple(reply.result.get("entries") or ())
-            require(_fork_requirement(found, entries), found == entries,
+            require(fork_requirement(found, entries), found == entries,
                     "the fork's content differs from the model")
             self.forks[op.session_id] = entries
             return
@@ -768,34 +702,6 @@ class Driver:
         self.conn.call("coordinator.close", handle="fork")
         self.forks[op.session_id] = entries
 
-
-_COUNTERS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
-
-
-def _part_of_batch(durable: Log | None, before: Log, after: Log) -> bool:
-    """Whether the file holds the log before plus some, not all, of the operation's batch."""
-    return (
-        durable is not None
-        and len(before) < len(durable) < len(after)
-        and durable == after[: len(durable)]
-        and after[: len(before)] == before
-    )
-
-
-def _fork_requirement(found: Log, entries: Log) -> str:
-    """A fork whose content entries are the model's but whose leaves count usage is a fork
-    that did not start its own accounting (COORD-051); any other difference is COORD-050."""
-    def content(log: Log) -> list[Entry]:
-        return [e for e in log if e.get("type") != "leaf"]
-
-    def counts_usage(entry: Entry) -> bool:
-        figures = entry.get(ACCOUNTING_FIELD)
-        return isinstance(figures, Mapping) and any(figures.values())
-
-    leaves_count = any(e.get("type") == "leaf" and counts_usage(e) for e in found)
-    if content(found) == content(entries) and leaves_count:
-        return "COORD-051"
-    return "COORD-050"
 
 
 def _name(op: Operation) -> str:

@@ -348,6 +348,10 @@ def _run_chunk(
             # Every example broke a masked requirement first (CONF-160): nothing new here.
         except BaseException as error:  # every failure of the implementation is data here
             for leaf, flaky in _leaves(error):
+                if flaky and not isinstance(leaf, RequirementFailure) and context.failure:
+                    # Hypothesis could not reproduce the failure it found (state kept across
+                    # examples): report that failure by its requirement (CONF-063).
+                    leaf = context.failure
                 trace = getattr(leaf, "trace", None)
                 found.append((leaf, flaky, list(trace if trace is not None else context.trace)))
     return found, context

@@ -3,7 +3,10 @@
 The rule lives in the runner (CONF-160, ``Budget.first_hand``): an example is abandoned at
 its first failure of an already reported requirement, because after it the implementation
 and the model have parted ways and a later check would only report the same divergence
-again under another name. This helper runs one machine that way and returns what it found.
+again under another name. This helper runs one machine that way and returns what it found;
+with ``cases=True`` it also replays the machine's shipped cases first hand (each case's
+first failure, as ``sessionspec conform --cases --first-hand`` reports it): the boundaries
+a generator does not reach, such as usage beyond 32 bits (COORD-061), live there.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sessionspec.conformance.adapters import Connection
+from sessionspec.conformance.cases import iter_case_files, load_case, replay_case
 from sessionspec.conformance.runner import Budget, run_conformance
 
 
@@ -41,19 +45,38 @@ def first_hand_failures(
     return {failure.requirement: failure.message for failure in report.failures}
 
 
+def first_hand_case_failures(connection: Connection, machine: str) -> dict[str, str]:
+    """``{requirement: message}`` of the first failure of every shipped case of ``machine``
+    (``sessionspec conform --cases --first-hand``)."""
+    found: dict[str, str] = {}
+    for path in iter_case_files():
+        case = load_case(path)
+        if getattr(case, "machine", None) != machine:
+            continue
+        result = replay_case(case, connection, path=str(path), first_hand=True)
+        for requirement, message in result.failures:
+            found.setdefault(requirement, f"{path.name}: {message}")
+    return found
+
+
 _IN_FRESH_PROCESS = """
 import json, sys
-from tests.conformance.peers.first_hand import first_hand_failures
+from tests.conformance.peers.first_hand import first_hand_case_failures, first_hand_failures
 from sessionspec.conformance.adapters import connect
 args = json.loads(sys.argv[1])
 adapter = args.pop("adapter")
 machine = args.pop("machine")
-print(json.dumps(first_hand_failures(connect(adapter), machine, **args)))
+cases = args.pop("cases", False)
+found = first_hand_failures(connect(adapter), machine, **args)
+if cases:
+    found = {**first_hand_case_failures(connect(adapter), machine), **found}
+print(json.dumps(found))
 """
 
 
 def first_hand_in_a_fresh_process(adapter: str, machine: str, **budget: Any) -> dict[str, str]:
-    """:func:`first_hand_failures` in an interpreter of its own.
+    """:func:`first_hand_failures` in an interpreter of its own (with ``cases=True``, and
+    :func:`first_hand_case_failures` on a connection of their own).
 
     A run is reproducible from its seed in a fresh process (CONF-064), but not after other
     machines ran in the same one: a conversation machine run before it changed which ids the
