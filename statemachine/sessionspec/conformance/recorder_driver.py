@@ -19,7 +19,6 @@ operations; nothing here needs Hypothesis.
 
 from __future__ import annotations
 
-import itertools
 import random
 from typing import Any
 
@@ -41,9 +40,6 @@ __all__ = [
     "session_view",
     "to_wire",
 ]
-
-_JOURNALS = itertools.count(1)
-
 
 def journal_possible(connection: Connection) -> bool:
     """A journaled recorder can be tested: declared, and the harness can die (REC-071)."""
@@ -291,7 +287,7 @@ class ProtocolRecorder:
         self.conn = connection
         self.durable = durable and journal_possible(connection)
         self.handle = "rec"
-        self.journal = f"recorder-{next(_JOURNALS)}"
+        self.journal = f"recorder-{connection.serial('journal')}"  # CONF-032, CONF-064
         self.crashes = 0
         reply = connection.call(
             "recorder.new", handle=self.handle, durable=self.durable, journal=self.journal
