@@ -46,6 +46,7 @@ ERROR_CLASS: dict[str, str] = {
     ErrorType.CALLER_ERROR: "CallerError",
 }
 
+
 def _handle(connection: Connection, kind: str) -> str:
     """A handle unique on the connection (CONF-032): a conversation of one example never
     shares a name with one of another; a fresh connection gives the same ones (CONF-064)."""

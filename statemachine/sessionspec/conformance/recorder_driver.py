@@ -41,6 +41,7 @@ __all__ = [
     "to_wire",
 ]
 
+
 def journal_possible(connection: Connection) -> bool:
     """A journaled recorder can be tested: declared, and the harness can die (REC-071)."""
     return connection.has(str(Capability.RECORDER_DURABLE)) and (
