@@ -96,12 +96,12 @@ MACHINE_REQUIREMENTS: dict[str, tuple[str, ...]] = {
     "recorder": (
         "CONF-030", "CONF-141", "REC-002", "REC-013", "REC-014", "REC-020", "REC-022",
         "REC-023", "REC-030", "REC-031", "REC-032", "REC-033", "REC-034", "REC-035",
-        "REC-050", "REC-051", "REC-052",
+        "REC-041", "REC-050", "REC-051", "REC-052",
     ),
     "recorder-durable": (
         "CONF-030", "CONF-141", "REC-002", "REC-013", "REC-014", "REC-020", "REC-022",
         "REC-023", "REC-030", "REC-031", "REC-032", "REC-033", "REC-034", "REC-035",
-        "REC-050", "REC-051", "REC-052", "REC-071",
+        "REC-041", "REC-050", "REC-051", "REC-052", "REC-071",
     ),
 }
 
