@@ -134,6 +134,10 @@ class Connection(Protocol):
 
     def has(self, capability: str) -> bool: ...
 
+    def serial(self, kind: str) -> int:
+        """The next number of ``kind`` on this connection: 1, 2, 3, ..."""
+        ...
+
     def kill_during(
         self, cmd: str, args: Mapping[str, Any], rng: random.Random, point: str | None = None
     ) -> Reply | None:
@@ -155,9 +159,22 @@ class _Base:
         self.implementation = {}
         self.capabilities = frozenset()
         self.crash_points = ()
+        self._serials: dict[str, int] = {}
 
     def has(self, capability: str) -> bool:
         return capability in self.capabilities
+
+    def serial(self, kind: str) -> int:
+        """The next number of ``kind`` (``session``, ``journal``, ``conv``, ...) on this
+        connection, from 1. The machines name what they create with it: names are unique
+        on one connection, so no example meets another's (CONF-032), and a fresh connection
+        hands out the same ones, so a seed sends the same requests on it whatever ran
+        before in the process (CONF-064). A process-wide counter had made a later run's
+        names longer ("s41" for "s1"), and with them the bytes an implementation writes:
+        an opi profile's torn write fell elsewhere and the run named another requirement."""
+        number = self._serials.get(kind, 0) + 1
+        self._serials[kind] = number
+        return number
 
     def _handshake(self, reply: Reply) -> None:
         if not reply.ok:

@@ -15,7 +15,6 @@ reference models name. What the answer means is the machines' business.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -102,13 +101,10 @@ def wire_tool_result(call_id: str, text: str) -> dict[str, Any]:
     }
 
 
-#: Handles are unique for the whole run (CONF-032): a conversation of one example never
-#: shares a name with one of another.
-_HANDLES = itertools.count(1)
-
-
-def _handle(kind: str) -> str:
-    return f"{kind}-{next(_HANDLES)}"
+def _handle(connection: Connection, kind: str) -> str:
+    """A handle unique on the connection (CONF-032): a conversation of one example never
+    shares a name with one of another; a fresh connection gives the same ones (CONF-064)."""
+    return f"{kind}-{connection.serial(kind)}"
 
 
 def answered(reply: Reply, what: str) -> None:
@@ -136,7 +132,7 @@ class ProtocolConversation:
 
     @classmethod
     def new(cls, connection: Connection, requirement: str = "CONV-001") -> ProtocolConversation:
-        handle = _handle("conv")
+        handle = _handle(connection, "conv")
         reply = connection.call("conversation.new", handle=handle)
         answered(reply, "conversation.new")
         require(requirement, reply.ok, f"conversation.new: {reply.describe()}")
@@ -155,7 +151,7 @@ class ProtocolConversation:
         self._must("CONV-003", "conversation.push_batch", messages=messages)
 
     def _fork(self, requirement: str, cmd: str, **args: Any) -> ProtocolConversation:
-        into = _handle("conv")
+        into = _handle(self.conn, "conv")
         self._must(requirement, cmd, into=into, **args)
         return type(self)(self.conn, into)
 
@@ -169,7 +165,7 @@ class ProtocolConversation:
         self, index: int, replacement: dict[str, Any]
     ) -> tuple[str, ProtocolConversation | None]:
         """``("ok", the fork)`` or ``(the error class, None)`` (CONV-012)."""
-        into = _handle("conv")
+        into = _handle(self.conn, "conv")
         reply = self.conn.call(
             "conversation.fork_replacing",
             handle=self.handle,
@@ -254,7 +250,7 @@ class ProtocolConversation:
 
     def replay_records(self, records: list[dict[str, Any]]) -> tuple[str, str | None]:
         self._records_declared()
-        handle = _handle("conv")
+        handle = _handle(self.conn, "conv")
         reply = self.conn.call("conversation.replay", handle=handle, records=records)
         result = outcome(reply, "conversation.replay")
         if not reply.ok:
@@ -299,7 +295,7 @@ class ProtocolLedger:
 
     @classmethod
     def new(cls, connection: Connection) -> ProtocolLedger:
-        handle = _handle("ledger")
+        handle = _handle(connection, "ledger")
         reply = connection.call("ledger.new", handle=handle)
         require("CONF-030", reply.ok, f"ledger.new: {reply.describe()}")
         return cls(connection, handle)
@@ -328,19 +324,19 @@ class ProtocolLedger:
         return bool(reply.result.get("counted"))
 
     def copy(self) -> ProtocolLedger:
-        into = _handle("ledger")
+        into = _handle(self.conn, "ledger")
         return self._made(
             "ledger.copy", self.conn.call("ledger.copy", handle=self.handle, into=into), into
         )
 
     def merge(self, other: ProtocolLedger) -> ProtocolLedger:
-        into = _handle("ledger")
+        into = _handle(self.conn, "ledger")
         reply = self.conn.call("ledger.merge", handle=self.handle, other=other.handle, into=into)
         return self._made("ledger.merge", reply, into)
 
     def diff(self, after: ProtocolLedger) -> ProtocolLedger:
         """``diff(self, after)`` (STATE-032)."""
-        into = _handle("ledger")
+        into = _handle(self.conn, "ledger")
         reply = self.conn.call("ledger.diff", before=self.handle, after=after.handle, into=into)
         return self._made("ledger.diff", reply, into)
 

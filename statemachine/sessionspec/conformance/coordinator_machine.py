@@ -43,7 +43,6 @@ driven with the same later steps agrees with the coordinator that kept running (
 
 from __future__ import annotations
 
-import itertools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -272,10 +271,6 @@ FAULTS = st.lists(
 #: Foreign and damaged shapes injected between reopens (CONF-012).
 INJECTIONS = st.sampled_from(["dangling_leaf", "missing_first_kept", "foreign_message"])
 
-#: Numbers examples within one connection, so each gets its own session (CONF-032).
-_EXAMPLES = itertools.count(1)
-
-
 class CoordinatorMachine(RuleBasedStateMachine):
     """Lock-step conformance of a coordinator implementation, through the protocol.
 
@@ -351,7 +346,9 @@ class CoordinatorMachine(RuleBasedStateMachine):
         trigger=TRIGGERS,
     )
     def start(self, threshold: int, policy: str, seed: int, trigger: str) -> None:
-        session_id = f"s{next(_EXAMPLES)}"
+        # Each example its own session on the connection (CONF-032), numbered per connection
+        # so a fresh one replays the same ids (CONF-064).
+        session_id = f"s{self.conn.serial('session')}"
         trace: list[Entry] = [
             {"mode": "start", "threshold": threshold, "policy": policy, "seed": seed,
              "trigger": trigger}

@@ -13,13 +13,17 @@ parallel groups REC-034), the lifecycle operations (REC-050..REC-052) and, for a
 recorder, what a reopen after a crash shows (REC-071). The typed form of a refusal
 (``duplicate_loop``, ``invalid_event``) is CONF-141.
 
+A rule whose effect a generic field comparison would also see is checked where the effect
+is made, before the invariants compare the fields: the order in which ``flush`` completed
+the open sessions (REC-050; the invariant's list of (id, segment) would name REC-013), and a
+``RevertApplied`` as the last event of its loop (REC-041; the event count is REC-031's).
+
 The Hypothesis machine (:mod:`sessionspec.conformance.recorder_machine`) draws the
 operations; nothing here needs Hypothesis.
 """
 
 from __future__ import annotations
 
-import itertools
 import random
 from typing import Any
 
@@ -41,8 +45,6 @@ __all__ = [
     "session_view",
     "to_wire",
 ]
-
-_JOURNALS = itertools.count(1)
 
 
 def journal_possible(connection: Connection) -> bool:
@@ -294,7 +296,7 @@ class ProtocolRecorder:
         self.conn = connection
         self.durable = durable and journal_possible(connection)
         self.handle = "rec"
-        self.journal = f"recorder-{next(_JOURNALS)}"
+        self.journal = f"recorder-{connection.serial('journal')}"  # CONF-032, CONF-064
         self.crashes = 0
         extra = {} if config is None else {"config": config}
         reply = connection.call(
@@ -408,6 +410,24 @@ class RecorderDriver:
         self.model = expected_model
         if isinstance(op, ref.Start) and expected == "recorded":
             self.started += 1
+        if isinstance(op, ref.Record) and op.kind == "RevertApplied" and expected == "recorded":
+            self._check_revert_recorded(op.loop_id)
+
+    def _check_revert_recorded(self, loop_id: str) -> None:
+        """REC-041: a ``RevertApplied`` the recorder accepted is now the last event of its
+        loop's stream. Checked here, as the event is applied, because an outcome cannot show
+        it (phi-core's drop is silent) and the loop's event count, seen later, is REC-031's.
+        A loop the recorder does not show running is REC-052's, checked by the invariant."""
+        shown = self.subject.current_loop(loop_id)
+        if shown is None:
+            return
+        events = shown["events"]
+        last = events[-1]["event"].get("type") if events else None
+        require(
+            "REC-041",
+            last == "RevertApplied",
+            f"RevertApplied {loop_id}: answered recorded, but the loop's last event is {last!r}",
+        )
 
     def malformed(self, event: dict[str, Any]) -> None:
         self.trace.append({"op": "malformed", "event": event})
@@ -419,16 +439,29 @@ class RecorderDriver:
         )
 
     def flush(self) -> None:
+        """REC-050: no record lost, and the open sessions completed in the order they
+        opened. The order is checked here, where ``flush`` set it; only when the recorder
+        completed the same segments as the model (which segments exist is REC-013's,
+        compared by the invariant)."""
         self.trace.append({"op": "flush"})
         self.subject.flush()
+        flushed = [(s.session_id, s.segment) for s in self.model.open]
         self.model, _ = ref.step(self.model, ref.Flush())
-        held = sum(len(s["loops"]) for s in self.subject.sessions())
+        shown = self.subject.sessions()
+        held = sum(len(s["loops"]) for s in shown)
         require(
             "REC-050",
             held + self.drained_records == self.started,
             f"after flush: {held} held + {self.drained_records} drained records for "
             f"{self.started} started loops",
         )
+        completed = [(s["session_id"], s.get("segment", 0)) for s in shown][-len(flushed) :]
+        if flushed and sorted(completed) == sorted(flushed):
+            require(
+                "REC-050",
+                completed == flushed,
+                f"flush completed {completed!r}; they opened in the order {flushed!r}",
+            )
 
     def checkpoint(self) -> None:
         self.trace.append({"op": "checkpoint"})

@@ -14,7 +14,10 @@ agree on the outcome (recorded, dropped and why, duplicate refused; REC-014, REC
 invariants compare what the recorder shows (its sessions and its running loops) with the
 model field by field, and check the rules that hold of any recording: sequences are dense
 (REC-031), parent and child links agree (REC-023), and after ``flush`` every started loop has
-exactly one record, none lost (REC-050). Every check names its requirement.
+exactly one record, none lost (REC-050). Two rules are checked by the step that can break
+them, before the invariants compare fields: ``flush`` completes the open sessions in the
+order they opened (REC-050), and an accepted ``RevertApplied`` is its loop's last event
+(REC-041). Every check names its requirement.
 
 Streams are random and interleaved: several sessions and loops, loop ids reused, parents in
 the same and in other sessions, parallel groups, child loops spawned by tool calls, events
@@ -96,6 +99,13 @@ class RecorderMachine(RuleBasedStateMachine):
         loop = data.draw(st.sampled_from([x.loop_id for x in self.model.running]))
         self.apply(ref.Record(loop, kind))
 
+    @precondition(lambda self: bool(self.model.running))
+    @rule(data=st.data())
+    def revert_running(self, data: st.DataObject) -> None:
+        """A running loop's context is reverted: recorded like any loop event (REC-041)."""
+        loop = data.draw(st.sampled_from([x.loop_id for x in self.model.running]))
+        self.apply(ref.Record(loop, "RevertApplied"))
+
     @rule(loop=st.sampled_from(LOOPS))
     def streaming_update(self, loop: str) -> None:
         self.apply(ref.Update(loop))
@@ -149,6 +159,35 @@ class RecorderMachine(RuleBasedStateMachine):
         self.apply(ref.Start(second, session, None))
         self.apply(ref.End(second, rejected))
         self.apply(ref.End(first, False))
+
+    def _idle_loops(self, session: str) -> list[str]:
+        running = {x.loop_id for x in self.model.running}
+        return [x for x in LOOPS if session_id_from_loop_id(x) == session and x not in running]
+
+    @rule(sessions=st.lists(st.sampled_from(SESSIONS), min_size=2, max_size=3, unique=True))
+    def sessions_open_then_flush(self, sessions: list[str]) -> None:
+        """A loop starts in each of several sessions, then ``flush`` completes them in the
+        order they opened (REC-050)."""
+        for session in sessions:
+            idle = self._idle_loops(session)
+            if idle:
+                self.apply(ref.Start(idle[0], session, None))
+        self.d.flush()
+
+    @rule(session=st.sampled_from(("s1", "s2")), flush=st.booleans())
+    def session_again_after_completion(self, session: str, flush: bool) -> None:
+        """A session completed by ``checkpoint`` or ``flush``, then a loop starts in it
+        again: a new segment of the same id (REC-013)."""
+        idle = self._idle_loops(session)
+        if not idle:
+            return
+        self.apply(ref.Start(idle[0], session, None))
+        self.apply(ref.End(idle[0], False))
+        if flush:
+            self.d.flush()
+        else:
+            self.d.checkpoint()
+        self.apply(ref.Start(idle[-1], session, None))
 
     @rule(members=st.lists(st.sampled_from(LOOPS), min_size=1, max_size=3, unique=True))
     def parallel_start(self, members: list[str]) -> None:

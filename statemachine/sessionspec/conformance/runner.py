@@ -96,12 +96,12 @@ MACHINE_REQUIREMENTS: dict[str, tuple[str, ...]] = {
     "recorder": (
         "CONF-030", "CONF-141", "REC-002", "REC-013", "REC-014", "REC-020", "REC-022",
         "REC-023", "REC-030", "REC-031", "REC-032", "REC-033", "REC-034", "REC-035",
-        "REC-050", "REC-051", "REC-052",
+        "REC-041", "REC-050", "REC-051", "REC-052",
     ),
     "recorder-durable": (
         "CONF-030", "CONF-141", "REC-002", "REC-013", "REC-014", "REC-020", "REC-022",
         "REC-023", "REC-030", "REC-031", "REC-032", "REC-033", "REC-034", "REC-035",
-        "REC-050", "REC-051", "REC-052", "REC-071",
+        "REC-041", "REC-050", "REC-051", "REC-052", "REC-071",
     ),
 }
 
@@ -337,7 +337,11 @@ def _run_chunk(
     )
     test = hypothesis_seed(chunk_seed)(test)
     found: list[tuple[BaseException, bool, list[dict[str, Any]]]] = []
-    with checking(context), _shrink_limit(budget.shrink_seconds, budget.shrinks):
+    with (
+        checking(context),
+        _shrink_limit(budget.shrink_seconds, budget.shrinks),
+        _without_local_constants(),
+    ):
         try:
             test()
         except (KeyboardInterrupt, SystemExit):
@@ -376,6 +380,39 @@ def _shrink_limit(seconds: float, shrinks: int | None = None) -> Iterator[None]:
     finally:
         engine.MAX_SHRINKING_SECONDS = previous
         engine.MAX_SHRINKS = previous_shrinks
+
+
+@contextmanager
+def _without_local_constants() -> Iterator[None]:
+    """Generate from the seed alone, whatever the process imported before (CONF-064).
+
+    Hypothesis mixes into its draws, now and then, constants it collects from the source of
+    every local module imported so far (``providers._get_local_constants``; ``integers >=
+    100``, strings, floats). Some machine draws admit them: the stateful machine's
+    feature-flag draw, ``integers(0, 254)``, takes one in about one example in twenty, and
+    decides which rules that example may use. So a run depended on the modules the process
+    had imported before it: a later run of the same seed, after another machine's modules
+    had been loaded (or after pytest had collected more files), drew other examples and could
+    name other requirements. A fresh process imports the same modules and so replayed; an
+    in-process run did not. For the run the pool is empty (the constants of the suite's own
+    source say nothing about the implementation under test) and the engine's cache of
+    permitted constants, which holds the pool, is cleared on entry and on exit."""
+    from hypothesis.internal.conjecture import providers
+    from hypothesis.internal.constants_ast import Constants
+
+    collect = getattr(providers, "_get_local_constants", None)
+    permitted = getattr(providers, "CONSTANTS_CACHE", None)
+    if collect is None or permitted is None:  # pragma: no cover - another Hypothesis
+        yield
+        return
+    nothing = Constants()
+    providers._get_local_constants = lambda: nothing
+    permitted.cache.clear()
+    try:
+        yield
+    finally:
+        providers._get_local_constants = collect
+        permitted.cache.clear()
 
 
 def _as_failure(machine: str, error: BaseException, flaky: bool, steps: list[Any]) -> Failure:

@@ -78,11 +78,12 @@ def first_hand_in_a_fresh_process(adapter: str, machine: str, **budget: Any) -> 
     """:func:`first_hand_failures` in an interpreter of its own (with ``cases=True``, and
     :func:`first_hand_case_failures` on a connection of their own).
 
-    A run is reproducible from its seed in a fresh process (CONF-064), but not after other
-    machines ran in the same one: a conversation machine run before it changed which ids the
-    ``opi_pair_blind_cut`` profile was named by (COORD-031 as well as COORD-104). The cause,
-    some state Hypothesis or the machines keep across runs, is not found yet; the profiles
-    are measured each in a fresh interpreter meanwhile (about a second of start-up each).
+    A run replays from its seed in the same process as well (CONF-064; before the runner
+    emptied Hypothesis's pool of constants from imported modules and the machines numbered
+    their names per connection, a conversation machine run before it had made the
+    ``opi_pair_blind_cut`` profile be named COORD-031 as well as COORD-104). A profile that
+    keeps state in its process (``opi_process_global_ids``) still needs an interpreter of
+    its own; the others can use :func:`first_hand_failures` directly.
     """
     payload = json.dumps({"adapter": adapter, "machine": machine, **budget})
     done = subprocess.run(

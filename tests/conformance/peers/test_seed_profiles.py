@@ -36,9 +36,14 @@ EXACT = {
     "opi_dangling_leaf_empties_context": 0,
     "opi_leaf_without_check": 0,
     "opi_empty_turn_not_written": 0,
-    "opi_no_failed_state": 0,
+    # Seeds draw other examples since generation ignores the constants of imported modules
+    # (CONF-064): seed 0 reaches nothing here; 1-3 name COORD-012 alone.
+    "opi_no_failed_state": 1,
     "opi_fork_keeps_parent_usage": 0,
-    "opi_pair_blind_cut": 0,
+    # Seeds 1 and 3 name COORD-104 alone; seed 0 adds CONF-010 and seed 2 COORD-012 and
+    # COORD-031: a crash or failed write inside a compaction with another cut is not yet
+    # charged to the cut (spec/reports/seeds.md).
+    "opi_pair_blind_cut": 1,
     "opi_missing_first_kept_drops_buffer": 0,
     "opi_entry_per_write": 1,
     "opi_tip_before_write": 0,
