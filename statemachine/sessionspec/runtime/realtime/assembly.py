@@ -201,8 +201,8 @@ class _Assembly(_Journaled):
         seen = self._deltas.get(delta_id)
         if (
             seen is not None
-            and self._delta_contexts[seen] == _delta_context(key)
-            and self._delta_texts.get(delta_id) == delta
+            and self._delta_contexts[self._delta_log_contexts[seen]] == _delta_context(key)
+            and self._delta_log_texts[seen] == delta
         ):
             return _DUPLICATE
         if not (response_id and delta_id and item_id):
@@ -404,8 +404,10 @@ class _Assembly(_Journaled):
             segment = _Segment()
         if segment.context != context:
             self._new_context(segment, context)
-        self._deltas[key[2]] = segment.context_number
-        self._delta_texts[key[2]] = key[6]
+        texts = self._delta_log_texts
+        self._deltas[key[2]] = len(texts)
+        texts.append(key[6])
+        self._delta_log_contexts.append(segment.context_number)
 
     def _new_context(self, segment: _Segment, context: tuple[Any, ...]) -> None:
         segment.context = context
