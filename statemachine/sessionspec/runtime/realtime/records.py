@@ -207,12 +207,7 @@ class _Item:
 
     def playback_settled(self) -> bool:
         """The end of its playback is known: played in full, or cut (RT-073)."""
-        if self.played:
-            return True
-        for segment in self.segments.values():  # a loop, not any(): no generator per call
-            if segment.truncation is not None:
-                return True
-        return False
+        return self.played or any(s.truncation is not None for s in self.segments.values())
 
 
 class _Response:
