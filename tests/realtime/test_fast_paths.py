@@ -9,6 +9,7 @@ must equal what ``model_construct`` and validation build.
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -338,3 +339,26 @@ def test_fast_outcome_equals_the_dataclass() -> None:
     assert type(built) is ApplyOutcome
     assert built == expected
     assert not built.is_inert
+
+
+def _left_for_the_collector(turns: int) -> int:
+    """Tracked objects still alive after a transcript of ``turns`` turns is dropped."""
+    events = voice_stream(turns)
+    gc.collect()
+    gc.disable()
+    try:
+        before = len(gc.get_objects())
+        transcript = RealtimeTranscript(clock=_clock)
+        for event in events:
+            transcript.apply(event)
+        del transcript
+        return len(gc.get_objects()) - before
+    finally:
+        gc.enable()
+
+
+def test_a_dropped_transcript_is_freed_without_a_collection() -> None:
+    """No reference cycle holds a transcript or its records (handlers are looked up on the
+    class, a response keeps its items' ranks): what a dropped transcript leaves for the
+    collector (its lifecycle machine's own cycle) does not grow with its length."""
+    assert _left_for_the_collector(30) == _left_for_the_collector(3)

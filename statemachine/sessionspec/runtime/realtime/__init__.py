@@ -45,7 +45,10 @@ text and the number of a *context* shared by the segment's deltas, kept in a log
 appended in order), with one dict from delta id to log position; none of it is a tracked
 object per delta. The delta that follows one the hot path accepted, into the same segment
 with no checked event between them (the usual case), skips the item and its checks: the
-transcript remembers that segment until the next checked event.
+transcript remembers that segment until the next checked event. No reference cycle holds a
+transcript or its records (handlers are looked up on the class, a response keeps the ranks
+of its items): a dropped transcript is freed at once, not by a full collection, which on the
+bench stream took the collector's time per run to less than half.
 Messages are built by :func:`_construct`, which sets what ``model_construct`` sets without
 its per-field walk.
 

@@ -41,7 +41,6 @@ from sessionspec.runtime.realtime.records import (
     _index,
     _Item,
     _opt_id,
-    _rank,
     _req_str,
     _Segment,
     _usage_dict,
@@ -425,8 +424,10 @@ class _Assembly(_Journaled):
     def _end(self, response_id: str, keep: str | None) -> tuple[DiscardedFragment, ...]:
         response = self._responses[response_id]
         fragments: list[DiscardedFragment] = []
-        items = response.items
-        for item in sorted(items, key=_rank) if len(items) > 1 else items:
+        by_rank = self._by_rank
+        ranks = response.item_ranks
+        for rank in sorted(ranks) if len(ranks) > 1 else ranks:
+            item = by_rank[rank]
             if item.state is not _OBSERVED:
                 continue
             lane = item.lane or _DISPLAY

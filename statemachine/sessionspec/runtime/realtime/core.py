@@ -88,11 +88,12 @@ class _TranscriptCore:
         #: context in ``_delta_contexts`` (a context is ``(type, response_id, item_id, prev,
         #: index)``, usually one per segment). A delta's dedup key is its context, id and
         #: text. The dict holds only strings and integers, so the garbage collector does
-        #: not track it, and remembering a delta allocates no tracked object. One dict and
-        #: two list appends rather than two dicts (id -> context, id -> text): a store into
-        #: a second table of ~80,000 keys is one more random memory access, and the log
-        #: made that part of a delta 24% cheaper (median of alternated chunks, bench
-        #: machine under load).
+        #: not track it, and remembering a delta allocates no tracked object (each list is
+        #: one tracked object; int-keyed dicts instead, untracked, took the same collection
+        #: time and made a delta slower). One dict and two list appends rather than two
+        #: dicts (id -> context, id -> text): a store into a second table of ~80,000 keys
+        #: is one more random memory access, and the log made that part of a delta 24%
+        #: cheaper (median of alternated chunks, bench machine under load).
         self._deltas: dict[str, int] = {}
         self._delta_log_texts: list[str] = []
         self._delta_log_contexts: list[int] = []
@@ -128,8 +129,13 @@ class _TranscriptCore:
         self._dirty = False
         #: What reopening the journal found (RT-049); empty for a new transcript.
         self.recovery = JournalRecovery()
-        self._handlers: dict[str, Callable[[Mapping[str, Any]], ApplyOutcome]] = {
-            kind: getattr(self, name) for kind, name in _HANDLERS.items()
+        #: Event type -> handler, looked up on the class (so a subclass can override one)
+        #: and called with the transcript: bound methods kept here would make a cycle
+        #: (transcript -> dict -> method -> transcript), and a dropped transcript would wait
+        #: for a full collection instead of being freed at once.
+        cls = type(self)
+        self._handlers: dict[str, Callable[[Any, Mapping[str, Any]], ApplyOutcome]] = {
+            kind: getattr(cls, name) for kind, name in _HANDLERS.items()
         }
 
     # -- lifecycle (RT-043) ---------
@@ -226,7 +232,7 @@ class _TranscriptCore:
             self._by_rank.append(item)
             if response_id is not None:
                 item.response = self._response(response_id)
-                item.response.items.append(item)
+                item.response.item_ranks.append(item.rank)
             # A new item is open and has the highest rank: it cannot unblock the walk, which
             # stopped before it or stops at it (RT-030), so it does not ask for a walk. An
             # item that becomes final says so itself (``_dirty``).
@@ -246,7 +252,7 @@ class _TranscriptCore:
             if response_id is not None and item.response_id is None:
                 item.response_id = response_id
                 item.response = self._response(response_id)
-                item.response.items.append(item)
+                item.response.item_ranks.append(item.rank)
                 new = True
         return item, new
 

@@ -353,8 +353,11 @@ class RealtimeTranscript(_Playback):
         for rid, response in self._responses.items():
             if response.state is not _STREAMING and response.state is not _WAITING:
                 continue
+            by_rank = self._by_rank
             ranks = [
-                i.rank for i in response.items if i.state is _OBSERVED and i.role == "assistant"
+                rank
+                for rank in response.item_ranks
+                if by_rank[rank].state is _OBSERVED and by_rank[rank].role == "assistant"
             ]
             if ranks:
                 found.append((min(ranks), rid))
@@ -406,7 +409,7 @@ class RealtimeTranscript(_Playback):
             raise _bad(f"unknown realtime event type {kind!r}")
         self._raw = raw
         self._dirty = False
-        outcome = handler(raw)
+        outcome = handler(self, raw)
         if self._dirty:
             self._walk()
         if self._new_messages:
