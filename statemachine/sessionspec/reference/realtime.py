@@ -103,6 +103,7 @@ from sessionspec.reference.realtime_walk import in_flight_responses, unattached_
 
 __all__ = [
     "STOP_REASON_MAP",
+    "TERMINAL",
     "ApplyStatus",
     "Completed",
     "Delta",
