@@ -9,6 +9,7 @@ must equal what ``model_construct`` and validation build.
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -144,6 +145,67 @@ def test_dict_fast_path_agrees_with_checked_path(
     assert fast.in_flight_response_ids() == checked.in_flight_response_ids()
 
 
+def _delta(delta_id: str, text: str, kind: str = "assistant_transcript_delta") -> dict[str, Any]:
+    return {
+        "type": kind,
+        "response_id": "r1",
+        "delta_id": delta_id,
+        "item_id": "a1",
+        "previous_item_id": "u1",
+        "content_index": 0,
+        "delta": text,
+    }
+
+
+_COMPLETED = _OTHERS[1]
+_CUT = {
+    "type": "assistant_transcript_truncated",
+    "response_id": "r1",
+    "item_id": "a1",
+    "content_index": 0,
+    "text": "a",
+}
+
+#: Streams where the segment the hot path remembers (the last delta's, until the next checked
+#: event) must be forgotten or refused: a response end, a cut, a skip, an empty delta of the
+#: other lane that gives the segment a new context, an item without a lane yet, and the
+#: replays (same text: duplicate; other text: conflicting) of each remembered delta.
+_REMEMBERED_SEGMENT_STREAMS: list[list[dict[str, Any]]] = [
+    [_delta("d1", "a"), _delta("d2", "b"), _COMPLETED, _delta("d3", "c")],
+    [_delta("d1", "a"), _delta("d2", "b"), _CUT, _delta("d3", "c"), _COMPLETED],
+    [_delta("d1", "a"), _OTHERS[4], _delta("d2", "b")],
+    [
+        _delta("d1", "a"),
+        _delta("d2", "b"),
+        _delta("d3", "", "assistant_text_delta"),
+        _delta("d4", "c"),
+        _delta("d5", "", "assistant_text_delta"),
+    ],
+    [
+        _delta("d1", ""),
+        _delta("d2", "x", "assistant_text_delta"),
+        _delta("d3", "y"),
+        _delta("d4", "z", "assistant_text_delta"),
+    ],
+    [_delta("d1", "a"), _OTHERS[3], _delta("d2", "b"), _delta("d3", "c"), _OTHERS[2]],
+]
+
+
+@pytest.mark.req("RT-010", "RT-013", "RT-026")
+@pytest.mark.parametrize("events", _REMEMBERED_SEGMENT_STREAMS)
+def test_remembered_segment_agrees_with_checked_path(events: list[dict[str, Any]]) -> None:
+    fast = RealtimeTranscript(clock=_clock)
+    checked = RealtimeTranscript(clock=_clock)
+    replays = [e for e in events if "delta_id" in e]
+    conflicting = [{**e, "delta": e["delta"] + "!"} for e in replays]
+    for event in _PREAMBLE + events + replays + conflicting + [_COMPLETED]:
+        got = _apply(fast, dict(event))
+        expected = _apply(checked, MappingProxyType(event))
+        assert got == expected, (event, got, expected)
+    assert _dump(fast) == _dump(checked)
+    assert fast.discarded() == checked.discarded()
+
+
 def _same_model(built: BaseModel, expected: BaseModel) -> None:
     assert type(built) is type(expected)
     assert built.__dict__ == expected.__dict__
@@ -277,3 +339,26 @@ def test_fast_outcome_equals_the_dataclass() -> None:
     assert type(built) is ApplyOutcome
     assert built == expected
     assert not built.is_inert
+
+
+def _left_for_the_collector(turns: int) -> int:
+    """Tracked objects still alive after a transcript of ``turns`` turns is dropped."""
+    events = voice_stream(turns)
+    gc.collect()
+    gc.disable()
+    try:
+        before = len(gc.get_objects())
+        transcript = RealtimeTranscript(clock=_clock)
+        for event in events:
+            transcript.apply(event)
+        del transcript
+        return len(gc.get_objects()) - before
+    finally:
+        gc.enable()
+
+
+def test_a_dropped_transcript_is_freed_without_a_collection() -> None:
+    """No reference cycle holds a transcript or its records (handlers are looked up on the
+    class, a response keeps its items' ranks): what a dropped transcript leaves for the
+    collector (its lifecycle machine's own cycle) does not grow with its length."""
+    assert _left_for_the_collector(30) == _left_for_the_collector(3)

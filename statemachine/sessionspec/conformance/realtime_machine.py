@@ -293,7 +293,7 @@ class RealtimeMachine(RuleBasedStateMachine):
         return sorted(
             (item.response_id, item_id)
             for item_id, item in facts.items.items()
-            if item.state == "awaiting_playback" and item.response_id is not None
+            if item.state is ref.RefItemState.AWAITING_PLAYBACK and item.response_id is not None
         )
 
     def _untranscribed_user_items(self) -> list[str]:
@@ -301,15 +301,13 @@ class RealtimeMachine(RuleBasedStateMachine):
         return sorted(
             item_id
             for item_id, item in facts.items.items()
-            if item.role is ref.Role.USER and item.state == "observed"
+            if item.role is ref.Role.USER and item.state is ref.RefItemState.OBSERVED
         )
 
     def _ended_responses(self) -> list[str]:
         facts = ref.facts_of(self.history)
         return sorted(
-            rid
-            for rid, response in facts.responses.items()
-            if response.state in ("completed", "interrupted", "cancelled")
+            rid for rid, response in facts.responses.items() if response.state in ref.TERMINAL
         )
 
 

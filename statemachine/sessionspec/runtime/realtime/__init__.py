@@ -39,10 +39,16 @@ Hot path. Deltas are nearly all of a stream, so :meth:`RealtimeTranscript.apply`
 delta given as a plain dict inline (in memory and on a journal alike; a reopen replays
 through it too) and hands every other event, and every delta it cannot decide, to the
 checked handlers; ``tests/realtime/test_fast_paths.py`` holds the two to the same answers.
-What is kept per delta is chosen for the garbage collector as much as for lookups: its
-dedup key (type, ids, predecessor, index, text) is split into the delta's text and the
-number of a *context* shared by the segment's deltas, in two dicts of strings and integers
-that the collector does not track, so a long stream adds no tracked object per delta.
+What is kept per delta is chosen for the garbage collector and the memory cache as much as
+for lookups: its dedup key (type, ids, predecessor, index, text) is split into the delta's
+text and the number of a *context* shared by the segment's deltas, kept in a log (two lists
+appended in order), with one dict from delta id to log position; none of it is a tracked
+object per delta. The delta that follows one the hot path accepted, into the same segment
+with no checked event between them (the usual case), skips the item and its checks: the
+transcript remembers that segment until the next checked event. No reference cycle holds a
+transcript or its records (handlers are looked up on the class, a response keeps the ranks
+of its items): a dropped transcript is freed at once, not by a full collection, which on the
+bench stream took the collector's time per run to less than half.
 Messages are built by :func:`_construct`, which sets what ``model_construct`` sets without
 its per-field walk.
 

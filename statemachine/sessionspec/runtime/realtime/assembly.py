@@ -41,7 +41,6 @@ from sessionspec.runtime.realtime.records import (
     _index,
     _Item,
     _opt_id,
-    _rank,
     _req_str,
     _Segment,
     _usage_dict,
@@ -201,8 +200,8 @@ class _Assembly(_Journaled):
         seen = self._deltas.get(delta_id)
         if (
             seen is not None
-            and self._delta_contexts[seen] == _delta_context(key)
-            and self._delta_texts.get(delta_id) == delta
+            and self._delta_contexts[self._delta_log_contexts[seen]] == _delta_context(key)
+            and self._delta_log_texts[seen] == delta
         ):
             return _DUPLICATE
         if not (response_id and delta_id and item_id):
@@ -404,8 +403,10 @@ class _Assembly(_Journaled):
             segment = _Segment()
         if segment.context != context:
             self._new_context(segment, context)
-        self._deltas[key[2]] = segment.context_number
-        self._delta_texts[key[2]] = key[6]
+        texts = self._delta_log_texts
+        self._deltas[key[2]] = len(texts)
+        texts.append(key[6])
+        self._delta_log_contexts.append(segment.context_number)
 
     def _new_context(self, segment: _Segment, context: tuple[Any, ...]) -> None:
         segment.context = context
@@ -423,8 +424,10 @@ class _Assembly(_Journaled):
     def _end(self, response_id: str, keep: str | None) -> tuple[DiscardedFragment, ...]:
         response = self._responses[response_id]
         fragments: list[DiscardedFragment] = []
-        items = response.items
-        for item in sorted(items, key=_rank) if len(items) > 1 else items:
+        by_rank = self._by_rank
+        ranks = response.item_ranks
+        for rank in sorted(ranks) if len(ranks) > 1 else ranks:
+            item = by_rank[rank]
             if item.state is not _OBSERVED:
                 continue
             lane = item.lane or _DISPLAY

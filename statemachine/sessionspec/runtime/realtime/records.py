@@ -213,7 +213,7 @@ class _Item:
 class _Response:
     __slots__ = (
         "awaiting_left",
-        "items",
+        "item_ranks",
         "played_back",
         "ready_left",
         "state",
@@ -230,7 +230,10 @@ class _Response:
         self.awaiting_left = 0
         self.stop_reason: str | None = None
         self.usage: Mapping[str, Any] | None = None
-        self.items: list[_Item] = []
+        #: Ranks of its items, in the order they joined it (ranks, not the items: an item
+        #: points to its response, and a pointer back would make a reference cycle per item,
+        #: which only a full collection frees).
+        self.item_ranks: list[int] = []
         #: Ready items not yet materialized (RT-031: a run waits for all of them).
         self.ready_left = 0
         self.usage_spent = False
@@ -325,10 +328,6 @@ def _delta_context(key: tuple[Any, ...]) -> tuple[Any, ...]:
     """``(type, response_id, item_id, prev, index)`` of a delta's key
     ``(type, response_id, delta_id, item_id, prev, index, delta)``."""
     return (key[0], key[1], key[3], key[4], key[5])
-
-
-def _rank(item: _Item) -> int:
-    return item.rank
 
 
 _strip = str.strip
