@@ -1,0 +1,336 @@
+"""What a turn brings in, normalized before anything is planned (COORD-007, COORD-015).
+
+A turn's messages come as wire models or as plain dicts; its usage as a :class:`Usage` or
+a mapping of opi's four counters. Each is brought to its normalized wire form here, or
+refused with a :class:`CallerError` naming what is wrong, before the coordinator plans a
+batch: a bad input writes nothing (GEN-009). Most inputs are plain dicts of exact JSON
+types, which :func:`plain_message` normalizes without pydantic, giving exactly pydantic's
+result (tests/coordinator/test_plain_message.py); everything else goes to pydantic, which
+also gives the error. :func:`iso_timestamp` is the entries' clock text (opi's ``now_iso``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from sessionspec.errors import CallerError
+from sessionspec.reference.coordinator import COUNTER_NAMES
+from sessionspec.wire.messages import Message, Usage, WireModel
+
+__all__ = [
+    "MESSAGE_ADAPTER",
+    "iso_timestamp",
+    "message_list",
+    "normalize_message",
+    "normalize_usage",
+    "plain_message",
+]
+
+MESSAGE_ADAPTER: TypeAdapter[Message] = TypeAdapter(Message)
+
+
+_TIMESTAMP_CACHE: list[Any] = [-1, ""]
+
+
+def iso_timestamp(epoch_seconds: float) -> str:
+    """opi's ``now_iso``: UTC, second precision, ``YYYY-MM-DDTHH:MM:SSZ`` (COORD-007).
+
+    The text of the last whole second is cached: a clock read many times a second formats
+    it once (``time.gmtime`` truncates a non-negative time to its whole second, as
+    ``int`` does)."""
+    if type(epoch_seconds) is float and 0.0 <= epoch_seconds < 1e15:
+        second = int(epoch_seconds)
+        cache = _TIMESTAMP_CACHE
+        if cache[0] == second:
+            text: str = cache[1]
+            return text
+        text = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
+        cache[1] = text
+        cache[0] = second
+        return text
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch_seconds))
+
+
+def normalize_message(message: WireModel | Mapping[str, Any]) -> dict[str, Any]:
+    """A message in its normalized wire form; a caller error if it is not one (COORD-015).
+
+    A plain dict made only of exact JSON types is normalized by :func:`plain_message`
+    without pydantic; anything else (other types, unknown block kinds, values pydantic
+    would coerce, invalid messages) is judged by pydantic, which gives the error."""
+    if isinstance(message, WireModel):
+        try:
+            message = message.to_json_dict()
+        except ValueError as exc:  # a value pydantic cannot serialize, or nested too deep
+            raise CallerError(f"not a valid message: {exc}") from None
+    normalized = plain_message(message)
+    if normalized is None:
+        # COORD-015: strict, so "5", 1.0 or True is never taken for a number, "no" for a
+        # bool, or a number for a string.
+        try:
+            normalized = MESSAGE_ADAPTER.validate_python(message, strict=True).to_json_dict()
+        except ValidationError as exc:
+            raise CallerError(f"not a valid message: {exc.errors()[0]['msg']}") from None
+        except (ValueError, TypeError, RecursionError) as exc:  # not JSON, nested too deep
+            raise CallerError(f"not a valid message: {exc}") from None
+    return normalized
+
+
+def _refuse_usage_keys(usage: Mapping[Any, Any]) -> None:
+    """WIRE-003: usage names exactly opi's four counters; a misspelt or provider-named key
+    (``input_token``, ``prompt_tokens``, ``cache_read_input_tokens``) is refused by name,
+    never dropped (provider shapes are translated at the edge)."""
+    unknown = sorted(repr(key) for key in usage if key not in _COUNTER_SET)
+    if unknown:
+        raise CallerError(
+            f"unknown usage counter {', '.join(unknown)}; the counters are "
+            f"{', '.join(COUNTER_NAMES)}"
+        )
+
+
+# -- messages normalized without pydantic (COORD-015) ------------------------------------
+#
+# ``plain_message(m)`` returns exactly ``MESSAGE_ADAPTER.validate_python(m).to_json_dict()``
+# for the inputs it accepts, and ``None`` for every other input (which then goes to
+# pydantic). It accepts only what pydantic takes without coercion: dicts, lists, and values
+# whose type is exactly ``str``, ``int`` (in range), ``bool`` or ``None``; each model's
+# declared fields come out in declaration order with their defaults filled in, then its
+# extra fields in input order (``extra="allow"``; extras only with string keys and scalar
+# values, which a JSON-mode dump leaves as they are). Every container in the result is
+# new, so the caller's objects are never shared with the buffer or the log.
+# tests/coordinator/test_plain_message.py checks the equality against pydantic.
+
+_INVALID: Any = object()
+_REQUIRED: Any = object()
+_MISSING: Any = object()
+_I64_MIN, _I64_MAX = -(2**63), 2**63 - 1
+_U32_MAX = 2**32 - 1
+_EXTRA_TYPES = frozenset({str, int, bool, type(None)})
+
+_Check = Callable[[Any], Any]
+_Fields = tuple[tuple[str, _Check, Any], ...]
+
+
+def _exact_str(value: Any) -> Any:
+    return value if type(value) is str else _INVALID
+
+
+def _optional_str(value: Any) -> Any:
+    return value if value is None or type(value) is str else _INVALID
+
+
+def _i64(value: Any) -> Any:
+    return value if type(value) is int and _I64_MIN <= value <= _I64_MAX else _INVALID
+
+
+def _u32(value: Any) -> Any:
+    return value if type(value) is int and 0 <= value <= _U32_MAX else _INVALID
+
+
+def _exact_bool(value: Any) -> Any:
+    return value if type(value) is bool else _INVALID
+
+
+def _null(value: Any) -> Any:
+    return None if value is None else _INVALID
+
+
+def _literal(*allowed: str) -> _Check:
+    choices = frozenset(allowed)
+
+    def check(value: Any) -> Any:
+        return value if type(value) is str and value in choices else _INVALID
+
+    return check
+
+
+def _plain_object(obj: Any, fields: _Fields, names: frozenset[str]) -> dict[str, Any] | None:
+    """One model's object: declared fields in order (defaults filled in), then extras."""
+    if type(obj) is not dict:
+        return None
+    out: dict[str, Any] = {}
+    found = 0
+    for name, check, default in fields:
+        value = obj.get(name, _MISSING)
+        if value is _MISSING:
+            if default is _REQUIRED:
+                return None
+            value = default
+        else:
+            value = check(value)
+            if value is _INVALID:
+                return None
+            found += 1
+        out[name] = value
+    if found != len(obj):
+        for key, value in obj.items():
+            if key in names:
+                continue
+            if type(key) is not str or type(value) not in _EXTRA_TYPES:
+                return None
+            out[key] = value
+    return out
+
+
+def _nested(fields: _Fields) -> _Check:
+    names = frozenset(name for name, _, _ in fields)
+
+    def check(value: Any) -> Any:
+        out = _plain_object(value, fields, names)
+        return _INVALID if out is None else out
+
+    return check
+
+
+def _tagged_list(kinds: Mapping[str, _Fields], tag: str = "type") -> _Check:
+    """A list of objects discriminated by ``tag`` (a content block list)."""
+    by_kind = {kind: (fields, frozenset(n for n, _, _ in fields)) for kind, fields in kinds.items()}
+
+    def check(value: Any) -> Any:
+        if type(value) is not list:
+            return _INVALID
+        out: list[dict[str, Any]] = []
+        for element in value:
+            if type(element) is not dict:
+                return _INVALID
+            kind = element.get(tag)
+            if type(kind) is not str or kind not in by_kind:
+                return _INVALID
+            fields, names = by_kind[kind]
+            block = _plain_object(element, fields, names)
+            if block is None:
+                return _INVALID
+            out.append(block)
+        return out
+
+    return check
+
+
+_TEXT: _Fields = (("type", _literal("text"), _REQUIRED), ("text", _exact_str, _REQUIRED))
+_THINKING: _Fields = (
+    ("type", _literal("thinking"), _REQUIRED),
+    ("thinking", _exact_str, _REQUIRED),
+)
+_TOOL_CALL: _Fields = (
+    ("type", _literal("tool_call"), _REQUIRED),
+    (
+        "tool_call",
+        _nested(
+            (
+                ("id", _exact_str, _REQUIRED),
+                ("name", _exact_str, _REQUIRED),
+                ("arguments", _exact_str, _REQUIRED),
+            )
+        ),
+        _REQUIRED,
+    ),
+)
+_IMAGE_SOURCE = _tagged_list(
+    {
+        "url": (("type", _literal("url"), _REQUIRED), ("url", _exact_str, _REQUIRED)),
+        "base64": (("type", _literal("base64"), _REQUIRED), ("data", _exact_str, _REQUIRED)),
+    }
+)
+
+
+def _image_source(value: Any) -> Any:
+    out = _IMAGE_SOURCE([value])
+    return _INVALID if out is _INVALID else out[0]
+
+
+_IMAGE: _Fields = (
+    ("type", _literal("image"), _REQUIRED),
+    ("source", _image_source, _REQUIRED),
+    ("media_type", _literal("image/png", "image/jpeg", "image/gif", "image/webp"), _REQUIRED),
+)
+_INPUT_CONTENT = _tagged_list({"text": _TEXT, "image": _IMAGE})
+_ASSISTANT_CONTENT = _tagged_list({"text": _TEXT, "thinking": _THINKING, "tool_call": _TOOL_CALL})
+_USAGE_FIELDS = _nested(tuple((name, _u32, 0) for name in COUNTER_NAMES))
+
+_MESSAGE_FIELDS: dict[str, _Fields] = {
+    "user": (
+        ("role", _literal("user"), _REQUIRED),
+        ("content", _INPUT_CONTENT, _REQUIRED),
+        ("timestamp_ms", _i64, _REQUIRED),
+    ),
+    "assistant": (
+        ("role", _literal("assistant"), _REQUIRED),
+        ("content", _ASSISTANT_CONTENT, _REQUIRED),
+        ("api", _literal("Anthropic", "OpenAi", "Google", "Mistral"), _REQUIRED),
+        ("provider", _exact_str, _REQUIRED),
+        ("model", _exact_str, _REQUIRED),
+        ("response_model", _optional_str, None),
+        ("response_id", _optional_str, None),
+        ("usage", _USAGE_FIELDS, _REQUIRED),
+        ("stop_reason", _literal("stop", "length", "tool_use", "error", "aborted"), _REQUIRED),
+        ("error_message", _optional_str, None),
+        ("timestamp_ms", _i64, _REQUIRED),
+    ),
+    "tool_result": (
+        ("role", _literal("tool_result"), _REQUIRED),
+        ("tool_call_id", _exact_str, _REQUIRED),
+        ("tool_name", _exact_str, _REQUIRED),
+        ("content", _INPUT_CONTENT, _REQUIRED),
+        ("details", _null, None),
+        ("is_error", _exact_bool, _REQUIRED),
+        ("truncated", _exact_bool, False),
+        ("timestamp_ms", _i64, _REQUIRED),
+    ),
+}
+_MESSAGE_NAMES = {
+    role: frozenset(name for name, _, _ in fields) for role, fields in _MESSAGE_FIELDS.items()
+}
+
+
+def plain_message(message: Any) -> dict[str, Any] | None:
+    """``message`` normalized without pydantic, or ``None`` if pydantic must judge it."""
+    if type(message) is not dict:
+        return None
+    role = message.get("role")
+    if type(role) is not str or role not in _MESSAGE_FIELDS:
+        return None
+    return _plain_object(message, _MESSAGE_FIELDS[role], _MESSAGE_NAMES[role])
+
+
+_COUNTER_SET = frozenset(COUNTER_NAMES)
+
+
+def normalize_usage(usage: Usage | Mapping[str, Any] | None) -> dict[str, int]:
+    if usage is None:
+        return dict.fromkeys(COUNTER_NAMES, 0)
+    # The common case, checked without pydantic: a dict of opi's u32 counters (WIRE-003).
+    if type(usage) is dict:
+        counters = dict.fromkeys(COUNTER_NAMES, 0)
+        for name, value in usage.items():
+            if name not in counters or type(value) is not int or not 0 <= value <= _U32_MAX:
+                break
+            counters[name] = value
+        else:
+            return counters
+    if isinstance(usage, Usage):
+        if usage.model_extra:
+            _refuse_usage_keys(usage.model_extra)
+        return {name: int(getattr(usage, name)) for name in COUNTER_NAMES}
+    if not isinstance(usage, Mapping):
+        raise CallerError(f"usage is a mapping of counters or a Usage, not {usage!r}")
+    _refuse_usage_keys(usage)
+    try:
+        # COORD-131: strict, so "5", 1.0 or True is never taken for a count.
+        model = Usage.model_validate(dict(usage), strict=True)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"])
+        raise CallerError(f"not a valid usage: {where}: {error['msg']}") from None
+    return {name: int(getattr(model, name)) for name in COUNTER_NAMES}
+
+
+def message_list(new_messages: object) -> Sequence[Any]:
+    """GEN-009: a turn's messages are a list or a tuple (of messages), checked by type."""
+    if type(new_messages) is list or type(new_messages) is tuple:
+        return new_messages
+    if isinstance(new_messages, Sequence) and not isinstance(new_messages, str | bytes):
+        return new_messages
+    raise CallerError(f"new_messages must be a list of messages, not {new_messages!r:.80}")
