@@ -27,6 +27,7 @@ __all__ = [
     "message_list",
     "normalize_message",
     "normalize_usage",
+    "normalized_as_is",
     "plain_message",
 ]
 
@@ -214,26 +215,21 @@ _THINKING: _Fields = (
     ("type", _literal("thinking"), _REQUIRED),
     ("thinking", _exact_str, _REQUIRED),
 )
+_TOOL_CALL_FIELDS: _Fields = (
+    ("id", _exact_str, _REQUIRED),
+    ("name", _exact_str, _REQUIRED),
+    ("arguments", _exact_str, _REQUIRED),
+)
 _TOOL_CALL: _Fields = (
     ("type", _literal("tool_call"), _REQUIRED),
-    (
-        "tool_call",
-        _nested(
-            (
-                ("id", _exact_str, _REQUIRED),
-                ("name", _exact_str, _REQUIRED),
-                ("arguments", _exact_str, _REQUIRED),
-            )
-        ),
-        _REQUIRED,
-    ),
+    ("tool_call", _nested(_TOOL_CALL_FIELDS), _REQUIRED),
 )
-_IMAGE_SOURCE = _tagged_list(
-    {
-        "url": (("type", _literal("url"), _REQUIRED), ("url", _exact_str, _REQUIRED)),
-        "base64": (("type", _literal("base64"), _REQUIRED), ("data", _exact_str, _REQUIRED)),
-    }
+_URL_SOURCE: _Fields = (("type", _literal("url"), _REQUIRED), ("url", _exact_str, _REQUIRED))
+_BASE64_SOURCE: _Fields = (
+    ("type", _literal("base64"), _REQUIRED),
+    ("data", _exact_str, _REQUIRED),
 )
+_IMAGE_SOURCE = _tagged_list({"url": _URL_SOURCE, "base64": _BASE64_SOURCE})
 
 
 def _image_source(value: Any) -> Any:
@@ -248,7 +244,8 @@ _IMAGE: _Fields = (
 )
 _INPUT_CONTENT = _tagged_list({"text": _TEXT, "image": _IMAGE})
 _ASSISTANT_CONTENT = _tagged_list({"text": _TEXT, "thinking": _THINKING, "tool_call": _TOOL_CALL})
-_USAGE_FIELDS = _nested(tuple((name, _u32, 0) for name in COUNTER_NAMES))
+_USAGE_COUNTERS: _Fields = tuple((name, _u32, 0) for name in COUNTER_NAMES)
+_USAGE_FIELDS = _nested(_USAGE_COUNTERS)
 
 _MESSAGE_FIELDS: dict[str, _Fields] = {
     "user": (
@@ -293,6 +290,149 @@ def plain_message(message: Any) -> dict[str, Any] | None:
     if type(role) is not str or role not in _MESSAGE_FIELDS:
         return None
     return _plain_object(message, _MESSAGE_FIELDS[role], _MESSAGE_NAMES[role])
+
+
+# -- messages already in normalized form (resume's fast path, issue 8) ------------------
+#
+# ``normalized_as_is(m)`` is true only when ``plain_message(m)`` equals ``m`` (same values,
+# types and key order): every declared field present in declaration order, no extra, every
+# value passing the same checks as in the tables above. Then ``m`` itself is the normalized
+# form and a replay keeps it instead of building a copy. Messages the coordinator wrote are
+# in this form (it writes what ``normalize_message`` returned, COORD-017), so a resume of
+# its own file takes this path; anything else (a foreign writer's omitted defaults, extras,
+# another key order) gets ``plain_message`` or pydantic, as before.
+#
+# Written out per role instead of walking the tables: a key-tuple compare per object and
+# inline type tests, no call per field and no dict built. It checks a message in 1.7-4.5 µs
+# where ``plain_message`` takes 3.2-9 µs and allocates a copy that the collector scans and
+# frees later; with it a 100,000-message resume took 0.82x the time of the walk (side by
+# side, issue 8: 1.12x pi instead of 1.37x in that run). tests/coordinator/
+# test_plain_message.py holds it equal to ``plain_message`` over generated messages.
+
+_TEXT_KEYS = ("type", "text")
+_IMAGE_KEYS = ("type", "source", "media_type")
+_THINKING_KEYS = ("type", "thinking")
+_TOOL_CALL_KEYS = ("type", "tool_call")
+_TOOL_CALL_FIELD_KEYS = ("id", "name", "arguments")
+_URL_KEYS = ("type", "url")
+_BASE64_KEYS = ("type", "data")
+_USAGE_KEYS = tuple(COUNTER_NAMES)
+_MEDIA_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
+_APIS = frozenset({"Anthropic", "OpenAi", "Google", "Mistral"})
+_STOP_REASONS = frozenset({"stop", "length", "tool_use", "error", "aborted"})
+_ROLE_KEYS = {
+    role: tuple(name for name, _, _ in fields) for role, fields in _MESSAGE_FIELDS.items()
+}
+_OPTIONAL_STR = (str, type(None))
+
+
+def _text_as_is(block: dict[str, Any]) -> bool:
+    kind = block["type"]
+    return type(kind) is str and kind == "text" and type(block["text"]) is str
+
+
+def _image_as_is(block: dict[str, Any]) -> bool:
+    kind, source, media = block["type"], block["source"], block["media_type"]
+    if type(kind) is not str or kind != "image" or type(media) is not str:
+        return False
+    if media not in _MEDIA_TYPES or type(source) is not dict:
+        return False
+    keys = tuple(source)
+    tag = source.get("type")
+    if keys == _URL_KEYS:
+        return type(tag) is str and tag == "url" and type(source["url"]) is str
+    if keys == _BASE64_KEYS:
+        return type(tag) is str and tag == "base64" and type(source["data"]) is str
+    return False
+
+
+def _input_content_as_is(blocks: Any) -> bool:
+    if type(blocks) is not list:
+        return False
+    for block in blocks:
+        if type(block) is not dict:
+            return False
+        keys = tuple(block)
+        if keys == _TEXT_KEYS:
+            if not _text_as_is(block):
+                return False
+        elif keys != _IMAGE_KEYS or not _image_as_is(block):
+            return False
+    return True
+
+
+def _assistant_content_as_is(blocks: Any) -> bool:
+    if type(blocks) is not list:
+        return False
+    for block in blocks:
+        if type(block) is not dict:
+            return False
+        keys = tuple(block)
+        if keys == _TEXT_KEYS:
+            if not _text_as_is(block):
+                return False
+        elif keys == _TOOL_CALL_KEYS:
+            kind, call = block["type"], block["tool_call"]
+            if type(kind) is not str or kind != "tool_call" or type(call) is not dict:
+                return False
+            if tuple(call) != _TOOL_CALL_FIELD_KEYS:
+                return False
+            if type(call["id"]) is not str or type(call["name"]) is not str:
+                return False
+            if type(call["arguments"]) is not str:
+                return False
+        elif keys == _THINKING_KEYS:
+            kind = block["type"]
+            if type(kind) is not str or kind != "thinking" or type(block["thinking"]) is not str:
+                return False
+        else:
+            return False
+    return True
+
+
+def _i64_as_is(value: Any) -> bool:
+    return type(value) is int and _I64_MIN <= value <= _I64_MAX
+
+
+def normalized_as_is(message: Any) -> bool:
+    """Whether ``message`` already is its normalized form: ``plain_message(message)`` would
+    return an equal dict, key order included (then the replay keeps ``message`` itself)."""
+    if type(message) is not dict:
+        return False
+    role = message.get("role")
+    if type(role) is not str or role not in _ROLE_KEYS or tuple(message) != _ROLE_KEYS[role]:
+        return False
+    get = message.__getitem__
+    if role == "user":
+        return _input_content_as_is(get("content")) and _i64_as_is(get("timestamp_ms"))
+    if role == "assistant":
+        api, stop, usage = get("api"), get("stop_reason"), get("usage")
+        if type(api) is not str or api not in _APIS:
+            return False
+        if type(stop) is not str or stop not in _STOP_REASONS:
+            return False
+        if type(get("provider")) is not str or type(get("model")) is not str:
+            return False
+        if type(get("response_model")) not in _OPTIONAL_STR:
+            return False
+        if type(get("response_id")) not in _OPTIONAL_STR:
+            return False
+        if type(get("error_message")) not in _OPTIONAL_STR:
+            return False
+        if type(usage) is not dict or tuple(usage) != _USAGE_KEYS:
+            return False
+        for count in usage.values():
+            if type(count) is not int or not 0 <= count <= _U32_MAX:
+                return False
+        return _assistant_content_as_is(get("content")) and _i64_as_is(get("timestamp_ms"))
+    # tool_result
+    if type(get("tool_call_id")) is not str or type(get("tool_name")) is not str:
+        return False
+    if get("details") is not None:
+        return False
+    if type(get("is_error")) is not bool or type(get("truncated")) is not bool:
+        return False
+    return _input_content_as_is(get("content")) and _i64_as_is(get("timestamp_ms"))
 
 
 _COUNTER_SET = frozenset(COUNTER_NAMES)

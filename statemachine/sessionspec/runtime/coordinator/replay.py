@@ -46,7 +46,11 @@ from sessionspec.reference.coordinator import (
     summary_slot_id,
 )
 from sessionspec.runtime.coordinator.memory import Memory
-from sessionspec.runtime.coordinator.messages import MESSAGE_ADAPTER, plain_message
+from sessionspec.runtime.coordinator.messages import (
+    MESSAGE_ADAPTER,
+    normalized_as_is,
+    plain_message,
+)
 from sessionspec.runtime.coordinator.results import ResumeReport
 from sessionspec.storage.log import RecoveryReport
 
@@ -97,7 +101,9 @@ def select_active_branch(entries: Sequence[Mapping[str, Any]]) -> Branch:
         if type(entry_id) is str:
             _, dash, suffix = entry_id.partition("-")
             if dash and suffix.isdigit() and suffix.isascii():
-                highest = max(highest, int(suffix))
+                number = int(suffix)
+                if number > highest:
+                    highest = number
         if kind == "message" or kind == "compaction":
             content.setdefault(str(entry_id), entry)  # the first with an id counts (COORD-124)
         elif kind == "leaf" and entry.get("entry_id") != NO_TIP:
@@ -174,16 +180,18 @@ def replay(
             items.append(BufferItem.of_summary(item_id, str(payload.get("summary", ""))))
             continue
         raw = payload.get("message")
-        # The plain normalizer gives pydantic's result for what it accepts, at about twice
-        # the speed (tests/coordinator/test_plain_message.py); the rest goes to pydantic.
-        message = plain_message(raw)
+        # A message already in its normalized form (what the coordinator writes) is kept as
+        # it is; the plain normalizer gives pydantic's result for most others, at about
+        # twice the speed (tests/coordinator/test_plain_message.py); the rest goes to
+        # pydantic.
+        message = raw if normalized_as_is(raw) else plain_message(raw)
         if message is None:
             try:
                 message = MESSAGE_ADAPTER.validate_python(raw).to_json_dict()
             except ValueError:  # invalid, or nested beyond what can be serialized (GEN-009)
                 invalid.append(item_id)
                 continue
-        items.append(BufferItem.of_message(item_id, message))
+        items.append(BufferItem(item_id, message, None))  # of_message, without its call
 
     figures, reconstructed = _figures(entries, chain)
     tip = str(chain[-1].get("id")) if chain else None
