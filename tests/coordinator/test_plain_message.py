@@ -26,6 +26,7 @@ from sessionspec.runtime.coordinator import (
     _normalize_message,
     _plain_message,
 )
+from sessionspec.runtime.coordinator.messages import normalized_as_is
 from sessionspec.wire.messages import AssistantMessage, TextContent, Usage, UserMessage
 
 pytestmark = pytest.mark.req("COORD-015")
@@ -78,8 +79,22 @@ odd_values = st.one_of(
 )
 odd_keys = st.one_of(
     st.sampled_from(
-        ["ss_lane", "_private", "__dict__", "model_dump", "model_config", "copy", "json",
-         "schema", "type", "role", "text", "x-y", "", "1"]
+        [
+            "ss_lane",
+            "_private",
+            "__dict__",
+            "model_dump",
+            "model_config",
+            "copy",
+            "json",
+            "schema",
+            "type",
+            "role",
+            "text",
+            "x-y",
+            "",
+            "1",
+        ]
     ),
     texts,
     st.integers(min_value=0, max_value=3),
@@ -198,9 +213,12 @@ def _coerced(value: Any, flip: bool) -> Any:
 
 
 @st.composite
-def messages(draw: st.DrawFn) -> Any:
-    """A valid message, then a few perturbations of random objects inside it."""
+def messages(draw: st.DrawFn, normalized: bool = False) -> Any:
+    """A valid message (``normalized``: in its normalized form, when it has one), then a
+    few perturbations of random objects inside it."""
     message = draw(_valid_message())
+    if normalized:
+        message = _plain_message(message) or message
     for _ in range(draw(st.integers(0, 3))):
         found: list[dict[str, Any]] = []
         _objects(message, found)
@@ -225,7 +243,7 @@ def messages(draw: st.DrawFn) -> Any:
 
 
 @settings(max_examples=EXAMPLES, deadline=None)
-@given(messages())
+@given(st.one_of(messages(), messages(normalized=True)))
 def test_plain_path_equals_pydantic_whenever_it_answers(message: Any) -> None:
     fast = _plain_message(message)
     try:
@@ -239,10 +257,32 @@ def test_plain_path_equals_pydantic_whenever_it_answers(message: Any) -> None:
         return
     normalized = _normalize_message(message)
     assert _ordered(normalized) == _ordered(expected)
+    assert not set(_containers(normalized)) & set(_containers(message)), "shares with input"
     if fast is not None:
         assert _ordered(fast) == _ordered(expected)
         shared = set(_containers(fast)) & set(_containers(message))
         assert not shared, "the normalized message shares a container with the input"
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(st.one_of(messages(), messages(normalized=True)))
+def test_a_message_kept_as_it_is_is_exactly_its_normalized_form(message: Any) -> None:
+    """The replay keeps a message as it is only when normalizing it would change nothing:
+    values, types and key order (otherwise the resumed context would differ)."""
+    if normalized_as_is(message):
+        fast = _plain_message(message)
+        assert fast is not None
+        assert _ordered(fast) == _ordered(message)
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(_valid_message())
+def test_every_normalized_form_without_extras_is_kept_as_it_is(message: Any) -> None:
+    """What the coordinator writes (a normalized message; extras are rare) is recognized,
+    so a resume of its own file builds no copy of any message."""
+    fast = _plain_message(message)
+    if fast is not None:
+        assert normalized_as_is(fast), fast
 
 
 def test_common_shapes_take_the_plain_path() -> None:

@@ -405,6 +405,7 @@ LIBRARY_MODULES = (
     "sessionspec.usage",
     "sessionspec.lifecycle",
     "sessionspec.runtime.coordinator",
+    "sessionspec.runtime.coordinator.results",
     "sessionspec.runtime.realtime",
     "sessionspec.runtime.realtime.records",
     "sessionspec.storage.jsonl",

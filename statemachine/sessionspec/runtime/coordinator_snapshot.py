@@ -9,7 +9,7 @@ session, or no longer matches the log (the log was cut back, rewritten, or is sh
 ignored and the whole log is replayed, with a diagnostic saying why (STATE-042).
 
 Two forms of reduction (STATE-040), each keeping only what the replay of the runtime
-(:mod:`sessionspec.runtime.coordinator`) can still read:
+(:mod:`sessionspec.runtime.coordinator.replay`) can still read:
 
 * *Compact* (used when the prefix is plain: one active branch with figures, no dangling
   leaf, no cycle, no repeated id): the active branch from the first entry its last
@@ -57,8 +57,8 @@ from sessionspec.errors import CallerError, StorageError
 from sessionspec.pricing import PricingTable
 from sessionspec.redaction import RedactionPolicy
 from sessionspec.reference.coordinator import ACCOUNTING_FIELD, NO_TIP, Figures
-from sessionspec.runtime import coordinator as _coordinator
 from sessionspec.runtime.coordinator import SessionCoordinator
+from sessionspec.runtime.coordinator.replay import replay, select_active_branch
 from sessionspec.storage.atomic import write_atomically
 from sessionspec.storage.files import FileSystem, OsFileSystem
 from sessionspec.storage.framing import CRC_SUFFIX_LENGTH
@@ -136,7 +136,7 @@ def reduce_to_branch(entries: Sequence[Mapping[str, Any]]) -> list[Mapping[str, 
     compaction keeps, plus what :func:`reduce_entries` keeps besides content. None when the
     prefix is not a plain case (a cycle, dangling leaves, no leaf, no figures, a missing
     first kept entry, repeated ids): then the full form is used."""
-    branch = _coordinator._select_active_branch(entries)
+    branch = select_active_branch(entries)
     content = [e for e in entries if e.get("type") in _CONTENT]
     content_ids = [str(e.get("id")) for e in content]
     has_figures = any(e.get("type") == "leaf" and ACCOUNTING_FIELD in e for e in entries)
@@ -397,7 +397,7 @@ def open_with_snapshot(
                 else:
                     entries = [r.entry for r in records]
                     outcome = SnapshotResume(False, 0, len(records), problem)
-                replayed = _coordinator._replay(entries, snapshot.report)
+                replayed = replay(entries, snapshot.report)
                 header = snapshot.header
             except BaseException:
                 log.close()
