@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from sessionspec.conformance.coordinator_charges import (
+    another_cut,
     only_figures,
     renumbered,
     shows_the_effect,
@@ -68,3 +69,26 @@ def test_figures_alone_and_truncated_usage() -> None:
     assert truncated_usage({"input_tokens": 2**32 - 2, "output_tokens": 7}, big)
     assert not truncated_usage(big, big)
     assert not truncated_usage({"input_tokens": 5, "output_tokens": 7}, big)
+
+
+@pytest.mark.req("COORD-104", "COORD-105")
+def test_a_file_that_is_the_compaction_but_for_its_cut_is_the_cut_policys() -> None:
+    before = (
+        {"type": "message", "id": "msg-1", "parent_id": None},
+        {"type": "message", "id": "msg-2", "parent_id": "msg-1"},
+    )
+    model_cut = {"type": "compaction", "id": "cmp-3", "parent_id": "msg-2",
+                 "first_kept_entry_id": "msg-2", "tokens_before": 9, "summary": "a"}
+    after = (*before, model_cut)
+    other_cut = {**model_cut, "first_kept_entry_id": "msg-1", "tokens_before": 0,
+                 "summary": ""}
+    assert another_cut((*before, other_cut), before, after)
+    # The model finds no valid cut (its log unchanged), the file has a compaction.
+    assert another_cut((*before, other_cut), before, before)
+    # Not the cut's: the outcome itself, the log before, no file, another entry changed,
+    # or something other than a compaction appended.
+    assert not another_cut(after, before, after)
+    assert not another_cut(before, before, after)
+    assert not another_cut(None, before, after)
+    assert not another_cut((*before, {**model_cut, "parent_id": "msg-1"}), before, after)
+    assert not another_cut((*before, {**before[1], "id": "msg-3"}), before, before)

@@ -22,6 +22,10 @@ model says), so the driver stays a sequence of checks and this module the reason
   atomic (the operation's own rule, COORD-010 for a turn).
 * :func:`fork_requirement` -- a fork whose content is the model's but whose leaves count
   usage (COORD-051).
+* :func:`another_cut` -- after a compaction that crashed or failed, the file is an outcome
+  of the operation but for where it cut (another first kept entry, or a cut where the model
+  finds none valid): the cut policy's rule (COORD-104, COORD-105), as when the same
+  compaction returns.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from sessionspec.reference.coordinator import ACCOUNTING_FIELD
 
 __all__ = [
     "FIGURE_FIELDS",
+    "another_cut",
     "fork_requirement",
     "only_figures",
     "part_of_batch",
@@ -55,6 +60,9 @@ _FIGURE_CONSEQUENCES = frozenset({"state", "cost"})
 #: slot of a compaction (COORD-005).
 _ENTRY_ID = re.compile(r"^(msg|cmp|leaf|state)-(\d+)(/summary)?$")
 _U32 = 2**32
+#: What a compaction entry's cut decides: where it cut, what it counted before the cut and
+#: the summary of what it cut (COORD-104, COORD-105).
+_CUT_FIELDS = frozenset({"first_kept_entry_id", "tokens_before", "summary", "details"})
 
 
 def shows_the_effect(
@@ -154,3 +162,26 @@ def fork_requirement(found: Log, entries: Log) -> str:
     if content(found) == content(entries) and leaves_count:
         return "COORD-051"
     return "COORD-050"
+
+
+def another_cut(durable: Log | None, before: Log, after: Log) -> bool:
+    """Whether the file is the compaction's outcome but for its cut: every entry the
+    model's, except compaction entries that differ only in :data:`_CUT_FIELDS`; or, where
+    the model finds no valid cut (its log unchanged), the log before followed by a
+    compaction entry (COORD-104, COORD-105)."""
+    if durable is None or durable == after:
+        return False
+
+    def uncut(entry: Entry) -> Entry:
+        if entry.get("type") != "compaction":
+            return entry
+        return {k: v for k, v in entry.items() if k not in _CUT_FIELDS}
+
+    if len(durable) == len(after) and len(after) > len(before):
+        return all(uncut(a) == uncut(b) for a, b in zip(durable, after, strict=True))
+    return (
+        after == before
+        and len(durable) > len(before)
+        and durable[: len(before)] == before
+        and durable[len(before)].get("type") == "compaction"
+    )

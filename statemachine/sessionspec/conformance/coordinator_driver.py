@@ -41,7 +41,11 @@ from typing import Any
 from sessionspec.compaction import CompactionConfig
 from sessionspec.conformance.adapters import Connection, Reply
 from sessionspec.conformance.checks import require
-from sessionspec.conformance.coordinator_charges import fork_requirement, part_of_batch
+from sessionspec.conformance.coordinator_charges import (
+    another_cut,
+    fork_requirement,
+    part_of_batch,
+)
 from sessionspec.conformance.coordinator_model import (
     MODEL,
     TIMESTAMP,
@@ -126,6 +130,8 @@ class Driver(DriverView):
     #: While failed: the requirement of the operation whose batch is pending (COORD-010 for
     #: a turn), charged when the file holds only part of that batch.
     pending_requirement: str | None = None
+    #: The cut policy's rule when the pending operation is a compaction (COORD-104/105).
+    pending_cut_rule: str | None = None
     twin: str | None = None
     forks: dict[str, Log] = field(default_factory=dict)
     trace: list[Entry] = field(default_factory=list)
@@ -207,7 +213,10 @@ class Driver(DriverView):
             if self.failed:
                 assert self.pending_after is not None
                 partial = part_of_batch(durable, self.log, self.pending_after)
-                charged = cause or (self.pending_requirement if partial else None) or "COORD-012"
+                other_cut = self.pending_cut_rule is not None and another_cut(
+                    durable, self.log, self.pending_after)
+                charged = (cause or (self.pending_requirement if partial else None)
+                           or (self.pending_cut_rule if other_cut else None) or "COORD-012")
                 require(self._ids(charged, durable, self.log, self.pending_after),
                         durable in (self.log, self.pending_after),
                         "failed: the file is neither the log before nor after the operation"
@@ -325,7 +334,7 @@ class Driver(DriverView):
                                 config=self.settings, model=MODEL)
         require("CONF-010", opened.ok, f"reopening after a crash: {opened.describe()}")
         self._settle(expected.after, "CONF-010", acknowledged=acknowledged, outcomes=outcomes,
-                     batch_requirement=OP_REQUIREMENT[type(op)])
+                     batch_requirement=OP_REQUIREMENT[type(op)], cut_rule=self._cut_rule(op))
         if expected.fork_entries is not None:
             self._check_fork(op, expected.fork_entries, must_exist=acknowledged)
 
@@ -379,9 +388,12 @@ class Driver(DriverView):
                 # A file holding part of the operation's batch: it was not one batch.
                 undo_failed = any(operation == "truncate" for operation, _, _ in faults)
                 durable = self.read_log(self.session_id)
+                cut_rule = self._cut_rule(op)
                 charged = (
                     OP_REQUIREMENT[type(op)]
                     if part_of_batch(durable, self.log, expected.after)
+                    else cut_rule
+                    if cut_rule and another_cut(durable, self.log, expected.after)
                     else "COORD-012" if undo_failed else "COORD-011"
                 )
                 require(self._ids(charged, durable, self.log, expected.after),
@@ -404,6 +416,7 @@ class Driver(DriverView):
             self.failed = True
             self.pending_after = expected.after
             self.pending_requirement = OP_REQUIREMENT[type(op)]
+            self.pending_cut_rule = self._cut_rule(op)
         elif reply.status == "rejected" and kind in ("fork_failed", "storage_error"):
             require("COORD-050", isinstance(op, Fork), f"{_name(op)}: unexpected {kind}")
             require("COORD-050", self.observe() == before, "a failed fork changed the source")
@@ -445,7 +458,8 @@ class Driver(DriverView):
         if was_failed:
             assert self.pending_after is not None
             self._settle(self.pending_after, "COORD-012",
-                         batch_requirement=self.pending_requirement)
+                         batch_requirement=self.pending_requirement,
+                         cut_rule=self.pending_cut_rule)
             return
         if before is not None:
             self._compare_resumed(before, requirement)
@@ -567,6 +581,13 @@ class Driver(DriverView):
 
     # -- helpers -------------------------------------------------------------------------------
 
+    def _cut_rule(self, op: Operation) -> str | None:
+        """The cut policy's rule for a compaction (COORD-104 count tail, COORD-105 token
+        budget), None for any other operation."""
+        if not isinstance(op, Compact):
+            return None
+        return "COORD-104" if self.settings.get("policy") == "count_tail" else "COORD-105"
+
     def _result_requirement(self, op: Operation, got: Any, want: Any) -> str:
         """The rule an operation's result is judged by: its own (COORD-010, COORD-031, ...),
         except a compaction that cut where the model does not (another first kept entry, or
@@ -578,7 +599,7 @@ class Driver(DriverView):
         if isinstance(op, Compact) and isinstance(got, tuple) and (
             want is None or (isinstance(want, tuple) and got[1] != want[1])
         ):
-            return "COORD-104" if self.settings.get("policy") == "count_tail" else "COORD-105"
+            return self._cut_rule(op) or OP_REQUIREMENT[type(op)]
         return OP_REQUIREMENT[type(op)]
 
     def _accepted(self, op: Operation, expected: Expected) -> None:
@@ -611,11 +632,13 @@ class Driver(DriverView):
     def _settle(
         self, after: Log, requirement: str, *, acknowledged: bool = False,
         outcomes: Sequence[str] | None = None, batch_requirement: str | None = None,
+        cut_rule: str | None = None,
     ) -> None:
         """After a crash or a failed cut-back: the state is the log before or after (the
         acceptable outcomes, README rule 4: both, unless acknowledged or a case narrows).
         A file holding part of the operation's batch is charged to the operation's own rule
-        (``batch_requirement``: COORD-010 for a turn): its batch was not atomic."""
+        (``batch_requirement``: COORD-010 for a turn): its batch was not atomic. A file that
+        is the compaction's outcome but for its cut is the cut policy's (``cut_rule``)."""
         allowed = set(outcomes or ("before", "after"))
         seen = self.observe()
         before_ok = "before" in allowed and not acknowledged and self.matches(seen, self.log)
@@ -627,6 +650,8 @@ class Driver(DriverView):
             after_ok = after_ok and durable == after
         if batch_requirement is not None and part_of_batch(durable, self.log, after):
             requirement = batch_requirement
+        elif cut_rule is not None and another_cut(durable, self.log, after):
+            requirement = cut_rule
         elif not (before_ok or after_ok):
             candidates = [self.log] if "before" in allowed and not acknowledged else []
             candidates += [after] if "after" in allowed else []
@@ -641,6 +666,7 @@ class Driver(DriverView):
         self.failed = False
         self.pending_after = None
         self.pending_requirement = None
+        self.pending_cut_rule = None
         self.cause = requirement
         self.resumed = True
 
