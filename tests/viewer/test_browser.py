@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.wait import WebDriverWait
 from tests.coordinator.coord_factories import UsageBeforeWriteCoordinator, runtime_connection
 from tests.viewer.viewer_sessions import (
     HOSTILE,
@@ -246,8 +247,12 @@ def test_a_100k_entry_session_renders_only_what_is_in_view(
     size = write_page(page, render_session_page(read))
     started = time.perf_counter()
     browser.get(page.as_uri())
+    # The rows are drawn in an animation frame after the load event: on a loaded machine
+    # (CI, two workers) the first look can come before it, so wait for the first frame.
+    rows = WebDriverWait(browser, 20).until(
+        lambda driver: driver.find_elements(By.CSS_SELECTOR, "#tree-space .row")
+    )
     loaded = time.perf_counter() - started
-    rows = browser.find_elements(By.CSS_SELECTOR, "#tree-space .row")
     assert 0 < len(rows) < 100  # of 100,000 on the branch
     tree = browser.find_element(By.ID, "tree")
     tree.click()

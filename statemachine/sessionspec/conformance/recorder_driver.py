@@ -431,11 +431,30 @@ class RecorderDriver:
 
     def malformed(self, event: dict[str, Any]) -> None:
         self.trace.append({"op": "malformed", "event": event})
+        loop_id = event.get("loop_id")
+        running = any(loop.loop_id == loop_id for loop in self.model.running)
+        shown_before = running and self.subject.current_loop(str(loop_id)) is not None
         observed = self.subject.on_event(dict(event))
         require(
             "REC-002",
             observed == "invalid",
             f"a malformed {event.get('type')!r} event: {observed!r}, not refused",
+        )
+        if shown_before:
+            self._check_untouched_by_malformed(event)
+
+    def _check_untouched_by_malformed(self, event: dict[str, Any]) -> None:
+        """A refused event changes nothing (REC-002): the running loop it names, shown just
+        before, is still shown. Checked here, at the cause, because the invariant sees only
+        a record gone (REC-052). A malformed ``AgentStart`` that removed the running record
+        is REC-014's (the running record is never replaced)."""
+        loop_id = event.get("loop_id")
+        gone = self.subject.current_loop(str(loop_id)) is None
+        require(
+            "REC-014" if event.get("type") == "AgentStart" else "REC-002",
+            not gone,
+            f"a malformed {event.get('type')!r} event for running loop {loop_id} was "
+            "refused, but the loop's record is gone",
         )
 
     def flush(self) -> None:
