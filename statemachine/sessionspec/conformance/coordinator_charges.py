@@ -26,6 +26,12 @@ model says), so the driver stays a sequence of checks and this module the reason
   of the operation but for where it cut (another first kept entry, or a cut where the model
   finds none valid): the cut policy's rule (COORD-104, COORD-105), as when the same
   compaction returns.
+
+And the renaming the driver compares ids modulo where they need not be COORD-004's exactly
+(CONF-002; also once COORD-004 itself is masked, CONF-161): :func:`learn_renaming` learns,
+entry by entry, which implementation id a file gives each of the model's, and
+:func:`in_model_ids` writes a file in the model's ids, so every judgement above applies to it
+unchanged.
 """
 
 from __future__ import annotations
@@ -40,6 +46,8 @@ __all__ = [
     "FIGURE_FIELDS",
     "another_cut",
     "fork_requirement",
+    "in_model_ids",
+    "learn_renaming",
     "only_figures",
     "part_of_batch",
     "renumbered",
@@ -185,3 +193,68 @@ def another_cut(durable: Log | None, before: Log, after: Log) -> bool:
         and durable[: len(before)] == before
         and durable[len(before)].get("type") == "compaction"
     )
+
+
+def learn_renaming(found: Log, model: Log, mapping: dict[str, str]) -> None:
+    """Learn into ``mapping`` (model id -> implementation id, one to one) the ids of the
+    entries ``found`` holds where ``model`` has the same entry (CONF-002, CONF-161).
+
+    Entries are paired by position, as a file is appended to. A pair teaches its ids only
+    when the two entries agree but for the numbers of their entry ids, consistently with what
+    ``mapping`` already holds, a compaction's cut aside (where it cut is the cut policy's to
+    judge, COORD-104/105, not the renaming's): an entry that differs otherwise teaches
+    nothing, so the file keeps the difference for the driver to charge."""
+    for found_entry, model_entry in zip(found, model, strict=False):
+        if not (isinstance(found_entry, Mapping) and isinstance(model_entry, Mapping)):
+            continue
+        if found_entry.get("type") != model_entry.get("type"):
+            continue
+        trial = dict(mapping)
+        taken = {v: k for k, v in trial.items()}
+        if _agree(_uncut(found_entry), _uncut(model_entry), trial, taken):
+            mapping.update(trial)
+
+
+def in_model_ids(found: Any, mapping: Mapping[str, str]) -> Any:
+    """``found`` with every implementation entry id that ``mapping`` knows written as the
+    model's (``mapping``: model id -> implementation id); other values as they are."""
+    back = {v: k for k, v in mapping.items()}
+
+    def rename(value: Any) -> Any:
+        if isinstance(value, str):
+            if value in back:
+                return back[value]
+            m = _ENTRY_ID.match(value)
+            base = None if m is None else f"{m.group(1)}-{m.group(2)}"
+            if m is not None and m.group(3) and base in back:
+                return back[base] + m.group(3)
+            return value
+        if isinstance(value, Mapping):
+            return {k: rename(v) for k, v in value.items()}
+        if isinstance(value, tuple):
+            return tuple(rename(v) for v in value)
+        if isinstance(value, list):
+            return [rename(v) for v in value]
+        return value
+
+    return rename(found)
+
+
+def _uncut(entry: Mapping[str, Any]) -> Mapping[str, Any]:
+    if entry.get("type") != "compaction":
+        return entry
+    return {k: v for k, v in entry.items() if k not in _CUT_FIELDS}
+
+
+def _agree(found: Any, model: Any, mapping: dict[str, str], taken: dict[str, str]) -> bool:
+    if isinstance(found, Mapping) and isinstance(model, Mapping):
+        return found.keys() == model.keys() and all(
+            _agree(found[k], model[k], mapping, taken) for k in model
+        )
+    if isinstance(found, list | tuple) and isinstance(model, list | tuple):
+        return len(found) == len(model) and all(
+            _agree(f, m, mapping, taken) for f, m in zip(found, model, strict=True)
+        )
+    if isinstance(found, str) and isinstance(model, str):
+        return _same_id(found, model, mapping, taken)
+    return bool(found == model)

@@ -25,8 +25,10 @@ it: memory showing the effect of an operation whose append failed to COORD-002, 
 differ only in their numbers to COORD-004, usage truncated to 32 bits to COORD-061, figures
 alone after any reopen to COORD-020 (before another writer's message is injected, whose
 additions are COORD-023's, the driver reopens once without it, so a resume that loses the
-figures is named first by COORD-020). What the driver sees and those judgements live in
-:mod:`sessionspec.conformance.coordinator_view` and
+figures is named first by COORD-020). Once a run has reported and masked COORD-004, its
+later examples compare ids up to one consistent renaming, as without ``coordinator.ids``,
+the file read back in the model's ids (CONF-161). What the driver sees and those judgements
+live in :mod:`sessionspec.conformance.coordinator_view` and
 :mod:`sessionspec.conformance.coordinator_charges`; replaying saved runs in
 :mod:`sessionspec.conformance.coordinator_replay`.
 """
@@ -135,8 +137,10 @@ class Driver(DriverView):
     twin: str | None = None
     forks: dict[str, Log] = field(default_factory=dict)
     trace: list[Entry] = field(default_factory=list)
-    #: Without ``coordinator.ids``: model id -> implementation id, learned (CONF-002).
+    #: Without exact ids: model id -> implementation id, learned (CONF-002, CONF-161).
     id_map: dict[str, str] = field(default_factory=dict)
+    #: COORD-004 masked when the example began: ids up to a renaming (CONF-161).
+    renumbering_masked: bool = field(default=False, init=False)
     #: The requirement a mismatch found by the next check is charged to.
     cause: str | None = None
     #: Whether the step reopened the main coordinator: figures that differ after it are the
@@ -147,6 +151,7 @@ class Driver(DriverView):
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
+        self.renumbering_masked = self.renumbering_is_masked()
         reply = self.conn.call(
             "coordinator.new", handle="main", session_id=self.session_id,
             config=self.settings, model=MODEL,
@@ -209,7 +214,8 @@ class Driver(DriverView):
         cause, self.cause = self.cause, None
         resumed, self.resumed = self.resumed, False
         if self.has(Capability.COORDINATOR_FORMAT):
-            durable = self.read_log(self.session_id)
+            pending = (self.pending_after,) if self.pending_after is not None else ()
+            durable = self.in_model_ids(self.read_log(self.session_id), self.log, *pending)
             if self.failed:
                 assert self.pending_after is not None
                 partial = part_of_batch(durable, self.log, self.pending_after)
@@ -387,7 +393,8 @@ class Driver(DriverView):
                 # undo it, which must leave the coordinator failed (COORD-012).
                 # A file holding part of the operation's batch: it was not one batch.
                 undo_failed = any(operation == "truncate" for operation, _, _ in faults)
-                durable = self.read_log(self.session_id)
+                durable = self.in_model_ids(self.read_log(self.session_id), self.log,
+                                            expected.after)
                 cut_rule = self._cut_rule(op)
                 charged = (
                     OP_REQUIREMENT[type(op)]
@@ -645,7 +652,7 @@ class Driver(DriverView):
         after_ok = "after" in allowed and self.matches(seen, after)
         durable: Log | None = None
         if self.has(Capability.COORDINATOR_FORMAT):
-            durable = self.read_log(self.session_id)
+            durable = self.in_model_ids(self.read_log(self.session_id), self.log, after)
             before_ok = before_ok and durable == self.log
             after_ok = after_ok and durable == after
         if batch_requirement is not None and part_of_batch(durable, self.log, after):
@@ -692,7 +699,8 @@ class Driver(DriverView):
             return
         got = self._result(op, reply) if reply.ok else None
         want = self._expected_result(op, expected)
-        require(self._ids("COORD-020", got, want), reply.ok and got == want,
+        # The twin's ids are its own: without exact ids, up to a renumbering (CONF-161).
+        require(self._ids("COORD-020", got, want), reply.ok and self.same_up_to_ids(got, want),
                 f"the twin decided differently: {reply.describe()}")
 
     def _check_fork(self, op: Operation, entries: Log, *, must_exist: bool) -> None:
@@ -706,7 +714,8 @@ class Driver(DriverView):
                     f"a visible fork is damaged: {reply.describe()}")
             require("COORD-050", reply.result.get("parent_session") == self.session_id,
                     "the fork does not name its parent session")
-            found = tuple(reply.result.get("entries") or ())
+            found = self.in_model_ids(tuple(reply.result.get("entries") or ()), entries,
+                                      session=op.session_id) or ()
             require(fork_requirement(found, entries), found == entries,
                     "the fork's content differs from the model")
             self.forks[op.session_id] = entries

@@ -3,7 +3,8 @@
 :class:`DriverView` is the half of :class:`~sessionspec.conformance.coordinator_driver.Driver`
 that looks: the implementation's observation through the protocol (``coordinator.observe``,
 ``coordinator.read_log``), the model's view of a log, the fields that differ (CONF-001..005,
-ids up to one consistent renaming without ``coordinator.ids``, CONF-002), and the judgements
+ids up to one consistent renaming without ``coordinator.ids``, CONF-002, or once COORD-004 is
+masked, CONF-161), and the judgements
 that charge a difference to the rule it shows broken whatever step noticed it (CONF-060):
 ids renumbered (COORD-004), usage truncated to 32 bits (COORD-061), figures alone after a
 reopen (COORD-020), a failed operation's effect in memory (COORD-002). The pure parts of
@@ -18,9 +19,11 @@ from typing import Any
 
 from sessionspec.compaction import CompactionConfig
 from sessionspec.conformance.adapters import Connection
-from sessionspec.conformance.checks import require
+from sessionspec.conformance.checks import current, require
 from sessionspec.conformance.coordinator_charges import (
     FIGURE_FIELDS,
+    in_model_ids,
+    learn_renaming,
     only_figures,
     renumbered,
     shows_the_effect,
@@ -46,20 +49,53 @@ class DriverView:
 
     conn: Connection
     config: CompactionConfig
-    #: Without ``coordinator.ids``: model id -> implementation id, learned (CONF-002).
+    #: Without exact ids: model id -> implementation id, learned (CONF-002, CONF-161).
     id_map: dict[str, str]
+    #: COORD-004 was masked when the example began (CONF-161): ids are judged up to one
+    #: consistent renaming, as without ``coordinator.ids``.
+    renumbering_masked: bool
 
     # -- seeing ------------------------------------------------------------------------------
 
     def has(self, capability: Capability) -> bool:
         return self.conn.has(str(capability))
 
+    @staticmethod
+    def renumbering_is_masked() -> bool:
+        """Whether the run has already reported COORD-004 and masks it (CONF-061): read once,
+        when an example begins, so an example is judged by one rule throughout (CONF-161)."""
+        return "COORD-004" in current().masked
+
     @property
     def exact_ids(self) -> bool:
-        return self.has(Capability.COORDINATOR_IDS)
+        """Ids are COORD-004's exactly: declared (``coordinator.ids``) and not already found
+        renumbered. Once COORD-004 is reported and masked, a renumbering is no news: the rest
+        of the run compares ids up to one consistent renaming (CONF-002), so what else the
+        implementation does is judged, not abandoned at its ids (CONF-160, CONF-161)."""
+        return self.has(Capability.COORDINATOR_IDS) and not self.renumbering_masked
+
+    def in_model_ids(self, found: Log | None, *models: Log, session: str = "main") -> Log | None:
+        """A file read back, in the model's ids: as it is with exact ids; else with the ids
+        its entries take where they are ``models``' entries (learned into :attr:`id_map`,
+        CONF-002), so the file is compared and charged as with exact ids (CONF-161). Another
+        session (a fork) numbers its own entries: what it teaches stays with it."""
+        if found is None or self.exact_ids:
+            return found
+        mapping = self.id_map if session == "main" else dict(self.id_map)
+        for model in models:
+            learn_renaming(found, model, mapping)
+        renamed: Log = in_model_ids(found, mapping)
+        return renamed
 
     def _impl_id(self, model_id: str) -> str:
-        return model_id if self.exact_ids else self.id_map.get(model_id, model_id)
+        if self.exact_ids:
+            return model_id
+        known = self.id_map.get(model_id)
+        if known is not None:
+            return known
+        # An id the model has no entry for (a bogus leaf target) stays one the implementation
+        # has none for either, also where a renumbering gave that id to another entry.
+        return f"{model_id}?" if model_id in self.id_map.values() else model_id
 
     def observe(self, handle: str = "main") -> Entry | None:
         reply = self.conn.call("coordinator.observe", handle=handle)
@@ -78,7 +114,8 @@ class DriverView:
             "turns": r.get("turns"),
             "state": r.get("state"),
             "watermark": r.get("watermark"),
-            "next_seq": r.get("next_seq"),
+            # The next id number is compared with exact ids only (CONF-002).
+            "next_seq": r.get("next_seq") if self.exact_ids else None,
             "cost": comparable_cost(r.get("cost")),
         }
 
@@ -93,7 +130,7 @@ class DriverView:
             "turns": figures.turns,
             "state": m["state"],
             "watermark": figures.watermark,
-            "next_seq": m["next_seq"],
+            "next_seq": m["next_seq"] if self.exact_ids else None,
             "cost": comparable_cost(cost_json(m["cost"])),
         }
 
@@ -149,18 +186,35 @@ class DriverView:
         if seen is None:
             return False
         expected = self.model_view(log)
-        if not self.exact_ids:
-            seen = {**seen, "context": self._summaryless(seen["context"])}
-            expected = {**expected, "context": self._summaryless(expected["context"])}
-        return not self.differences(seen, expected)
+        if self.exact_ids:
+            return not self.differences(seen, expected)
+        seen = {**seen, "context": self._summaryless(seen["context"])}
+        expected = {**expected, "context": self._summaryless(expected["context"])}
+        learned = dict(self.id_map)
+        if self.differences(seen, expected):
+            self.id_map = learned  # a view that is not this one teaches no ids (CONF-002)
+            return False
+        return True
 
     def _same(self, a: Entry, b: Entry) -> bool:
+        """Two of the implementation's observations agree (a twin, a reopen); without exact
+        ids, their ids up to a renumbering: a twin takes ids of its own (CONF-161)."""
         keys = ["context", "ids", "tip", "usage", "turns", "state"]
         if self.has(Capability.COORDINATOR_FIGURES):
             keys += ["watermark", "next_seq"]
         if self.has(Capability.COORDINATOR_COST):
             keys.append("cost")
-        return all(a[k] == b[k] for k in keys)
+        if self.exact_ids:
+            return all(a[k] == b[k] for k in keys)
+        named = ("context", "ids", "tip")
+        return all(a[k] == b[k] for k in keys if k not in named) and self.same_up_to_ids(
+            {k: a[k] for k in named}, {k: b[k] for k in named}
+        )
+
+    def same_up_to_ids(self, found: Any, model: Any) -> bool:
+        """``found == model``; without exact ids, also when only their entry ids' numbers
+        differ (CONF-002, CONF-161)."""
+        return found == model or (not self.exact_ids and renumbered(found, model))
 
     def read_log(self, session_id: str) -> Log | None:
         reply = self.conn.call("coordinator.read_log", session_id=session_id)

@@ -77,18 +77,28 @@ def test_a_seed_behaviour_is_named_by_its_requirement(name: str) -> None:
     assert set(found) == set(profile.documented), found
 
 
+#: The one row of the combined opi profile it cannot reach first hand: usage past 2^32 lives
+#: in a shipped case alone (usage_beyond_32_bits), and a case starts with nothing masked, so
+#: against a process-wide counter its first failure is COORD-004 (CONF-160, CONF-161).
+OPI_ONLY_BY_A_CASE = frozenset({"COORD-061"})
+
+
 @pytest.mark.slow
-@pytest.mark.req("CONF-100", "CONF-160", "COORD-004")
+@pytest.mark.req("CONF-100", "CONF-160", "CONF-161", "COORD-004")
 def test_the_combined_opi_profile_is_named_by_its_rows_only() -> None:
-    """Every opi quirk at once: only documented rows, first hand. Not all of them: the
-    process-wide id counter makes the first write of every example after the first
-    COORD-004, which abandons it (spec/reports/seeds.md)."""
+    """Every opi quirk at once, first hand: exactly its documented rows but COORD-061.
+
+    The process-wide id counter makes the first write of every example after the first
+    COORD-004; once that is reported and masked, ids are judged up to a renaming (CONF-161),
+    so later examples go on to the other quirks instead of being abandoned at their ids.
+    COORD-061 is reached only by a case, whose first failure is COORD-004 (seeds 0, 2 and 3
+    name the eleven rows; seed 1 misses COORD-022 and COORD-104: spec/reports/seeds.md)."""
     if not ALL:
-        pytest.skip("about a minute on two cores: run with SESSIONSPEC_SEEDS=1")
+        pytest.skip("about 10 s on two cores: run with SESSIONSPEC_SEEDS=1")
     profile = PROFILES["opi"]
     found = first_hand_in_a_fresh_process(profile.adapter, profile.machine, examples=40,
                                           steps=25, seed=0, shrink=False, cases=True)
-    assert "COORD-004" in found and set(found) <= profile.documented, found
+    assert set(found) == profile.documented - OPI_ONLY_BY_A_CASE, found
 
 
 #: What the shipped coordinator cases name first hand, profile by profile (the rest name
