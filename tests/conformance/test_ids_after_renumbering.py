@@ -124,3 +124,30 @@ def test_a_file_is_read_in_the_model_ids_entry_by_entry() -> None:
     learn_renaming(found, model, other)
     assert other["msg-1"] == "msg-5" and "msg-7" not in other.values()
     assert in_model_ids(found, other)[0]["id"] == "msg-7"
+
+
+@pytest.mark.req("CONF-160", "CONF-161", "COORD-061")
+def test_a_first_hand_case_run_carries_what_earlier_cases_reported() -> None:
+    """``conform --cases --first-hand``: a case after one that reported COORD-004 starts with
+    it masked, so it is judged up to a renaming and names its own rule; a failure of a
+    requirement already reported ends a case with nothing new."""
+    from sessionspec.conformance.cases import replay_case
+
+    path = next(p for p in iter_case_files() if p.stem == "usage_beyond_32_bits")
+    case = load_case(path)
+    connection = _connection(OpiQuirk.PROCESS_GLOBAL_IDS, OpiQuirk.U32_TOTALS)
+    _run_a_session_first(connection)
+    alone = replay_case(case, connection, path=str(path), first_hand=True)
+    assert [rule for rule, _ in alone.failures] == ["COORD-004"]
+    after = replay_case(case, connection, path=str(path), first_hand=True,
+                        reported=frozenset({"COORD-004"}))
+    assert [rule for rule, _ in after.failures] == ["COORD-061"]
+    nothing_new = replay_case(case, connection, path=str(path), first_hand=True,
+                              reported=frozenset({"COORD-004", "COORD-061"}))
+    assert nothing_new.status == "passed" and nothing_new.failures == []
+
+
+def _run_a_session_first(connection: InProcessConnection) -> None:
+    """Advance a process-wide id counter past a fresh session's first ids."""
+    with checking(CheckContext()), pytest.raises(RequirementFailure):
+        run_steps(connection, _steps("usage_beyond_32_bits"))

@@ -348,10 +348,29 @@ def _missing(case: ProtocolCase, connection: Connection) -> list[str]:
     return sorted(c for c in needed if not connection.has(c))
 
 
+class _Abandoned(Exception):
+    """A first-hand case met a failure of a requirement already reported (CONF-160)."""
+
+
+@dataclass
+class _CaseContext(CheckContext):
+    """A case's checks; with ``abandon`` a masked failure ends the case (the machines' first
+    hand abandons a Hypothesis example instead)."""
+
+    abandon: bool = False
+
+    def fail(self, requirement: str, message: str) -> None:
+        if self.abandon and requirement in self.masked:
+            raise _Abandoned(requirement)
+        super().fail(requirement, message)
+
+
 def _run_once(
-    case: ProtocolCase, connection: Connection, masked: frozenset[str]
+    case: ProtocolCase, connection: Connection, masked: frozenset[str], abandon: bool = False
 ) -> RequirementFailure | None:
-    context = CheckContext(masked=masked)
+    """The case's first failure of a requirement not in ``masked``, or ``None``. With
+    ``abandon``, a failure of a masked requirement ends the case there (CONF-160)."""
+    context = _CaseContext(masked=masked, abandon=abandon)
     with checking(context):
         try:
             if isinstance(case, ScriptCase):
@@ -378,6 +397,8 @@ def _run_once(
                 _run_realtime_events(case, connection)
         except RequirementFailure as failure:
             return failure
+        except _Abandoned:  # at a masked failure: nothing new in this case
+            return None
     return None
 
 
@@ -421,10 +442,16 @@ def replay_case(
     *,
     path: str = "",
     first_hand: bool = False,
+    reported: frozenset[str] = frozenset(),
 ) -> CaseResult:
     """Replay one case; every distinct failing requirement (masking, as the runner does), or
     with ``first_hand`` only the first: a case is one example, and what fails after its
-    first failure fails in consequence (CONF-160)."""
+    first failure fails in consequence (CONF-160).
+
+    ``reported``: requirements earlier cases of the same first-hand run reported. They are
+    masked from the start, as a machine run masks them in its later examples (CONF-061,
+    CONF-161: with COORD-004 among them, ids are compared up to a renaming), and a failure
+    of one of them ends the case with nothing new (CONF-160)."""
     if isinstance(case, LogCollection):
         return CaseResult(path, Path(path).stem, "log", "skipped",
                           reason="the log is not reachable through protocol version 1")
@@ -433,10 +460,10 @@ def replay_case(
         return CaseResult(path, case.name, case.machine, "skipped",
                           reason=f"needs capability {', '.join(missing)}")
     result = CaseResult(path, case.name, case.machine, "passed")
-    masked: set[str] = set()
+    masked: set[str] = set(reported) if first_hand else set()
     for _ in range(20):
         try:
-            failure = _run_once(case, connection, frozenset(masked))
+            failure = _run_once(case, connection, frozenset(masked), abandon=first_hand)
         except Exception as exc:  # the harness broke: errored, not failed
             result.status = "errored"
             result.failures.append(("CONF-030", f"{type(exc).__name__}: {exc}"))

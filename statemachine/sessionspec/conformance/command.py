@@ -52,7 +52,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--first-hand", action="store_true",
                         help="abandon an example at its first failure of a requirement "
                         "already reported: report only what examples broke first; with "
-                        "--cases, only each case's first failure (CONF-160)")
+                        "--cases, only each case's first failure, earlier cases' requirements "
+                        "masked (CONF-160)")
     parser.add_argument("--timeout", type=float, default=60.0,
                         help="seconds to wait for one answer of a subprocess harness")
     parser.add_argument("--cases", action="store_true",
@@ -84,13 +85,15 @@ def _replay_cases(args: argparse.Namespace, connection: Connection) -> int:
     files = list(args.case) or list(iter_case_files())
     counts: dict[str, int] = {}
     failed = 0
+    reported: set[str] = set()  # first hand: carried from case to case (CONF-160)
     for path in files:
         result = replay_case(load_case(path), connection, path=str(path),
-                             first_hand=args.first_hand)
+                             first_hand=args.first_hand, reported=frozenset(reported))
         counts[result.status] = counts.get(result.status, 0) + 1
         if result.status in ("failed", "errored"):
             failed += 1
             for requirement, message in result.failures:
+                reported.add(requirement)
                 print(f"{result.status.upper()} {path}: [{requirement}] {message}")
         elif not args.quiet:
             print(f"{result.status} {path}" + (f" ({result.reason})" if result.reason else ""))

@@ -53,7 +53,8 @@ def first_hand_case_failures(connection: Connection, machine: str) -> dict[str, 
         case = load_case(path)
         if getattr(case, "machine", None) != machine:
             continue
-        result = replay_case(case, connection, path=str(path), first_hand=True)
+        result = replay_case(case, connection, path=str(path), first_hand=True,
+                             reported=frozenset(found))
         for requirement, message in result.failures:
             found.setdefault(requirement, f"{path.name}: {message}")
     return found
