@@ -367,8 +367,13 @@ def _durable_turn_end_row(directory: Path, turns: int) -> BenchResult:
     from sessionspec.bench.coordinator import _turn_end_benchmark
 
     throughput, _, _ = _turn_end_benchmark(directory, turns)
+    # The target assumes an fsync of about a millisecond (issue 8); where it costs far less
+    # (tmpfs, a write-back cache) the row measures our CPU time against a bare write, so it
+    # names what a bare write+fsync of a turn took here. TMPDIR chooses the file system.
+    fsync_ms = 1000.0 / throughput.baseline if throughput.baseline else float("nan")
     return BenchResult(
-        "durable turn end vs bare write+fsync of the same bytes (pi never fsyncs)",
+        "durable turn end vs bare write+fsync of the same bytes (pi never fsyncs; "
+        f"a bare write+fsync took {fsync_ms:.2f} ms in {directory.parent})",
         throughput.value, throughput.baseline, throughput.ratio, throughput.unit,
         verdict(throughput.ratio, 0.8, at_least=True),
     )
