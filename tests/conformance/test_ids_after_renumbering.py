@@ -136,7 +136,7 @@ def test_a_first_hand_case_run_carries_what_earlier_cases_reported() -> None:
     path = next(p for p in iter_case_files() if p.stem == "usage_beyond_32_bits")
     case = load_case(path)
     connection = _connection(OpiQuirk.PROCESS_GLOBAL_IDS, OpiQuirk.U32_TOTALS)
-    _run_a_session_first(connection)
+    _first_failure(connection, _steps(path.stem), frozenset())  # advances the counter
     alone = replay_case(case, connection, path=str(path), first_hand=True)
     assert [rule for rule, _ in alone.failures] == ["COORD-004"]
     after = replay_case(case, connection, path=str(path), first_hand=True,
@@ -146,8 +146,3 @@ def test_a_first_hand_case_run_carries_what_earlier_cases_reported() -> None:
                               reported=frozenset({"COORD-004", "COORD-061"}))
     assert nothing_new.status == "passed" and nothing_new.failures == []
 
-
-def _run_a_session_first(connection: InProcessConnection) -> None:
-    """Advance a process-wide id counter past a fresh session's first ids."""
-    with checking(CheckContext()), pytest.raises(RequirementFailure):
-        run_steps(connection, _steps("usage_beyond_32_bits"))
