@@ -44,6 +44,7 @@ __all__ = [
     "DEFAULT_SECRET_KEY_SUFFIXES",
     "OPI_REDACTED_KEYS",
     "REDACTED",
+    "SECRET_LITERALS",
     "SECRET_PATTERNS",
     "RedactionPolicy",
     "looks_like_absolute_path",
@@ -238,7 +239,44 @@ def looks_like_absolute_path(text: str) -> bool:
     return ABSOLUTE_PATH_PATTERN.search(text) is not None
 
 
+#: For each of :data:`SECRET_PATTERNS`, in order, the literals one of which every match
+#: of it contains (the ``bearer`` one case-insensitively, as its pattern reads it; the URL
+#: password's is the ``://`` its look-behind needs). A string holding none of them holds no
+#: default secret shape, and :func:`_scrub` returns it without running the patterns.
+#: tests/coordinator/test_pure_redaction.py checks the pairing and the equality.
+SECRET_LITERALS: tuple[tuple[str, ...], ...] = (
+    ("-----BEGIN ",),
+    ("bearer",),
+    ("sk-",),
+    ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"),
+    ("github_pat_",),
+    ("AKIA", "ASIA"),
+    ("xox",),
+    ("AIza",),
+    ("eyJ",),
+    ("://",),
+)
+_CASE_SENSITIVE_LITERALS = tuple(
+    literal for literals in SECRET_LITERALS for literal in literals if literal != "bearer"
+)
+
+
+def _may_hold_a_default_secret(text: str) -> bool:
+    """Whether ``text`` contains one of :data:`SECRET_LITERALS` (a superset of the strings
+    a default pattern matches in). ``in`` is a fast substring search; the ten patterns ran
+    one by one cost 3.1 µs on a 14-character tool argument and 2.3 ms on 11 KB of prose,
+    this check 0.24 µs and 80 µs (issue 8: an eighth of the plan of a turn with a tool
+    call). Only ASCII B, E, A, R lower to b, e, a, r, so ``lower()`` finds every match of
+    ``(?i)bearer``."""
+    for literal in _CASE_SENSITIVE_LITERALS:
+        if literal in text:
+            return True
+    return "bearer" in text.lower()
+
+
 def _scrub(text: str, patterns: tuple[re.Pattern[str], ...]) -> str:
+    if patterns is SECRET_PATTERNS and not _may_hold_a_default_secret(text):
+        return text  # no default pattern can match: each needs one of SECRET_LITERALS
     for pattern in patterns:
         text = pattern.sub(REDACTED, text)
     return text
@@ -246,6 +284,13 @@ def _scrub(text: str, patterns: tuple[re.Pattern[str], ...]) -> str:
 
 def redact_value(value: Any, policy: RedactionPolicy) -> Any:
     """A redacted copy of a JSON value (COORD-151..COORD-153); the input is not changed."""
+    kind = type(value)
+    if kind is str:  # the exact JSON types first: an ABC check costs more than the redaction
+        if policy.redact_absolute_paths and looks_like_absolute_path(value):
+            return REDACTED
+        return _scrub(value, policy.patterns) if policy.scrub_secrets else value
+    if kind is int or kind is float or kind is bool or value is None:
+        return value  # immutable: the deep copy below would return it as it is
     if isinstance(value, Mapping):
         return {
             key: REDACTED if policy.is_sensitive_key(str(key)) else redact_value(item, policy)

@@ -22,7 +22,11 @@ from sessionspec.redaction import (
     DEFAULT_REDACTED_KEYS,
     OPI_REDACTED_KEYS,
     REDACTED,
+    SECRET_LITERALS,
+    SECRET_PATTERNS,
     RedactionPolicy,
+    _may_hold_a_default_secret,
+    _scrub,
     looks_like_absolute_path,
     redact_for_log,
     redact_owned,
@@ -279,3 +283,63 @@ def test_keys_given_as_a_set_or_a_list_still_match() -> None:
     for key, expected in (("token-hint", True), ("db_secret", True), ("command", False)):
         assert as_set.is_sensitive_key(key) is expected
         assert as_frozen.is_sensitive_key(key) is expected
+
+
+# -- the literal prefilter of the default secret shapes (issue 8) -------------------------
+
+def _every_pattern(text: str) -> str:
+    """The ten default patterns run one by one, without the prefilter."""
+    for pattern in SECRET_PATTERNS:
+        text = pattern.sub(REDACTED, text)
+    return text
+
+
+def _a_match_of(index: int) -> st.SearchStrategy[str]:
+    """Strings the pattern at ``index`` matches in (the URL password's look-behind is
+    given its ``scheme://``, which Hypothesis cannot generate from a look-behind)."""
+    pattern = SECRET_PATTERNS[index].pattern
+    if pattern.startswith("(?<=://)"):
+        body = pattern.removeprefix("(?<=://)").removesuffix("(?=@)")
+        return st.from_regex(body, fullmatch=True).map(lambda found: f"db://{found}@host")
+    return st.from_regex(SECRET_PATTERNS[index], fullmatch=False)
+
+
+@pytest.mark.req("COORD-153")
+def test_every_default_pattern_has_its_literals() -> None:
+    assert len(SECRET_LITERALS) == len(SECRET_PATTERNS)
+    for pattern, literals in zip(SECRET_PATTERNS, SECRET_LITERALS, strict=True):
+        # Each literal is spelled out in its pattern (or is its case-insensitive word).
+        assert all(
+            literal in pattern.pattern or literal in pattern.pattern.lower()
+            or literal[:2] in pattern.pattern
+            for literal in literals
+        ), pattern.pattern
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data(), index=st.integers(0, len(SECRET_PATTERNS) - 1))
+@pytest.mark.req("COORD-153")
+def test_a_string_a_default_pattern_matches_in_passes_the_prefilter(
+    data: st.DataObject, index: int
+) -> None:
+    text = data.draw(_a_match_of(index))
+    assert SECRET_PATTERNS[index].search(text) is not None
+    assert _may_hold_a_default_secret(text)
+    assert _scrub(text, SECRET_PATTERNS) == _every_pattern(text) != text
+
+
+FRAGMENTS = st.sampled_from(
+    ["sk-", "Bearer ", "BEARER\t", "ghp_", "github_pat_", "AKIA", "ASIA", "xoxb-", "AIza",
+     "eyJ", ".", "://", "@", ":", "-----BEGIN RSA PRIVATE KEY-----", "\n",
+     "-----END RSA PRIVATE KEY-----", "abcdefghijklmnopqrstuvwxyz", "0123456789ABCDEF", " "]
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(parts=st.lists(FRAGMENTS | st.text(max_size=6), max_size=12))
+@pytest.mark.req("COORD-153")
+def test_the_prefiltered_scrub_equals_every_pattern_run(parts: list[str]) -> None:
+    text = "".join(parts)
+    assert _scrub(text, SECRET_PATTERNS) == _every_pattern(text)
+    if not _may_hold_a_default_secret(text):
+        assert all(pattern.search(text) is None for pattern in SECRET_PATTERNS)
