@@ -42,6 +42,7 @@ from sessionspec.runtime.realtime.records import (
     _Item,
     _opt_id,
     _req_str,
+    _Response,
     _Segment,
     _usage_dict,
 )
@@ -83,13 +84,14 @@ class _Assembly(_Journaled):
             ):
                 return _DUPLICATE
             return self._late(key, item_id, prev, response_id, None, "")
-        if not self._would_declare(item_id, prev, role, response_id):
+        if existing is not None and not self._would_declare(item_id, prev, role, response_id):
             return _DUPLICATE
         self._persist()
         self._accepted.add(key)
-        self._declare(item_id, prev, role, response_id)
+        item, _ = self._declare(item_id, prev, role, response_id)
         if response_id is not None:
-            self._touch(response_id)
+            assert item.response is not None  # set by the declaration: the item is not skipped
+            self._touch(item.response)
         return _ACCEPTED
 
     def _would_declare(
@@ -301,7 +303,8 @@ class _Assembly(_Journaled):
             segment.truncation = text
         else:
             segment.final = text
-        self._touch(response_id)
+        assert item.response is not None  # set by the declaration: the item is not skipped
+        self._touch(item.response)
         return _ACCEPTED
 
     def _on_completed(self, raw: Mapping[str, Any]) -> ApplyOutcome:
@@ -356,8 +359,7 @@ class _Assembly(_Journaled):
             and response.state is not _WAITING
         )
 
-    def _touch(self, response_id: str) -> None:
-        response = self._response(response_id)
+    def _touch(self, response: _Response) -> None:
         if response.state is _WAITING:
             response.state = _STREAMING
 

@@ -184,8 +184,11 @@ class _TranscriptCore:
             )
         item = self._items.get(item_id)
         if item is None:
-            if prev is not None and prev in self._items and self._reaches(prev, item_id):
-                return self._reject(DiagnosticCode.PREDECESSOR_CYCLE, item_id, response_id)
+            if prev is not None:
+                # A new item closes a cycle only through a predecessor not yet consumed.
+                parent = self._items.get(prev)
+                if parent is not None and not parent.consumed and self._reaches(prev, item_id):
+                    return self._reject(DiagnosticCode.PREDECESSOR_CYCLE, item_id, response_id)
             return None
         if item.state is not _SKIPPED:
             if role is not None and item.role is not None and role != item.role:
@@ -339,8 +342,9 @@ class _TranscriptCore:
             return item
         return None
 
-    def _consume(self, item: _Item) -> None:
-        """Step past the item at the top of the frontier; its children become available."""
+    def _consume(self, item: _Item, forget: bool = False) -> None:
+        """Step past the item at the top of the frontier; its children become available.
+        With ``forget`` (a step that will not be undone), it forgets them too."""
         frontier = self._frontier
         heapq.heappop(frontier)
         item.consumed = True
@@ -348,7 +352,11 @@ class _TranscriptCore:
         if children:
             for child in children:
                 heapq.heappush(frontier, child.rank)
-        waiting = self._waiting_children.get(item.item_id)
+        if forget:
+            item.children = None
+            waiting = self._waiting_children.pop(item.item_id, None)
+        else:
+            waiting = self._waiting_children.get(item.item_id)
         if waiting:
             for child in waiting:
                 heapq.heappush(frontier, child.rank)
@@ -360,14 +368,12 @@ class _TranscriptCore:
                 return
             state = item.state
             if state is _SKIPPED:
-                self._consume(item)
-                self._forget_children(item)
+                self._consume(item, forget=True)
                 continue
             if state is _OBSERVED or state is _AWAITING:
                 return
             if item.role == "user":
-                self._consume(item)
-                self._forget_children(item)
+                self._consume(item, forget=True)
                 item.state = _MATERIALIZED
                 self._emit_user(item)
                 continue
