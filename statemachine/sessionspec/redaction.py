@@ -284,11 +284,13 @@ def _scrub(text: str, patterns: tuple[re.Pattern[str], ...]) -> str:
 
 def redact_value(value: Any, policy: RedactionPolicy) -> Any:
     """A redacted copy of a JSON value (COORD-151..COORD-153); the input is not changed."""
-    kind = type(value)
-    if kind is str:  # the exact JSON types first: an ABC check costs more than the redaction
+    # Strings and the immutable JSON scalars first: the Mapping ABC check costs more than
+    # redacting a short string.
+    if isinstance(value, str):
         if policy.redact_absolute_paths and looks_like_absolute_path(value):
             return REDACTED
         return _scrub(value, policy.patterns) if policy.scrub_secrets else value
+    kind = type(value)
     if kind is int or kind is float or kind is bool or value is None:
         return value  # immutable: the deep copy below would return it as it is
     if isinstance(value, Mapping):
@@ -298,10 +300,6 @@ def redact_value(value: Any, policy: RedactionPolicy) -> Any:
         }
     if isinstance(value, list | tuple):
         return [redact_value(item, policy) for item in value]
-    if isinstance(value, str):
-        if policy.redact_absolute_paths and looks_like_absolute_path(value):
-            return REDACTED
-        return _scrub(value, policy.patterns) if policy.scrub_secrets else value
     return copy.deepcopy(value)
 
 
